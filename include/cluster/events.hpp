@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: BSL-1.0
+// Event types (one per event of the SPEC) and their static dispatch to policies.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string_view>
+
+namespace cluster {
+
+/// What plugins hand from an old master to the new one across a restart (see docs/restart.md).
+struct restart_state;
+
+/// The events a master emits. Each is a type, so a misspelt event does not compile.
+///
+/// A policy handles an event by providing `on(event, master)`, overloaded on the event type;
+/// a policy without a matching `on` is skipped at compile time and costs nothing.
+namespace events {
+
+struct start {};                 ///< the master is starting (before binding)
+struct listening {};             ///< every listener is bound (or adopted)
+struct worker_spawned {          ///< "worker": a worker process was forked
+  unsigned id;
+  int pid;
+};
+struct worker_connected {        ///< a worker is up and accepting
+  unsigned id;
+  int pid;
+};
+struct worker_killed {           ///< a worker died (whatever the cause)
+  unsigned id;
+  int pid;
+  int exit_code;                 ///< meaningful when signal == 0
+  int signal;                    ///< the signal that killed it, or 0
+};
+struct worker_exception {        ///< an exception escaped the server in a worker
+  unsigned id;
+  int pid;
+  std::string_view what;
+};
+struct worker_removed {          ///< a worker was stopped on purpose and not replaced
+  unsigned id;
+  int pid;
+};
+struct worker_timeout {          ///< a gracefully stopping worker overran `timeout` and was killed
+  unsigned id;
+  int pid;
+  std::chrono::milliseconds timeout;
+};
+struct worker_waiting {          ///< a gracefully stopping worker still has open connections
+  unsigned id;
+  int pid;
+  std::size_t connections;
+};
+struct closing {                 ///< a shutdown begins
+  bool graceful;
+};
+struct close {};                 ///< every worker is gone; the master exits next
+struct kill {                    ///< a signal is sent to every worker
+  int signal;
+};
+struct restarting {              ///< a master restart begins; plugins fill the state
+  restart_state& state;
+};
+struct restart {                 ///< the new master took over; the state plugins filled
+  restart_state const& state;
+};
+struct cyclic_restart {          ///< a restart came too soon after the previous one and is delayed
+  std::chrono::milliseconds delay;
+};
+struct client_connection {       ///< statistics: a worker accepted a connection
+  unsigned id;
+};
+struct client_disconnection {    ///< statistics: a connection closed
+  unsigned id;
+};
+struct client_request {          ///< statistics: a worker served a request
+  unsigned id;
+};
+
+}  // namespace events
+
+/// True when `Policy` handles `Event` for `Master`.
+template <class Policy, class Event, class Master>
+concept handles = requires(Policy& p, Event const& ev, Master& m) { p.on(ev, m); };
+
+/// Calls `p.on(ev, m)` for each policy that handles `Event`, in declaration order.
+///
+/// The fold is resolved at compile time: a policy that ignores the event contributes no code.
+template <class Event, class Master, class... Policies>
+constexpr void dispatch(Event const& ev, Master& m, Policies&... ps) {
+  (
+      [&] {
+        if constexpr (handles<Policies, Event, Master>) ps.on(ev, m);
+      }(),
+      ...);
+}
+
+}  // namespace cluster
