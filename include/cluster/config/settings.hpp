@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: BSL-1.0
+// Setting keys: value types, defaults and compile-time validation, open to user keys.
+#pragma once
+
+#include "core_settings.hpp"
+#include "detail/system_defaults.hpp"
+#include "detail/value_traits.hpp"
+#include "fixed_string.hpp"
+
+#include <chrono>
+#include <string_view>
+#include <utility>
+
+namespace cluster {
+
+/// The descriptor of a setting key. The primary template is never defined: a key is known
+/// exactly when `setting<"key">` is specialized.
+///
+/// A descriptor declares:
+/// - `value_type`: what `get<"key">()` returns (`unsigned`, `int`, `std::chrono::milliseconds`,
+///   `std::string_view`, `cluster::identity`, or any type of your own);
+/// - `expects`: a phrase for error messages ("a count of at least 1");
+/// - optionally `check(value)`: true when the value is acceptable, and `reject`: a pointer to a
+///   declared, never defined, non-constexpr function named after the fix, called when a
+///   constant fails `check` so that the compiler quotes its name;
+/// - optionally `default_value(environment)` (or a `static constexpr value_type default_value`).
+///
+/// Example: declaring a key of your own, used as `.set<"greeting">("hi")`:
+/// ```
+/// template <> struct cluster::setting<"greeting"> {
+///   using value_type = std::string_view;
+///   static constexpr char const* expects = "a greeting";
+///   static constexpr value_type default_value = "hello";
+/// };
+/// ```
+template <fixed_string Key>
+struct setting;
+
+/// Functions whose names are the compile-time diagnostics for out-of-range constants. They are
+/// declared and never defined: reaching one during constant evaluation stops the compilation
+/// with its name on the error line.
+namespace diagnostic {
+void workers_must_be_at_least_1();
+void backlog_must_be_at_least_1();
+void timeout_must_not_be_negative();
+void restart_threshold_must_not_be_negative();
+void restart_timeout_must_not_be_negative();
+void text_must_not_be_empty();
+void user_or_group_id_must_not_be_negative();
+void port_must_be_between_0_and_65535();
+void listen_path_must_not_be_empty();
+}  // namespace diagnostic
+
+namespace detail {
+constexpr bool non_negative(std::chrono::milliseconds ms) { return ms.count() >= 0; }
+constexpr bool non_empty(std::string_view s) { return !s.empty(); }
+}  // namespace detail
+
+//=== the built-in keys (SPEC section 3) ===//
+
+template <>
+struct setting<"workers"> {
+  using value_type = unsigned;
+  static constexpr char const* expects = "a count of at least 1";
+  static constexpr bool check(unsigned n) { return n >= 1; }
+  static constexpr auto reject = &diagnostic::workers_must_be_at_least_1;
+  static unsigned default_value(std::string_view /*environment*/) { return detail::cpu_count(); }
+};
+
+template <>
+struct setting<"working directory"> {
+  using value_type = std::string_view;
+  static constexpr char const* expects = "a non-empty path";
+  static constexpr auto check = detail::non_empty;
+  static constexpr auto reject = &diagnostic::text_must_not_be_empty;
+  static std::string_view default_value(std::string_view /*environment*/) {
+    return detail::executable_directory();
+  }
+};
+
+template <>
+struct setting<"backlog"> {
+  using value_type = int;
+  static constexpr char const* expects = "a listen backlog of at least 1";
+  static constexpr bool check(int n) { return n >= 1; }
+  static constexpr auto reject = &diagnostic::backlog_must_be_at_least_1;
+  static constexpr value_type default_value = 128;
+};
+
+template <>
+struct setting<"timeout"> {
+  using value_type = std::chrono::milliseconds;
+  static constexpr char const* expects = "a duration of 0 ms or more";
+  static constexpr auto check = detail::non_negative;
+  static constexpr auto reject = &diagnostic::timeout_must_not_be_negative;
+  static constexpr value_type default_value{60000};
+};
+
+template <>
+struct setting<"title"> {
+  using value_type = std::string_view;
+  static constexpr char const* expects = "a non-empty process title";
+  static constexpr auto check = detail::non_empty;
+  static constexpr auto reject = &diagnostic::text_must_not_be_empty;
+  static constexpr value_type default_value = "cluster master";
+};
+
+template <>
+struct setting<"worker title"> {
+  using value_type = std::string_view;
+  static constexpr char const* expects = "a non-empty process title, where {n} is the worker id";
+  static constexpr auto check = detail::non_empty;
+  static constexpr auto reject = &diagnostic::text_must_not_be_empty;
+  static constexpr value_type default_value = "cluster worker {n}";
+};
+
+template <>
+struct setting<"user"> {
+  using value_type = identity;
+  static constexpr char const* expects = "a user name or a user id of 0 or more";
+  static constexpr bool check(identity const& who) { return who.id >= -1; }
+  static constexpr auto reject = &diagnostic::user_or_group_id_must_not_be_negative;
+  static constexpr value_type default_value{};
+};
+
+template <>
+struct setting<"group"> {
+  using value_type = identity;
+  static constexpr char const* expects = "a group name or a group id of 0 or more";
+  static constexpr bool check(identity const& who) { return who.id >= -1; }
+  static constexpr auto reject = &diagnostic::user_or_group_id_must_not_be_negative;
+  static constexpr value_type default_value{};
+};
+
+template <>
+struct setting<"restart threshold"> {
+  using value_type = std::chrono::milliseconds;
+  static constexpr char const* expects = "a duration of 0 ms or more";
+  static constexpr auto check = detail::non_negative;
+  static constexpr auto reject = &diagnostic::restart_threshold_must_not_be_negative;
+  static constexpr value_type default_value(std::string_view environment) {
+    return value_type{environment == "development" ? 5000 : 60000};
+  }
+};
+
+template <>
+struct setting<"restart timeout"> {
+  using value_type = std::chrono::milliseconds;
+  static constexpr char const* expects = "a duration of 0 ms or more";
+  static constexpr auto check = detail::non_negative;
+  static constexpr auto reject = &diagnostic::restart_timeout_must_not_be_negative;
+  static constexpr value_type default_value(std::string_view environment) {
+    return value_type{environment == "development" ? 5000 : 60000};
+  }
+};
+
+template <>
+struct setting<"socket path"> {
+  using value_type = std::string_view;
+  static constexpr char const* expects = "a non-empty path for the control socket";
+  static constexpr auto check = detail::non_empty;
+  static constexpr auto reject = &diagnostic::text_must_not_be_empty;
+  static constexpr value_type default_value = "cluster.sock";
+};
+
+//=== queries on keys ===//
+
+namespace detail {
+
+/// True when `Key` names a declared setting (built in, or declared by a plugin or the user).
+template <fixed_string Key>
+inline constexpr bool is_known_key = requires { typename setting<Key>::value_type; };
+
+template <fixed_string Key>
+struct value_type_of {
+  struct unknown {};
+  using type = unknown;
+};
+template <fixed_string Key>
+  requires is_known_key<Key>
+struct value_type_of<Key> {
+  using type = typename setting<Key>::value_type;
+};
+
+template <class Descriptor>
+constexpr bool passes_check(typename Descriptor::value_type const& value) {
+  if constexpr (requires { Descriptor::check(value); }) {
+    return Descriptor::check(value);
+  } else {
+    return true;
+  }
+}
+
+/// The default of `Key` in `environment`, or a value-initialized `value_type` when the key
+/// declares none.
+template <fixed_string Key>
+constexpr typename setting<Key>::value_type default_of(std::string_view environment) {
+  using descriptor = setting<Key>;
+  if constexpr (requires { descriptor::default_value(environment); }) {
+    return descriptor::default_value(environment);
+  } else if constexpr (requires { descriptor::default_value; }) {
+    return descriptor::default_value;
+  } else {
+    return typename descriptor::value_type{};
+  }
+}
+
+}  // namespace detail
+
+//=== values given to set<"key">() ===//
+
+/// A value known only at run time, for `set`, `listen` and friends; validated at start-up,
+/// before anything is forked, with the same wording as the compile-time checks.
+///
+/// Example: `.set<"workers">(cluster::runtime(workers_from_flag))`.
+template <class T>
+struct runtime_value {
+  T value;
+};
+
+/// Marks a value as known only at run time (see `runtime_value`).
+template <class T>
+constexpr runtime_value<std::decay_t<T>> runtime(T&& value) {
+  return {std::forward<T>(value)};
+}
+
+/// The parameter of `set<Key>()` for constants: converting to it checks the argument's type and
+/// value at compile time, so that a mistake is reported at the user's call.
+template <fixed_string Key>
+struct value_for {
+  using value_type = typename detail::value_type_of<Key>::type;
+  value_type value;
+
+  template <class Arg>
+  consteval value_for(Arg const& arg)  // NOLINT(google-explicit-constructor)
+      : value{} {
+    if constexpr (!detail::is_known_key<Key>) {
+      static_assert(detail::always_false<Arg>,
+                    "cluster: unknown setting name in .set<\"...\">(); the keys are listed in "
+                    "docs/configuration.md, and your own keys are declared by specializing "
+                    "cluster::setting<\"name\">");
+    } else if constexpr (!detail::value_traits<value_type>::template accepts<Arg>) {
+      // The traits' own static_assert says which kind of value this key takes.
+      value = detail::value_traits<value_type>::from(arg);
+    } else {
+      value = detail::value_traits<value_type>::from(arg);
+      if constexpr (requires { setting<Key>::reject; }) {
+        if (!detail::passes_check<setting<Key>>(value)) setting<Key>::reject();
+      }
+    }
+  }
+};
+
+}  // namespace cluster
