@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: BSL-1.0
+// Everything a plugin author needs: events, the configuration concepts and the settings.
+#pragma once
+
+#include "config/concepts.hpp"
+#include "config/fixed_string.hpp"
+#include "config/settings.hpp"
+#include "events.hpp"
