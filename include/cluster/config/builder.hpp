@@ -280,6 +280,16 @@ class cluster {
   /// The environment branches this configuration names, in order of first appearance.
   static constexpr std::size_t environment_count = facts::environments.second;
 
+  /// The configuration of the branch `Env`, resolved as `run()` would resolve it when the program
+  /// runs in `environment` (for tools and tests). It refers to this builder, so the builder must
+  /// outlive it: call it on a named configuration, not on a temporary.
+  template <fixed_string Env>
+  [[nodiscard]] resolved<Server, Env, Ops...> resolve(std::string_view environment = Env.view()) const& {
+    return resolved<Server, Env, Ops...>{*this, environment};
+  }
+  template <fixed_string Env>
+  void resolve(std::string_view environment = Env.view()) const&& = delete;
+
   /// Resolves the environment from `CLUSTER_ENV` (default `development`), builds the master for
   /// that environment's configuration and runs it. Returns the process exit status.
   int run(int argc, char** argv) const;

@@ -255,7 +255,7 @@ class resolved {
   std::span<char* const> arguments_;
   core_settings settings_;
   std::array<endpoint, listen_indices.second> listeners_;
-  plugin_tuple_type plugins_;
+  [[no_unique_address]] plugin_tuple_type plugins_;
 };
 
 //=== run ===//
