@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: BSL-1.0
+// The master process: binds the listeners, forks and supervises the workers, handles signals.
+#pragma once
+
+#include <cluster/config/core_settings.hpp>
+#include <cluster/events.hpp>
+#include <cluster/ipc/channel.hpp>
+#include <cluster/os/credentials.hpp>
+#include <cluster/os/fd.hpp>
+#include <cluster/os/listen.hpp>
+#include <cluster/os/process.hpp>
+#include <cluster/os/startup_error.hpp>
+#include <cluster/os/title.hpp>
+#include <cluster/worker.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cluster {
+
+/// Where the master is in its life (SPEC: `active`, `graceful shutdown`, `hard shutdown`).
+enum class master_state : std::uint8_t { active, graceful_shutdown, hard_shutdown };
+
+/// What a signal to the master asks it to do.
+enum class master_action : std::uint8_t {
+  none,               ///< ignore the signal
+  graceful_shutdown,  ///< `close()`
+  hard_shutdown,      ///< `destroy()`
+  restart,            ///< `restart()`: replace the master without downtime
+  add_worker,         ///< `spawn(1)`
+  remove_worker,      ///< `spawn(-1)`
+};
+
+/// The signal policy of the SPEC: SIGINT and SIGTERM stop hard, SIGQUIT gracefully.
+///
+/// A signal policy is a type with `static constexpr master_action action(int signal)` and
+/// `static constexpr std::array signals`, the signals the master listens to. SIGCHLD is always
+/// handled (it reaps workers) and is not part of the policy.
+struct default_signals {
+  static constexpr std::array signals{SIGINT, SIGTERM, SIGQUIT, SIGUSR2, SIGTTIN, SIGTTOU};
+  static constexpr master_action action(int signal) noexcept {
+    switch (signal) {
+      case SIGINT:
+      case SIGTERM:
+        return master_action::hard_shutdown;
+      case SIGQUIT:
+        return master_action::graceful_shutdown;
+      case SIGUSR2:
+        return master_action::restart;
+      case SIGTTIN:
+        return master_action::add_worker;
+      case SIGTTOU:
+        return master_action::remove_worker;
+      default:
+        return master_action::none;
+    }
+  }
+};
+
+/// For container platforms, which send SIGTERM and expect a graceful stop within a grace period:
+/// SIGTERM and SIGQUIT stop gracefully, SIGINT stops hard.
+struct container_signals {
+  static constexpr std::array signals = default_signals::signals;
+  static constexpr master_action action(int signal) noexcept {
+    return signal == SIGTERM ? master_action::graceful_shutdown : default_signals::action(signal);
+  }
+};
+
+namespace detail {
+
+/// The signal policy of `Config`: its `signal_policy` member type, or `default_signals`.
+template <class Config>
+struct signal_policy_of {
+  using type = default_signals;
+};
+template <class Config>
+requires requires { typename Config::signal_policy; }
+struct signal_policy_of<Config> {
+  using type = typename Config::signal_policy;
+};
+
+/// Decides when worker deaths mean a broken application: `limit` deaths within `window`.
+///
+/// The original gave up after 20 deaths in the first 20 seconds; a sliding window catches the
+/// same boot loop and also a crash loop that starts later, and still never forks forever.
+class crash_guard {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  explicit crash_guard(std::size_t limit = 20,
+                       clock::duration window = std::chrono::seconds(20)) noexcept
+      : limit_(limit), window_(window) {}
+
+  /// Records a death at `now`; true when the application should be given up as broken.
+  bool record(clock::time_point now) {
+    deaths_.push_back(now);
+    while (!deaths_.empty() && now - deaths_.front() > window_) deaths_.pop_front();
+    return deaths_.size() >= limit_;
+  }
+
+  [[nodiscard]] std::size_t limit() const noexcept { return limit_; }
+  [[nodiscard]] clock::duration window() const noexcept { return window_; }
+
+ private:
+  std::size_t limit_;
+  clock::duration window_;
+  std::deque<clock::time_point> deaths_;
+};
+
+/// Describes how a worker ended, for messages: `exit code 3`, `signal 9 (Killed)`.
+inline std::string describe_exit(os::exit_status const& s) {
+  if (s.signal != 0) {
+    char const* name = ::strsignal(s.signal);
+    return "signal " + std::to_string(s.signal) + " (" + (name ? name : "?") + ")";
+  }
+  return "exit code " + std::to_string(s.code);
+}
+
+}  // namespace detail
+
+/// The master process of a cluster, for one resolved configuration.
+///
+/// Single-threaded: one `io_context` runs signals, timers and the worker channels, which keeps
+/// fork() safe. Plugins receive it in `on(event, master)` and may call its public operations.
+template <class Config>
+class master {
+  using signal_policy = typename detail::signal_policy_of<Config>::type;
+  using clock = std::chrono::steady_clock;
+
+  struct worker {
+    unsigned id = 0;
+    pid_t pid = 0;
+    bool stopping = false;  ///< asked to stop gracefully; not replaced when it exits
+    clock::time_point spawned_at{};
+    std::unique_ptr<boost::asio::posix::stream_descriptor> channel;
+    std::unique_ptr<boost::asio::steady_timer> deadline;
+    std::string last_error;
+  };
+
+ public:
+  /// A master for `cfg`, which must outlive it. Nothing happens until `run()`.
+  explicit master(Config& cfg) : cfg_(cfg), signals_(io_) {}
+
+  master(master const&) = delete;
+  master& operator=(master const&) = delete;
+
+  /// Runs the cluster until it shuts down; returns the exit status for `main`.
+  ///
+  /// Binds every listener, runs the user's actions, forks `workers` workers and supervises them.
+  /// Errors: a listener that cannot be bound, an unknown user, and the like print one line
+  /// `cluster: ...` on stderr and return 1 before any worker is forked. Workers that keep dying
+  /// right after they start stop the master with a message and status 1.
+  int run() {
+    try {
+      start();
+    } catch (startup_error const& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 1;
+    } catch (std::exception const& e) {
+      std::fprintf(stderr, "cluster: cannot start: %s\n", e.what());
+      return 1;
+    }
+    spawn(static_cast<int>(cfg_.settings().workers));
+    if (!finished_) io_.run();
+    remove_unix_sockets();
+    return exit_status_;
+  }
+
+  //=== operations ===//
+
+  /// Starts `n` more workers with the next ids; a negative `n` stops the `-n` highest ids
+  /// gracefully and does not replace them. Ignored once a shutdown has begun.
+  void spawn(int n) {
+    if (state_ != master_state::active) return;
+    for (; n > 0; --n) spawn_worker(target_++);
+    for (; n < 0 && target_ > 0; ++n) {
+      unsigned const id = --target_;
+      for (auto& [pid, w] : workers_) {
+        if (w.id == id && !w.stopping) stop_worker(w);
+      }
+    }
+  }
+
+  /// Graceful shutdown: workers stop accepting, finish what they serve and exit; a worker still
+  /// running `timeout` later is killed. The master exits when every worker is gone.
+  void close() {
+    if (state_ != master_state::active) return;
+    state_ = master_state::graceful_shutdown;
+    cfg_.emit(events::closing{true}, *this);
+    for (auto& [pid, w] : workers_) stop_worker(w);
+    finish_if_done();
+  }
+
+  /// Hard shutdown: every worker is killed (SIGKILL) and the master exits.
+  void destroy() {
+    if (state_ == master_state::hard_shutdown) return;
+    state_ = master_state::hard_shutdown;
+    cfg_.emit(events::closing{false}, *this);
+    kill(SIGKILL);
+    finish_if_done();
+  }
+
+  /// Sends `signal` to every worker. Workers that die of it are replaced while `active`.
+  void kill(int signal = SIGTERM) {
+    cfg_.emit(events::kill{signal}, *this);
+    for (auto& [pid, w] : workers_) ::kill(pid, signal);
+  }
+
+  //=== observers ===//
+
+  [[nodiscard]] master_state state() const noexcept { return state_; }
+
+  /// The number of worker processes alive now, stopping ones included.
+  [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
+
+  /// The pids of the live workers, ordered by worker id.
+  [[nodiscard]] std::vector<int> pids() const {
+    std::vector<std::pair<unsigned, int>> by_id;
+    for (auto const& [pid, w] : workers_) by_id.emplace_back(w.id, pid);
+    std::sort(by_id.begin(), by_id.end());
+    std::vector<int> out;
+    for (auto const& p : by_id) out.push_back(p.second);
+    return out;
+  }
+
+  /// The pid of the live worker with `id`, or 0 (a stopping worker counts until it exits).
+  [[nodiscard]] int pid_of(unsigned id) const noexcept {
+    for (auto const& [pid, w] : workers_) {
+      if (w.id == id && !w.stopping) return pid;
+    }
+    return 0;
+  }
+
+  /// The environment the configuration was resolved for (`CLUSTER_ENV`).
+  [[nodiscard]] std::string_view environment() const { return cfg_.environment(); }
+
+  /// The resolved built-in settings.
+  [[nodiscard]] core_settings const& settings() const { return cfg_.settings(); }
+
+  /// The configuration this master runs.
+  [[nodiscard]] Config& config() noexcept { return cfg_; }
+
+  /// The listeners as bound, by name (`127.0.0.1:8080`, `unix:/run/app.sock`), in `listen` order.
+  [[nodiscard]] std::vector<std::string> addresses() const {
+    std::vector<std::string> out;
+    for (auto const& l : listeners_) out.push_back(l.name);
+    return out;
+  }
+
+  /// The master's event loop, for plugins that add timers or sockets of their own.
+  [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
+
+ private:
+  //=== start-up ===//
+
+  void start() {
+    // An inherited CLUSTER_WORKER (a worker running another cluster program) would make this
+    // master believe it is a worker.
+    ::unsetenv("CLUSTER_WORKER");
+    core_settings const& s = cfg_.settings();
+    cfg_.emit(events::start{}, *this);
+    credentials_ = os::resolve_credentials(s.user, s.group);
+    if (!s.working_directory.empty()) {
+      std::string const dir(s.working_directory);
+      if (::chdir(dir.c_str()) != 0) {
+        throw startup_error("cluster: cannot change to working directory " + dir + ": " +
+                            std::strerror(errno) +
+                            "; set<\"working directory\"> to an existing one");
+      }
+    }
+    // Bind everything before forking anything: a port in use is reported once, by the master,
+    // and workers only ever inherit sockets that are already listening.
+    for (endpoint const& ep : cfg_.listeners()) {
+      listeners_.push_back(os::bind_listener(ep, s.backlog));
+      auto& l = listeners_.back();
+      if (!l.unix_path.empty()) {
+        struct stat st {};
+        if (::stat(l.unix_path.c_str(), &st) == 0) unix_inodes_.emplace_back(st.st_dev, st.st_ino);
+      }
+    }
+    for (auto const& l : listeners_) {
+      // A fixed, parseable line: with port 0 it is the only way to learn the port, and scripts
+      // and tests wait for it instead of sleeping.
+      std::fprintf(stderr, "cluster: listening on %s\n", l.name.c_str());
+    }
+    std::fflush(stderr);
+    cfg_.emit(events::listening{}, *this);
+    // Writing to a closed socket or pipe must be an error code in the master, never its death.
+    ::signal(SIGPIPE, SIG_IGN);
+    death_pipe_ = os::make_pipe();
+    os::set_process_title(s.title);
+    title_pattern_ = std::string(s.worker_title);
+    for (int sig : signal_policy::signals) signals_.add(sig);
+    signals_.add(SIGCHLD);
+    wait_signal();
+    cfg_.run_actions(*this);
+  }
+
+  //=== workers ===//
+
+  void spawn_worker(unsigned id) {
+    auto [master_end, worker_end] = ipc::make_channel();
+    detail::worker_setup setup;
+    setup.id = id;
+    setup.master_pid = ::getpid();
+    for (auto const& l : listeners_) setup.listener_fds.push_back(l.fd.get());
+    setup.channel_fd = worker_end.get();
+    setup.death_fd = death_pipe_.read.get();
+    setup.credentials = credentials_;
+    setup.title = detail::worker_title(title_pattern_, id);
+
+    pid_t pid;
+    {
+      os::signal_block blocked;
+      pid = ::fork();
+      if (pid == 0) {
+        os::reset_signals_in_child();
+        // SIGTERM when the master dies, even by SIGKILL; if it already died, leave now.
+        if (!os::follow_parent(setup.master_pid, SIGTERM)) os::exit_child(0);
+        // Close the master's ends: the death pipe's write end (else EOF never comes), every
+        // worker's channel (a worker must not hold its siblings' channels open) and our own.
+        // These are raw close() calls on purpose: the master's Asio objects are never touched in
+        // the child (see os::exit_child).
+        ::close(death_pipe_.write.get());
+        ::close(master_end.get());
+        for (auto& [other, w] : workers_) {
+          if (w.channel) ::close(w.channel->native_handle());
+        }
+        os::exit_child(detail::run_worker(cfg_, setup));
+      }
+    }
+    if (pid < 0) {
+      std::fprintf(stderr, "cluster: cannot fork worker %u: %s\n", id, std::strerror(errno));
+      give_up();
+      return;
+    }
+    worker_end.reset();
+    auto& w = workers_[pid];
+    w.id = id;
+    w.pid = pid;
+    w.spawned_at = clock::now();
+    w.channel = std::make_unique<boost::asio::posix::stream_descriptor>(io_, master_end.release());
+    watch_channel(pid);
+    cfg_.emit(events::worker_spawned{id, pid}, *this);
+  }
+
+  void watch_channel(pid_t pid) {
+    auto it = workers_.find(pid);
+    if (it == workers_.end() || !it->second.channel) return;
+    it->second.channel->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                                   [this, pid](boost::system::error_code ec) {
+                                     if (ec) return;
+                                     if (drain_channel(pid)) watch_channel(pid);
+                                   });
+  }
+
+  /// Handles every message waiting on the worker's channel; false once the channel closed.
+  bool drain_channel(pid_t pid) {
+    for (;;) {
+      auto it = workers_.find(pid);
+      if (it == workers_.end() || !it->second.channel) return false;
+      worker& w = it->second;
+      ipc::message m;
+      switch (ipc::receive(w.channel->native_handle(), m)) {
+        case ipc::receive_status::empty:
+          return true;
+        case ipc::receive_status::closed:
+          return false;
+        case ipc::receive_status::message:
+          break;
+      }
+      switch (m.type) {
+        case ipc::message_type::connected:
+          cfg_.emit(events::worker_connected{w.id, pid}, *this);
+          break;
+        case ipc::message_type::exception:
+          w.last_error = m.text;
+          cfg_.emit(events::worker_exception{w.id, pid, w.last_error}, *this);
+          break;
+        case ipc::message_type::waiting:
+          cfg_.emit(events::worker_waiting{w.id, pid, m.value}, *this);
+          break;
+      }
+    }
+  }
+
+  /// Asks `w` to stop gracefully (SIGQUIT) and arms its `timeout`.
+  void stop_worker(worker& w) {
+    if (w.stopping) return;
+    w.stopping = true;
+    ::kill(w.pid, SIGQUIT);
+    auto const timeout = cfg_.settings().timeout;
+    w.deadline = std::make_unique<boost::asio::steady_timer>(io_, timeout);
+    pid_t const pid = w.pid;
+    w.deadline->async_wait([this, pid, timeout](boost::system::error_code ec) {
+      if (ec) return;
+      auto it = workers_.find(pid);
+      if (it == workers_.end()) return;
+      // Still alive after `timeout`: it will not finish on its own.
+      ::kill(pid, SIGKILL);
+      cfg_.emit(events::worker_timeout{it->second.id, pid, timeout}, *this);
+    });
+  }
+
+  void reap() {
+    while (auto status = os::reap_one()) {
+      auto it = workers_.find(status->pid);
+      if (it == workers_.end()) continue;  // a child a plugin started: not ours to replace
+      // Messages sent just before dying (the exception text) may still be queued.
+      drain_channel(status->pid);
+      worker w = std::move(it->second);
+      workers_.erase(it);
+      // Destroying the descriptor cancels its pending wait; the timer likewise.
+      w.channel.reset();
+      w.deadline.reset();
+      cfg_.emit(events::worker_killed{w.id, w.pid, status->code, status->signal}, *this);
+      if (state_ != master_state::active) continue;
+      if (w.stopping) {
+        cfg_.emit(events::worker_removed{w.id, w.pid}, *this);
+        continue;
+      }
+      if (crashes_.record(clock::now())) {
+        std::string why = w.last_error.empty()
+                              ? "the last one ended with " + detail::describe_exit(*status)
+                              : "the last error was: " + w.last_error;
+        std::fprintf(
+            stderr,
+            "cluster: workers keep dying (%zu deaths within %lld s), so the application "
+            "looks broken; stopping. %s\n",
+            crashes_.limit(),
+            static_cast<long long>(
+                std::chrono::duration_cast<std::chrono::seconds>(crashes_.window()).count()),
+            why.c_str());
+        give_up();
+        return;
+      }
+      // The same id, at once: the worker count is maintained whatever killed the worker.
+      if (w.id < target_) spawn_worker(w.id);
+    }
+    finish_if_done();
+  }
+
+  void give_up() {
+    exit_status_ = 1;
+    destroy();
+  }
+
+  void finish_if_done() {
+    if (state_ == master_state::active || !workers_.empty() || finished_) return;
+    finished_ = true;
+    cfg_.emit(events::close{}, *this);
+    io_.stop();
+  }
+
+  //=== signals ===//
+
+  void wait_signal() {
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      on_signal(sig);
+      if (!finished_) wait_signal();
+    });
+  }
+
+  void on_signal(int sig) {
+    if (sig == SIGCHLD) {
+      reap();
+      return;
+    }
+    switch (signal_policy::action(sig)) {
+      case master_action::none:
+        break;
+      case master_action::graceful_shutdown:
+        close();
+        break;
+      case master_action::hard_shutdown:
+        destroy();
+        break;
+      case master_action::add_worker:
+        spawn(1);
+        break;
+      case master_action::remove_worker:
+        spawn(-1);
+        break;
+      case master_action::restart:
+        std::fprintf(stderr, "cluster: restart is not supported yet; signal %d ignored\n", sig);
+        break;
+    }
+  }
+
+  /// Removes the unix socket files this master created, if they are still the same files.
+  void remove_unix_sockets() {
+    std::size_t i = 0;
+    for (auto const& l : listeners_) {
+      if (l.unix_path.empty()) continue;
+      struct stat st {};
+      if (i < unix_inodes_.size() && ::stat(l.unix_path.c_str(), &st) == 0 &&
+          st.st_dev == unix_inodes_[i].first && st.st_ino == unix_inodes_[i].second) {
+        ::unlink(l.unix_path.c_str());
+      }
+      ++i;
+    }
+  }
+
+  Config& cfg_;
+  boost::asio::io_context io_{1};
+  boost::asio::signal_set signals_;
+  std::vector<os::listener> listeners_;
+  std::vector<std::pair<dev_t, ino_t>> unix_inodes_;
+  os::pipe_ends death_pipe_;
+  os::credentials credentials_;
+  std::string title_pattern_;
+  std::map<pid_t, worker> workers_;
+  unsigned target_ = 0;  ///< ids 0..target_-1 are wanted
+  master_state state_ = master_state::active;
+  detail::crash_guard crashes_;
+  int exit_status_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace cluster

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: BSL-1.0
+// Forking workers safely from the master, reaping them, and tying their life to the master's.
+#pragma once
+
+#include <cluster/os/fd.hpp>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <optional>
+
+namespace cluster::os {
+
+/// Blocks every signal for the lifetime of the object, then restores the previous mask.
+///
+/// Held across fork(): a signal arriving between fork() and the child's reset of its handlers
+/// would otherwise run the master's handler in the child (Asio's handler writes into a pipe the
+/// child shares with the master, so the master would act on the child's signal).
+class signal_block {
+ public:
+  signal_block() {
+    sigset_t all;
+    ::sigfillset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, &saved_);
+  }
+  ~signal_block() { ::sigprocmask(SIG_SETMASK, &saved_, nullptr); }
+  signal_block(signal_block const&) = delete;
+  signal_block& operator=(signal_block const&) = delete;
+
+ private:
+  sigset_t saved_{};
+};
+
+/// In a freshly forked child: restores the default disposition of every caught signal.
+///
+/// Handlers installed by the master (through Asio) must not run in a worker; ignored signals
+/// (SIGPIPE) keep being ignored, as the master chose. Called while signals are still blocked,
+/// which they stay until `unblock_signals()`.
+inline void reset_signals_in_child() {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) != 0) continue;
+    if (current.sa_handler != SIG_IGN && current.sa_handler != SIG_DFL) {
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      ::sigemptyset(&dfl.sa_mask);
+      ::sigaction(sig, &dfl, nullptr);
+    }
+  }
+}
+
+/// Unblocks every signal: the last step of a worker's set-up, once its own handlers are in place.
+inline void unblock_signals() {
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+/// Arranges for this process to get `signal` when the master dies; false if it already has.
+///
+/// PR_SET_PDEATHSIG fires when the parent exits, but a parent that died before the call went
+/// unnoticed: comparing getppid() with the master's pid afterwards closes that race.
+inline bool follow_parent(pid_t master_pid, int signal) {
+  ::prctl(PR_SET_PDEATHSIG, signal);
+  return ::getppid() == master_pid;
+}
+
+/// How a child ended, from a waitpid() status.
+struct exit_status {
+  pid_t pid = 0;
+  int code = 0;    ///< exit code when `signal == 0`
+  int signal = 0;  ///< the signal that killed the child, or 0
+};
+
+/// Reaps one child that has ended, without blocking; empty when none has.
+///
+/// Called in a loop on SIGCHLD: signals coalesce, so one SIGCHLD may stand for many deaths.
+inline std::optional<exit_status> reap_one() {
+  int status = 0;
+  pid_t pid;
+  do {
+    pid = ::waitpid(-1, &status, WNOHANG);
+  } while (pid < 0 && errno == EINTR);
+  if (pid <= 0) return std::nullopt;
+  exit_status out{pid, 0, 0};
+  if (WIFEXITED(status)) out.code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) out.signal = WTERMSIG(status);
+  return out;
+}
+
+/// Leaves a worker process without running the master's destructors.
+///
+/// The child shares kernel objects with the master (Asio's epoll instance among them): destroying
+/// the master's objects in the child would deregister the master's descriptors from that shared
+/// epoll set. So the child flushes stdio and calls _exit().
+[[noreturn]] inline void exit_child(int code) {
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+}  // namespace cluster::os

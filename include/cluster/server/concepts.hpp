@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: BSL-1.0
+// What a Server is: the members the workers look for, and the context an abstract worker gets.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+
+#include <poll.h>
+
+#include <chrono>
+#include <concepts>
+#include <csignal>
+#include <type_traits>
+#include <utility>
+
+namespace cluster {
+
+namespace detail {
+/// Set by the worker's SIGQUIT handler: the master asked for a graceful stop.
+inline volatile std::sig_atomic_t stop_requested = 0;
+}  // namespace detail
+
+/// The Server contract: a Server is recognised by its members, checked in this order.
+///
+/// - **Abstract server** (no listener; every worker runs it): a member `work`, either
+///   `void work(cluster::worker_context&)` or `void work()`. A type is abstract exactly when
+///   `requires { &S::work; }` holds, so `work` must not be overloaded or a template.
+///   `cluster::job(fn)` makes an abstract server from a function.
+/// - **HTTP server**: a member `handle` taking `cluster::http::request const&` (or `&&`) and
+///   returning `cluster::http::response`. Needs `#include <cluster/server/http.hpp>`, which is the
+///   only header that includes Boost.Beast. Each worker serves HTTP/1.1 with keep-alive.
+/// - **TCP server**: a member `boost::asio::awaitable<void> serve(cluster::stream)`, a coroutine
+///   run once per accepted connection; the stream works for TCP and unix socket listeners.
+///
+/// A Server given as a type is default-constructed inside each worker, after the worker dropped
+/// privileges; a Server given as an object is built in the master and inherited through fork().
+/// An exception escaping the constructor, `work`, `handle` or `serve` ends the worker: the master
+/// reports it (`events::worker_exception`) and starts a replacement.
+
+/// The connected socket a TCP server's `serve` receives (TCP or unix, as the listener is).
+using stream = boost::asio::generic::stream_protocol::socket;
+
+/// What an abstract server's `work` is given: its id and whether it is asked to stop.
+class worker_context {
+ public:
+  worker_context(unsigned id, int stop_fd) noexcept : id_(id), stop_fd_(stop_fd) {}
+
+  /// This worker's id, 0..N-1 (also in the `CLUSTER_WORKER` environment variable).
+  [[nodiscard]] unsigned id() const noexcept { return id_; }
+
+  /// True once the master asked this worker to stop gracefully (shutdown or fewer workers).
+  ///
+  /// A `work` loop should check it between jobs and return; a worker still running `timeout`
+  /// after the request is killed.
+  [[nodiscard]] bool stopping() const noexcept;
+
+  /// Waits up to `d`, returning early when a stop is requested; returns `!stopping()`.
+  ///
+  /// Example: `while (ctx.sleep_for(std::chrono::seconds(1))) poll_queue();`
+  bool sleep_for(std::chrono::milliseconds d) const noexcept;
+
+ private:
+  unsigned id_;
+  int stop_fd_;
+};
+
+inline bool worker_context::stopping() const noexcept { return detail::stop_requested != 0; }
+
+inline bool worker_context::sleep_for(std::chrono::milliseconds d) const noexcept {
+  if (stopping()) return false;
+  // The stop handler writes to a pipe whose read end is `stop_fd_`: poll() on it wakes at once
+  // on a stop request, where a plain sleep would hold the worker for the whole delay.
+  pollfd p{stop_fd_, POLLIN, 0};
+  ::poll(&p, stop_fd_ >= 0 ? 1 : 0, static_cast<int>(d.count()));
+  return !stopping();
+}
+
+/// True for an abstract server: one with a member `work`.
+template <class S>
+concept abstract_server = requires {
+  &S::work;
+};
+
+/// True for an HTTP server: not abstract, and with a member `handle`.
+template <class S>
+concept http_server = !abstract_server<S> && requires {
+  &S::handle;
+};
+
+/// True for a TCP server: a per-connection coroutine `serve(cluster::stream)`.
+template <class S>
+concept tcp_server = !abstract_server<S> && !http_server<S> && requires(S & s, stream&& sock) {
+  { s.serve(std::move(sock)) } -> std::same_as<boost::asio::awaitable<void>>;
+};
+
+/// An abstract server that runs a function: what `cluster::job(fn)` returns.
+template <class F>
+struct job_server {
+  F fn;
+
+  void work(worker_context& ctx) {
+    if constexpr (std::is_invocable_v<F&, worker_context&>) {
+      fn(ctx);
+    } else {
+      fn();
+    }
+  }
+};
+
+/// Makes an abstract server from `fn`, called as `fn(ctx)` or `fn()` in every worker.
+///
+/// Example: `cluster::job([](cluster::worker_context& ctx) { while (ctx.sleep_for(1s)) poll(); })`
+template <class F>
+job_server<std::decay_t<F>> job(F&& fn) {
+  return {std::forward<F>(fn)};
+}
+
+namespace detail {
+
+/// Runs an HTTP server's sessions; defined by <cluster/server/http.hpp> for HTTP servers.
+template <class Server>
+struct http_runner {
+  static constexpr bool available = false;
+};
+
+}  // namespace detail
+
+}  // namespace cluster

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: BSL-1.0
+// HTTP servers: HTTP/1.1 with keep-alive through Boost.Beast, one `handle` call per request.
+#pragma once
+
+#include <cluster/server/concepts.hpp>
+#include <cluster/server/tcp.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <utility>
+
+namespace cluster::http {
+
+/// The request an HTTP server's `handle` receives (a Beast message with a string body).
+using request = boost::beast::http::request<boost::beast::http::string_body>;
+
+/// The response `handle` returns. `Content-Length` and keep-alive are filled in when unset.
+using response = boost::beast::http::response<boost::beast::http::string_body>;
+
+/// Beast's status codes, fields and verbs, for writing handlers: `http::status::ok`.
+using boost::beast::http::field;
+using boost::beast::http::status;
+using boost::beast::http::verb;
+
+}  // namespace cluster::http
+
+namespace cluster::detail {
+
+/// One HTTP connection: read a request, call `handle`, write the response, until either side
+/// closes or a graceful stop begins.
+template <class Server>
+asio::awaitable<void> http_session(Server& server, stream sock, connection_set& conns) {
+  namespace bhttp = boost::beast::http;
+  connection_set::guard g(conns, &sock);
+  boost::beast::flat_buffer buffer;
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    g.idle(true);
+    auto [rec, rn] =
+        co_await bhttp::async_read(sock, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    g.idle(false);
+    // end_of_stream (client closed), operation_aborted (closed by a graceful stop), or a request
+    // Beast could not parse: the connection ends; none of these is the application's fault.
+    if (rec) break;
+    http::request req = parser.release();
+    unsigned const version = req.version();
+    bool keep_alive = req.keep_alive();
+    http::response res = server.handle(std::move(req));
+    res.version(version);
+    // A stopping worker answers the request it has read, then closes: "Connection: close" tells
+    // the client not to send another one here.
+    keep_alive = keep_alive && !conns.stopping();
+    res.keep_alive(keep_alive);
+    if (!res.has_content_length() && !res.chunked()) res.prepare_payload();
+    auto [wec, wn] = co_await bhttp::async_write(sock, res, asio::as_tuple(asio::use_awaitable));
+    if (wec || !keep_alive) break;
+  }
+  boost::system::error_code ec;
+  sock.shutdown(stream::shutdown_send, ec);
+}
+
+/// Makes HTTP servers runnable by the worker (see `http_server`).
+template <class Server>
+requires http_server<Server>
+struct http_runner<Server> {
+  static constexpr bool available = true;
+  static auto session(Server& server, connection_set& conns) {
+    return [&server, &conns](stream sock) { return http_session(server, std::move(sock), conns); };
+  }
+};
+
+}  // namespace cluster::detail

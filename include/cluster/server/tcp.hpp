@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: BSL-1.0
+// The accept loop a worker runs on the inherited listeners, and the session of a TCP server.
+#pragma once
+
+#include <cluster/server/concepts.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <span>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace cluster::detail {
+
+namespace asio = boost::asio;
+
+/// The open connections of one worker, and which of them sit idle between requests.
+///
+/// A graceful stop closes the idle ones at once (a keep-alive client would otherwise hold the
+/// worker until `timeout`) and lets busy ones finish; `on_drained` runs when none is left.
+class connection_set {
+ public:
+  /// Registers one connection for its lifetime.
+  class guard {
+   public:
+    guard(connection_set& set, stream* sock) : set_(set), sock_(sock) { ++set_.active_; }
+    guard(guard const&) = delete;
+    guard& operator=(guard const&) = delete;
+    ~guard() {
+      if (sock_) set_.idle_.erase(sock_);
+      --set_.active_;
+      set_.check_drained();
+    }
+    /// Marks the connection idle (waiting for a request, safe to close) or busy.
+    void idle(bool on) {
+      if (!sock_) return;
+      if (on) {
+        set_.idle_.insert(sock_);
+      } else {
+        set_.idle_.erase(sock_);
+      }
+    }
+
+   private:
+    connection_set& set_;
+    stream* sock_;
+  };
+
+  [[nodiscard]] bool stopping() const noexcept { return stopping_; }
+  [[nodiscard]] std::size_t active() const noexcept { return active_; }
+
+  /// Starts a graceful stop: closes idle connections, then waits for the busy ones.
+  void begin_stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    auto idle = std::move(idle_);
+    idle_.clear();
+    boost::system::error_code ec;
+    // close() completes the session's pending read with operation_aborted, ending it.
+    for (stream* s : idle) s->close(ec);
+    check_drained();
+  }
+
+  std::function<void()> on_drained;
+
+ private:
+  void check_drained() {
+    if (stopping_ && active_ == 0 && on_drained) on_drained();
+  }
+
+  std::size_t active_ = 0;
+  bool stopping_ = false;
+  std::unordered_set<stream*> idle_;
+};
+
+/// Rethrows an exception that escaped a connection's coroutine out of `io_context::run()`, so
+/// that the worker reports it to the master and is replaced.
+struct rethrow {
+  void operator()(std::exception_ptr e) const {
+    if (e) std::rethrow_exception(e);
+  }
+};
+
+using acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
+
+/// The acceptors a worker makes from its inherited listening descriptors.
+class listeners {
+ public:
+  /// Wraps each descriptor in `fds`; the acceptor owns the worker's copy of it.
+  listeners(asio::io_context& io, std::span<int const> fds) {
+    for (int fd : fds) {
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      // The family decides the protocol Asio must be told about: IPPROTO_TCP for TCP (Asio uses
+      // it to set options such as TCP_NODELAY), 0 for unix sockets.
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      int const family = addr.ss_family;
+      asio::generic::stream_protocol proto(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
+      auto a = std::make_unique<acceptor>(io);
+      a->assign(proto, fd);
+      acceptors_.push_back(std::move(a));
+    }
+  }
+
+  /// Starts one accept loop per listener; `session(stream)` returns the connection's coroutine.
+  template <class Session>
+  void start(Session session) {
+    for (auto& a : acceptors_) {
+      asio::co_spawn(a->get_executor(), accept_loop(*a, session), rethrow{});
+    }
+  }
+
+  /// Stops accepting: the worker's copies of the listening sockets are closed. The other
+  /// workers, and the master, keep theirs, so no connection is refused.
+  void close() {
+    boost::system::error_code ec;
+    for (auto& a : acceptors_) a->close(ec);
+  }
+
+ private:
+  template <class Session>
+  static asio::awaitable<void> accept_loop(acceptor& a, Session session) {
+    boost::system::error_code ignored;
+    bool const tcp = a.local_endpoint(ignored).protocol().family() != AF_UNIX;
+    for (;;) {
+      auto [ec, sock] = co_await a.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec == asio::error::operation_aborted || !a.is_open()) co_return;
+      if (ec) {
+        // Out of descriptors (EMFILE/ENFILE) or a connection reset before accept: pause briefly
+        // instead of spinning on a listener that stays readable.
+        asio::steady_timer t(a.get_executor(), std::chrono::milliseconds(10));
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      if (tcp) {
+        // Responses are written whole; Nagle's delay would only add latency to keep-alive.
+        int const one = 1;
+        ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
+      asio::co_spawn(a.get_executor(), session(std::move(sock)), rethrow{});
+    }
+  }
+
+  std::vector<std::unique_ptr<acceptor>> acceptors_;
+};
+
+/// One connection of a TCP server: the user's `serve`, counted for graceful stops.
+template <class Server>
+asio::awaitable<void> tcp_session(Server& server, stream sock, connection_set& conns) {
+  connection_set::guard g(conns, nullptr);
+  co_await server.serve(std::move(sock));
+}
+
+}  // namespace cluster::detail

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: BSL-1.0
+// What runs inside each worker process: set-up after fork, the server, and the graceful stop.
+#pragma once
+
+#include <cluster/ipc/channel.hpp>
+#include <cluster/os/credentials.hpp>
+#include <cluster/os/fd.hpp>
+#include <cluster/os/process.hpp>
+#include <cluster/os/title.hpp>
+#include <cluster/server/concepts.hpp>
+#include <cluster/server/tcp.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace cluster {
+
+/// This process's worker id, from `CLUSTER_WORKER`; empty in the master (or outside a cluster).
+inline std::optional<unsigned> worker_id() noexcept {
+  char const* text = std::getenv("CLUSTER_WORKER");
+  if (!text || !*text) return std::nullopt;
+  unsigned id = 0;
+  auto const end = text + std::strlen(text);
+  auto const [ptr, ec] = std::from_chars(text, end, id);
+  if (ec != std::errc{} || ptr != end) return std::nullopt;
+  return id;
+}
+
+/// True in a worker process.
+inline bool is_worker() noexcept { return worker_id().has_value(); }
+
+/// True in the master (and in a program that is not run as a cluster at all).
+inline bool is_master() noexcept { return !is_worker(); }
+
+namespace detail {
+
+/// What the master hands a worker it has just forked.
+struct worker_setup {
+  unsigned id = 0;
+  pid_t master_pid = 0;
+  std::vector<int> listener_fds;  ///< inherited listening sockets
+  int channel_fd = -1;            ///< this worker's end of its channel to the master
+  int death_fd = -1;              ///< read end of a pipe only the master writes: EOF = master gone
+  os::credentials credentials;
+  std::string title;
+  std::chrono::milliseconds waiting_interval{1000};  ///< how often a draining worker reports
+};
+
+/// Write end of the worker's stop pipe, for the signal handler.
+inline int stop_pipe_write = -1;
+
+/// SIGQUIT in a worker: the master asks for a graceful stop.
+///
+/// Only async-signal-safe work: set a flag and write one byte to a pipe that the event loop (or
+/// `worker_context::sleep_for`) watches. errno is saved because write() may change it under the
+/// interrupted code.
+inline void on_stop_signal(int) {
+  int const saved = errno;
+  stop_requested = 1;
+  if (stop_pipe_write >= 0) {
+    char const byte = 1;
+    [[maybe_unused]] auto n = ::write(stop_pipe_write, &byte, 1);
+  }
+  errno = saved;
+}
+
+inline void install_worker_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = &on_stop_signal;
+  ::sigemptyset(&sa.sa_mask);
+  // SA_RESTART: a job blocked in read() or the like keeps going; it sees stopping() later.
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGQUIT, &sa, nullptr);
+  // Ctrl-C in a terminal signals the whole process group. The master turns SIGINT into a
+  // shutdown of every worker; a worker dying of it on its own would only look like a crash.
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  ::sigemptyset(&ign.sa_mask);
+  ::sigaction(SIGINT, &ign, nullptr);
+}
+
+/// `title` with each `{n}` replaced by the worker id.
+inline std::string worker_title(std::string_view pattern, unsigned id) {
+  std::string out;
+  std::string const n = std::to_string(id);
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern.substr(i, 3) == "{n}") {
+      out += n;
+      i += 2;
+    } else {
+      out += pattern[i];
+    }
+  }
+  return out;
+}
+
+/// For abstract workers, which have no event loop: a thread that ends the process when the
+/// master's end of the death pipe closes.
+inline void watch_master_in_thread(int death_fd) {
+  std::thread([death_fd] {
+    pollfd p{death_fd, POLLIN, 0};
+    while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    // Only end-of-file makes the pipe readable: the master never writes to it.
+    ::_exit(0);
+  }).detach();
+}
+
+template <class Server>
+int serve_listeners(Server& server, worker_setup const& w, int stop_fd) {
+  namespace asio = boost::asio;
+  asio::io_context io(1);
+  listeners ls(io, w.listener_fds);
+  connection_set conns;
+  conns.on_drained = [&io] { io.stop(); };
+
+  asio::steady_timer waiting(io);
+  std::function<void()> report_waiting = [&] {
+    ipc::send(w.channel_fd,
+              {ipc::message_type::waiting, static_cast<std::uint32_t>(conns.active()), {}});
+    waiting.expires_after(w.waiting_interval);
+    waiting.async_wait([&](boost::system::error_code ec) {
+      if (!ec) report_waiting();
+    });
+  };
+  auto begin_stop = [&] {
+    if (conns.stopping()) return;
+    ls.close();
+    conns.begin_stop();
+    if (conns.active() > 0) report_waiting();
+  };
+
+  asio::posix::stream_descriptor stop_watch(io, stop_fd);
+  stop_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                        [&](boost::system::error_code ec) {
+                          if (!ec) begin_stop();
+                        });
+  asio::posix::stream_descriptor death_watch(io, w.death_fd);
+  death_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                         [](boost::system::error_code ec) {
+                           // EOF: the master is gone, and nobody would replace or stop us.
+                           if (!ec) os::exit_child(0);
+                         });
+
+  if constexpr (http_server<Server>) {
+    static_assert(http_runner<Server>::available,
+                  "cluster: a server with handle() is an HTTP server; add "
+                  "#include <cluster/server/http.hpp>");
+    if constexpr (http_runner<Server>::available) {
+      ls.start(http_runner<Server>::session(server, conns));
+    }
+  } else {
+    ls.start([&](stream sock) { return tcp_session(server, std::move(sock), conns); });
+  }
+  ipc::send(w.channel_fd, {ipc::message_type::connected, 0, {}});
+  if (stop_requested) begin_stop();
+  io.run();
+  return 0;
+}
+
+template <class Config>
+int run_server(Config& cfg, worker_setup const& w, int stop_fd) {
+  using server_type = typename Config::server_type;
+  static_assert(abstract_server<server_type> || http_server<server_type> || tcp_server<server_type>,
+                "cluster: the server type has none of work(), handle(request) or "
+                "serve(cluster::stream); see <cluster/server/concepts.hpp>");
+  auto run = [&](server_type& server) -> int {
+    if constexpr (abstract_server<server_type>) {
+      watch_master_in_thread(w.death_fd);
+      ipc::send(w.channel_fd, {ipc::message_type::connected, 0, {}});
+      worker_context ctx(w.id, stop_fd);
+      if constexpr (requires { server.work(ctx); }) {
+        server.work(ctx);
+      } else {
+        server.work();
+      }
+      return 0;
+    } else {
+      return serve_listeners(server, w, stop_fd);
+    }
+  };
+  if constexpr (Config::server_preloaded) {
+    // Built in the master and inherited: this worker's copy-on-write image of it.
+    return run(cfg.server());
+  } else {
+    // Built here, not in the master: its resources (database connections, threads) belong to
+    // this worker alone.
+    server_type server{};
+    return run(server);
+  }
+}
+
+/// The body of a worker, from just after fork() to its exit status. Never returns to the master's
+/// code: the caller passes the result to `os::exit_child`.
+template <class Config>
+int run_worker(Config& cfg, worker_setup const& w) noexcept {
+  auto report = [&](std::string text) {
+    ipc::send(w.channel_fd, {ipc::message_type::exception, 0, std::move(text)});
+  };
+  try {
+    std::string const id = std::to_string(w.id);
+    ::setenv("CLUSTER_WORKER", id.c_str(), 1);
+    os::set_process_title(w.title);
+    if (!os::drop_privileges(w.credentials)) {
+      report(std::string("cluster: worker cannot switch to the configured user/group: ") +
+             std::strerror(errno));
+      return 1;
+    }
+    // The stop pipe is the worker's own; its write end is non-blocking so that a burst of
+    // signals can never block the handler.
+    os::pipe_ends stop = os::make_pipe();
+    os::set_nonblocking(stop.write.get(), true);
+    stop_pipe_write = stop.write.get();
+    install_worker_signals();
+    os::unblock_signals();
+    int const code = run_server(cfg, w, stop.read.release());
+    return code;
+  } catch (std::exception const& e) {
+    report(e.what());
+  } catch (...) {
+    report("unknown exception (not derived from std::exception)");
+  }
+  return 1;
+}
+
+}  // namespace detail
+
+}  // namespace cluster

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: BSL-1.0
+// The program the integration tests run as a master: one server kind per command-line mode.
+#include "test_config.hpp"
+
+#include <cluster/master.hpp>
+#include <cluster/server/http.hpp>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace {
+
+/// `/` answers `pid=P worker=N`; `/slow?ms=N` answers after N ms; `/throw` throws.
+struct http_app {
+  cluster::http::response handle(cluster::http::request const& req) {
+    std::string_view const target = req.target();
+    if (target.starts_with("/slow")) {
+      int ms = 0;
+      if (auto pos = target.find("ms="); pos != std::string_view::npos) {
+        std::from_chars(target.data() + pos + 3, target.data() + target.size(), ms);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    }
+    if (target == "/throw") throw std::runtime_error("handler failed on purpose");
+    cluster::http::response res{cluster::http::status::ok, req.version()};
+    res.set(cluster::http::field::content_type, "text/plain");
+    res.body() = "pid=" + std::to_string(::getpid()) +
+                 " worker=" + std::to_string(cluster::worker_id().value_or(999)) + "\n";
+    return res;
+  }
+};
+
+/// A server whose constructor always fails, like an application that cannot reach its database.
+struct broken_app {
+  broken_app() { throw std::runtime_error("database unreachable"); }
+  cluster::http::response handle(cluster::http::request const&) { return {}; }
+};
+
+/// A TCP echo server.
+struct echo_app {
+  boost::asio::awaitable<void> serve(cluster::stream sock) {
+    char data[4096];
+    for (;;) {
+      auto [ec, n] = co_await sock.async_read_some(
+          boost::asio::buffer(data), boost::asio::as_tuple(boost::asio::use_awaitable));
+      if (ec) co_return;
+      co_await boost::asio::async_write(sock, boost::asio::buffer(data, n),
+                                        boost::asio::use_awaitable);
+    }
+  }
+};
+
+/// An abstract worker that honours graceful stops.
+struct polite_job {
+  void work(cluster::worker_context& ctx) {
+    std::fprintf(stderr, "job %u running pid=%d\n", ctx.id(), ::getpid());
+    while (ctx.sleep_for(std::chrono::milliseconds(50))) {
+    }
+    std::fprintf(stderr, "job %u stopped\n", ctx.id());
+  }
+};
+
+/// An abstract worker that never finishes: a graceful stop must end with a timeout kill.
+struct stuck_job {
+  void work() {
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+};
+
+template <class Server>
+int run() {
+  cluster::testing::test_config<Server> cfg;
+  return cluster::master(cfg).run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string_view const mode = argc > 1 ? argv[1] : "http";
+  if (mode == "http") return run<http_app>();
+  if (mode == "broken") return run<broken_app>();
+  if (mode == "echo") return run<echo_app>();
+  if (mode == "job") return run<polite_job>();
+  if (mode == "stuck") return run<stuck_job>();
+  if (mode == "lambda") {
+    cluster::testing::preloaded_config cfg(cluster::job([] {
+      std::fprintf(stderr, "lambda job in worker %u\n", cluster::worker_id().value_or(999));
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }));
+    return cluster::master(cfg).run();
+  }
+  std::fprintf(stderr, "Usage: %s http|broken|echo|job|stuck|lambda\n", argv[0]);
+  return 2;
+}

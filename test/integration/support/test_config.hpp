@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: BSL-1.0
+// A hand-written resolved configuration, to run the master without the compile-time builder.
+#pragma once
+
+#include <cluster/config/core_settings.hpp>
+#include <cluster/events.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cluster::testing {
+
+/// Prints one line per event on stderr (`cluster-event: worker_spawned id=0 pid=123`), so that
+/// tests can wait for what the master did; enabled by `CLUSTER_TEST_EVENTS=1`.
+struct event_trace {
+  bool enabled = std::getenv("CLUSTER_TEST_EVENTS") != nullptr;
+
+  void line(std::string const& text) const {
+    if (!enabled) return;
+    std::fprintf(stderr, "cluster-event: %s\n", text.c_str());
+    std::fflush(stderr);
+  }
+  static std::string who(unsigned id, int pid) {
+    return "id=" + std::to_string(id) + " pid=" + std::to_string(pid);
+  }
+
+  template <class M>
+  void on(events::start const&, M&) {
+    line("start");
+  }
+  template <class M>
+  void on(events::listening const&, M&) {
+    line("listening");
+  }
+  template <class M>
+  void on(events::worker_spawned const& e, M&) {
+    line("worker_spawned " + who(e.id, e.pid));
+  }
+  template <class M>
+  void on(events::worker_connected const& e, M&) {
+    line("worker_connected " + who(e.id, e.pid));
+  }
+  template <class M>
+  void on(events::worker_killed const& e, M&) {
+    line("worker_killed " + who(e.id, e.pid) + " code=" + std::to_string(e.exit_code) +
+         " signal=" + std::to_string(e.signal));
+  }
+  template <class M>
+  void on(events::worker_exception const& e, M&) {
+    line("worker_exception " + who(e.id, e.pid) + " what=" + std::string(e.what));
+  }
+  template <class M>
+  void on(events::worker_removed const& e, M&) {
+    line("worker_removed " + who(e.id, e.pid));
+  }
+  template <class M>
+  void on(events::worker_timeout const& e, M&) {
+    line("worker_timeout " + who(e.id, e.pid));
+  }
+  template <class M>
+  void on(events::worker_waiting const& e, M&) {
+    line("worker_waiting " + who(e.id, e.pid) + " connections=" + std::to_string(e.connections));
+  }
+  template <class M>
+  void on(events::closing const& e, M&) {
+    line(std::string("closing graceful=") + (e.graceful ? "1" : "0"));
+  }
+  template <class M>
+  void on(events::close const&, M&) {
+    line("close");
+  }
+  template <class M>
+  void on(events::kill const& e, M&) {
+    line("kill signal=" + std::to_string(e.signal));
+  }
+};
+
+/// Settings from the environment, as the examples and test servers use them:
+/// `WEB_CONCURRENCY` (workers), `PORT` (0 when unset), `CLUSTER_TEST_UNIX` (a unix socket path
+/// instead of TCP), `CLUSTER_TEST_TIMEOUT_MS`.
+inline core_settings settings_from_environment(unsigned default_workers = 2) {
+  core_settings s;
+  s.workers = default_workers;
+  if (char const* w = std::getenv("WEB_CONCURRENCY"))
+    s.workers = static_cast<unsigned>(std::atoi(w));
+  if (char const* t = std::getenv("CLUSTER_TEST_TIMEOUT_MS"))
+    s.timeout = std::chrono::milliseconds(std::atoi(t));
+  return s;
+}
+
+inline std::vector<endpoint> listeners_from_environment() {
+  if (char const* path = std::getenv("CLUSTER_TEST_UNIX")) {
+    return {endpoint{endpoint::kind::unix_socket, 0, path}};
+  }
+  endpoint ep;
+  ep.address = "127.0.0.1";
+  if (char const* host = std::getenv("HOST")) ep.address = host;
+  if (char const* port = std::getenv("PORT")) ep.port = static_cast<std::uint16_t>(std::atoi(port));
+  return {ep};
+}
+
+/// The smallest resolved configuration the master accepts: a Server type, settings, listeners.
+template <class Server, class... Plugins>
+struct test_config {
+  using server_type = Server;
+  static constexpr bool server_preloaded = false;
+
+  core_settings settings_ = settings_from_environment();
+  std::vector<endpoint> listeners_ = listeners_from_environment();
+  std::string environment_ = "test";
+  event_trace trace_{};
+
+  [[nodiscard]] core_settings const& settings() const { return settings_; }
+  [[nodiscard]] std::span<endpoint const> listeners() const { return listeners_; }
+  [[nodiscard]] std::string_view environment() const { return environment_; }
+
+  template <class Event, class Master>
+  void emit(Event const& ev, Master& m) {
+    dispatch(ev, m, trace_);
+  }
+  template <class Master>
+  void run_actions(Master&) {}
+};
+
+/// The same with a server object built in the master (`server_preloaded`).
+template <class Server>
+struct preloaded_config : test_config<Server> {
+  static constexpr bool server_preloaded = true;
+  Server server_;
+  explicit preloaded_config(Server s) : server_(std::move(s)) {}
+  Server& server() { return server_; }
+};
+
+}  // namespace cluster::testing
