@@ -2,6 +2,7 @@
 // One environment -> one flat, fully typed configuration; and run(), which picks the environment.
 #pragma once
 
+#include "../events.hpp"
 #include "builder.hpp"
 #include "concepts.hpp"
 #include "core_settings.hpp"

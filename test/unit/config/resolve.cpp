@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: BSL-1.0
+// Resolution of one environment: overrides, defaults, runtime values, plugins, actions, listeners.
+#include <cluster/config.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct app {};
+
+struct recorder {
+  static constexpr cluster::fixed_string name = "recorder";
+  std::vector<std::string>* log = nullptr;
+  char const* tag = "";
+  template <class Master>
+  void on(cluster::events::start const&, Master&) {
+    log->push_back(std::string{tag} + ":start");
+  }
+  template <class Master>
+  void on(cluster::events::worker_spawned const& ev, Master&) {
+    log->push_back(std::string{tag} + ":worker " + std::to_string(ev.id));
+  }
+};
+
+struct other {
+  static constexpr cluster::fixed_string name = "other";
+  std::vector<std::string>* log = nullptr;
+  template <class Master>
+  void on(cluster::events::start const&, Master&) {
+    log->push_back("other:start");
+  }
+};
+
+struct needs_recorder {
+  static constexpr cluster::fixed_string name = "needs recorder";
+  using requires_plugins = cluster::type_list<recorder>;
+};
+
+struct fake_master {};
+
+}  // namespace
+
+template <>
+struct cluster::setting<"greeting"> {
+  using value_type = std::string_view;
+  static constexpr char const* expects = "a non-empty greeting";
+  static constexpr bool check(std::string_view s) { return !s.empty(); }
+  static constexpr value_type default_value = "hello";
+};
+
+TEST_CASE("an environment's own value overrides the value for all environments, in any order") {
+  auto const config = cluster::cluster<app>()
+                          .set<"workers">(2)
+                          .in<"production">()
+                          .set<"workers">(8)
+                          .set<"backlog">(1024)
+                          .in<"all">()
+                          .set<"backlog">(64)
+                          .listen(0);
+  auto const production = config.resolve<"production">();
+  CHECK(production.settings().workers == 8);
+  CHECK(production.settings().backlog == 1024);
+  auto const development = config.resolve<"development">();
+  CHECK(development.settings().workers == 2);
+  CHECK(development.settings().backlog == 64);
+}
+
+TEST_CASE("settings not given take their defaults, some depending on the environment") {
+  auto const config = cluster::cluster<app>().in<"development">().listen(0).in<"production">().listen(0);
+  auto const development = config.resolve<"development">();
+  auto const production = config.resolve<"production">();
+  CHECK(development.settings().workers == cluster::detail::cpu_count());
+  CHECK(development.settings().workers >= 1);
+  CHECK(development.settings().timeout == std::chrono::milliseconds{60000});
+  CHECK(development.settings().backlog == 128);
+  CHECK(development.settings().title == "cluster master");
+  CHECK(development.settings().worker_title == "cluster worker {n}");
+  CHECK_FALSE(development.settings().user.given());
+  CHECK(development.settings().restart_threshold == std::chrono::milliseconds{5000});
+  CHECK(production.settings().restart_threshold == std::chrono::milliseconds{60000});
+  CHECK(production.settings().restart_timeout == std::chrono::milliseconds{60000});
+  CHECK_FALSE(development.settings().working_directory.empty());
+  CHECK(development.settings().working_directory.front() == '/');
+}
+
+TEST_CASE("values of every kind arrive typed") {
+  using namespace std::chrono_literals;
+  auto const config = cluster::cluster<app>()
+                          .set<"timeout">(2s)
+                          .set<"restart threshold">(250)
+                          .set<"title">("app master")
+                          .set<"worker title">("app worker {n}")
+                          .set<"user">("nobody")
+                          .set<"group">(65534)
+                          .set<"working directory">("/srv")
+                          .set<"socket path">("/run/app.sock")
+                          .listen(0);
+  auto const r = config.resolve<"development">();
+  CHECK(r.settings().timeout == 2000ms);
+  CHECK(r.settings().restart_threshold == 250ms);
+  CHECK(r.settings().title == "app master");
+  CHECK(r.settings().worker_title == "app worker {n}");
+  CHECK(r.settings().user == cluster::identity{"nobody", -1});
+  CHECK(r.settings().group == cluster::identity{{}, 65534});
+  CHECK(r.settings().working_directory == "/srv");
+  CHECK(r.settings().socket_path == "/run/app.sock");
+}
+
+TEST_CASE("a key declared by the user is set and read like a built-in one") {
+  auto const plain = cluster::cluster<app>().listen(0);
+  CHECK(plain.resolve<"development">().get<"greeting">() == "hello");
+  auto const config = cluster::cluster<app>().set<"greeting">("hi").listen(0);
+  CHECK(config.resolve<"development">().get<"greeting">() == "hi");
+}
+
+TEST_CASE("runtime values are checked at start-up with a one-line message") {
+  unsigned workers = 0;
+  auto const bad = cluster::cluster<app>().set<"workers">(cluster::runtime(workers)).listen(0);
+  CHECK_THROWS_WITH(bad.resolve<"development">(),
+                    "cluster: .set<\"workers\">(cluster::runtime(...)) expects a count of at least 1");
+
+  workers = 3;
+  auto const good = cluster::cluster<app>().set<"workers">(cluster::runtime(workers)).listen(0);
+  CHECK(good.resolve<"development">().settings().workers == 3);
+
+  auto const title = cluster::cluster<app>()
+                         .set<"title">(cluster::runtime(std::string{"from a flag"}))
+                         .listen(0);
+  CHECK(title.resolve<"development">().settings().title == "from a flag");
+
+  auto const empty = cluster::cluster<app>().set<"title">(cluster::runtime(std::string{})).listen(0);
+  CHECK_THROWS_AS(empty.resolve<"development">(), cluster::config_error);
+
+  auto const port = cluster::cluster<app>().listen(cluster::runtime(70000));
+  CHECK_THROWS_WITH(port.resolve<"development">(),
+                    "cluster: .listen(cluster::runtime(70000)) is not a port; use a number from 0 "
+                    "to 65535");
+}
+
+TEST_CASE("listeners keep their order, kinds and addresses") {
+  auto const config = cluster::cluster<app>()
+                          .listen(8080)
+                          .in<"production">()
+                          .listen(443, "::1")
+                          .listen("/run/app.sock")
+                          .listen(cluster::runtime(9000), cluster::runtime(std::string{"127.0.0.1"}));
+  auto const development = config.resolve<"development">();
+  REQUIRE(development.listeners().size() == 1);
+  CHECK(development.listeners()[0] == cluster::endpoint{cluster::endpoint::kind::tcp, 8080, ""});
+
+  auto const production = config.resolve<"production">();
+  REQUIRE(production.listeners().size() == 4);
+  CHECK(production.listeners()[1] == cluster::endpoint{cluster::endpoint::kind::tcp, 443, "::1"});
+  CHECK(production.listeners()[2] ==
+        cluster::endpoint{cluster::endpoint::kind::unix_socket, 0, "/run/app.sock"});
+  CHECK(production.listeners()[3] ==
+        cluster::endpoint{cluster::endpoint::kind::tcp, 9000, "127.0.0.1"});
+}
+
+TEST_CASE("each environment gets its plugins in order, and events reach them in that order") {
+  std::vector<std::string> log;
+  auto const config = cluster::cluster<app>()
+                          .use(recorder{&log, "all"})
+                          .listen(0)
+                          .in<"production">()
+                          .use(other{&log})
+                          .use(needs_recorder{});
+  fake_master master;
+
+  auto production = config.resolve<"production">();
+  production.emit(cluster::events::start{}, master);
+  production.emit(cluster::events::worker_spawned{3, 42}, master);
+  production.emit(cluster::events::close{}, master);
+  CHECK(log == std::vector<std::string>{"all:start", "other:start", "all:worker 3"});
+  STATIC_REQUIRE(decltype(production)::has_plugin<needs_recorder>);
+  CHECK(production.plugin<recorder>().tag == std::string{"all"});
+
+  log.clear();
+  auto development = config.resolve<"development">();
+  STATIC_REQUIRE_FALSE(decltype(development)::has_plugin<other>);
+  development.emit(cluster::events::start{}, master);
+  CHECK(log == std::vector<std::string>{"all:start"});
+}
+
+TEST_CASE("do_ actions run in order, only in their environment, with or without the master") {
+  std::vector<int> ran;
+  auto const config = cluster::cluster<app>()
+                          .do_([&] { ran.push_back(1); })
+                          .listen(0)
+                          .in<"production">()
+                          .do_([&](fake_master&) { ran.push_back(2); })
+                          .in<"all">()
+                          .do_([&] { ran.push_back(3); });
+  fake_master master;
+  config.resolve<"production">().run_actions(master);
+  CHECK(ran == std::vector<int>{1, 2, 3});
+  ran.clear();
+  config.resolve<"development">().run_actions(master);
+  CHECK(ran == std::vector<int>{1, 3});
+}
+
+TEST_CASE("an environment that matches no branch gets the calls for all environments") {
+  auto const config = cluster::cluster<app>()
+                          .set<"workers">(3)
+                          .listen(0)
+                          .in<"production">()
+                          .set<"workers">(9);
+  auto const staging = config.resolve<"">("staging");
+  CHECK(staging.environment() == "staging");
+  CHECK(staging.settings().workers == 3);
+  CHECK(staging.settings().restart_threshold == std::chrono::milliseconds{60000});
+  STATIC_REQUIRE(decltype(config)::environment_count == 1);
+}
