@@ -2,8 +2,30 @@
 // The harness's control: this program is correct, so its compile-fail test must fail (WILL_FAIL).
 #include <cluster/config.hpp>
 
-struct app {};
+#include <chrono>
 
-int main(int argc, char** argv) {
-  return cluster::cluster<app>().set<"workers">(4).listen(0).run(argc, argv);
+using namespace std::chrono_literals;
+
+struct app {};
+struct pidfiles_like {
+  static constexpr cluster::fixed_string name = "pidfiles";
+};
+struct cli_like {
+  static constexpr cluster::fixed_string name = "cli";
+  using requires_plugins = cluster::type_list<pidfiles_like>;
+};
+
+int main() {
+  [[maybe_unused]] auto c = cluster::cluster<app>()
+                                .set<"workers">(4)
+                                .set<"timeout">(30s)
+                                .set<"user">("www-data")
+                                .use(pidfiles_like{})
+                                .in<"development">()
+                                .set<"workers">(1)
+                                .listen(3000)
+                                .in<"production">()
+                                .use(cli_like{})
+                                .listen(80, "::1")
+                                .listen("/run/app.sock");
 }

@@ -1,8 +1,7 @@
-// expect: cluster: unknown setting name
+// expect: cluster: unknown setting name in .set<
+// A misspelt key: "workerz" is no setting, built in or declared.
 #include <cluster/config.hpp>
 
 struct app {};
 
-int main(int argc, char** argv) {
-  return cluster::cluster<app>().set<"workerz">(4).listen(0).run(argc, argv);
-}
+void configure() { [[maybe_unused]] auto c = cluster::cluster<app>().set<"workerz">(4).listen(0); }
