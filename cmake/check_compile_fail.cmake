@@ -29,7 +29,9 @@ string(FIND "${out}" "${expect}" at)
 if(at EQUAL -1)
   message(FATAL_ERROR "the diagnostic does not contain '${expect}'; the compiler said:\n${out}")
 endif()
-string(REGEX MATCHALL "[^\n]*: error: [^\n]*" errors "${out}")
+# Semicolons would split the CMake list of matches, and our messages contain them.
+string(REPLACE ";" "," flat "${out}")
+string(REGEX MATCHALL "[^\n]*: error: [^\n]*" errors "${flat}")
 list(LENGTH errors count)
 if(count GREATER max_errors)
   message(FATAL_ERROR "${count} error lines, at most ${max_errors} allowed "
