@@ -88,3 +88,30 @@ static_assert(!cluster::handles<counting, cluster::events::close, fake_master>);
 static_assert(!cluster::handles<silent, cluster::events::start, fake_master>);
 
 }  // namespace zero_overhead
+
+namespace zero_overhead_slots {
+
+// Single-slot policies are found by their tag, wherever they stand, with a default otherwise.
+struct signals_slot {};
+struct default_signals {};
+struct container_signals {
+  static constexpr cluster::fixed_string name = "container signals";
+  using policy_slot = signals_slot;
+};
+struct plain {
+  static constexpr cluster::fixed_string name = "plain";
+};
+
+inline auto const config = cluster::cluster<zero_overhead::app>()
+                               .use(plain{})
+                               .listen(0)
+                               .in<"production">()
+                               .use(container_signals{});
+using production = decltype(config.resolve<"production">());
+using development = decltype(config.resolve<"development">());
+static_assert(std::is_same_v<production::slot_type<signals_slot, default_signals>,
+                             container_signals>);
+static_assert(std::is_same_v<development::slot_type<signals_slot, default_signals>,
+                             default_signals>);
+
+}  // namespace zero_overhead_slots

@@ -220,6 +220,14 @@ class cluster {
                     "cluster: this plugin is already used in this environment (or for all "
                     "environments); use each plugin once per environment");
       return *this;
+    } else if constexpr (!std::is_void_v<typename detail::slot_of<Plugin>::type> &&
+                         detail::marked_in_branch<Ops...>(
+                             detail::slot_uses<typename detail::slot_of<Plugin>::type, Ops...>,
+                             facts::current)) {
+      static_assert(detail::always_false<Plugin>,
+                    "cluster: another policy for the same slot (e.g. the signal policy) is "
+                    "already used in this environment; keep one of the two .use() calls");
+      return *this;
     } else {
       detail::check_requirements<Plugin>(typename detail::required_plugins_of<Plugin>::type{},
                                          type_list<Ops...>{});

@@ -74,6 +74,12 @@ constexpr typename setting<Key>::value_type value_of(op::set<Key, Stored> const&
   }
 }
 
+template <class Slot, class Default, class Tuple>
+struct slot_in;
+template <class Slot, class Default, class... Plugins>
+struct slot_in<Slot, Default, boost::hana::basic_tuple<Plugins...>>
+    : find_slot<Slot, Default, Plugins...> {};
+
 inline endpoint checked_endpoint(endpoint const& e) { return e; }
 
 inline endpoint checked_endpoint(owned_endpoint const& e) {
@@ -189,6 +195,11 @@ class resolved {
     }();
     return boost::hana::at_c<at>(plugins_);
   }
+
+  /// The plugin filling the single-slot policy `Slot` in this environment (a plugin with
+  /// `using policy_slot = Slot;`), or `Default` when none does.
+  template <class Slot, class Default>
+  using slot_type = typename detail::slot_in<Slot, Default, plugin_tuple_type>::type;
 
   /// The server object built in the master (only when the cluster was given one).
   [[nodiscard]] server_type& server() const noexcept

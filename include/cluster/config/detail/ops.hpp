@@ -165,17 +165,60 @@ struct op_facts {
 template <class P, class... Ops>
 inline constexpr std::array<bool, sizeof...(Ops)> uses_of{std::is_same_v<Ops, op::use<P>>...};
 
-template <class P, class... Ops>
-constexpr bool used_in_branch(std::string_view env) {
+/// The single-slot policy a plugin fills (`using policy_slot = Tag;`), or void.
+template <class P>
+struct slot_of {
+  using type = void;
+};
+template <class P>
+  requires requires { typename P::policy_slot; }
+struct slot_of<P> {
+  using type = typename P::policy_slot;
+};
+
+template <class Op>
+struct op_slot {
+  using type = void;
+};
+template <class P>
+struct op_slot<op::use<P>> {
+  using type = typename slot_of<P>::type;
+};
+
+/// Where a plugin filling slot `Slot` is used.
+template <class Slot, class... Ops>
+inline constexpr std::array<bool, sizeof...(Ops)> slot_uses{
+    std::is_same_v<typename op_slot<Ops>::type, Slot>...};
+
+/// The first of `Plugins` that fills `Slot`, or `Default`.
+template <class Slot, class Default, class... Plugins>
+struct find_slot {
+  using type = Default;
+};
+template <class Slot, class Default, class P, class... Plugins>
+struct find_slot<Slot, Default, P, Plugins...> {
+  using type = std::conditional_t<std::is_same_v<typename slot_of<P>::type, Slot>, P,
+                                  typename find_slot<Slot, Default, Plugins...>::type>;
+};
+
+/// True when one of the marked operations shares an environment with branch `env`: it is in
+/// the same branch, or one of the two is for all environments.
+template <class... Ops>
+constexpr bool marked_in_branch(std::array<bool, sizeof...(Ops)> const& marked,
+                                std::string_view env) {
   using facts = op_facts<Ops...>;
   for (std::size_t i = 0; i != sizeof...(Ops); ++i) {
-    if (!uses_of<P, Ops...>[i]) continue;
-    // A plugin in "all" is in every branch; one in a branch clashes with "all" too.
+    if (!marked[i]) continue;
     if (facts::branch[i] == env || facts::branch[i] == all_environments ||
         env == all_environments)
       return true;
   }
   return false;
+}
+
+template <class P, class... Ops>
+constexpr bool used_in_branch(std::string_view env) {
+  return marked_in_branch<Ops...>(uses_of<P, Ops...>, env);
 }
 
 template <class P, class... Ops>
