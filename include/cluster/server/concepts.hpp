@@ -2,6 +2,8 @@
 // What a Server is: the members the workers look for, and the context an abstract worker gets.
 #pragma once
 
+#include <cluster/config/concepts.hpp>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 
@@ -75,11 +77,8 @@ inline bool worker_context::sleep_for(std::chrono::milliseconds d) const noexcep
   return !stopping();
 }
 
-/// True for an abstract server: one with a member `work`.
-template <class S>
-concept abstract_server = requires {
-  &S::work;
-};
+// `abstract_server` (a member `work`) is declared with the configuration's concepts, which must
+// tell listening servers from abstract ones without including Asio.
 
 /// True for an HTTP server: not abstract, and with a member `handle`.
 template <class S>

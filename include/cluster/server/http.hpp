@@ -55,7 +55,9 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     res.version(version);
     // A stopping worker answers the request it has read, then closes: "Connection: close" tells
     // the client not to send another one here.
-    keep_alive = keep_alive && !conns.stopping();
+    // The stop flag is read too: the signal may have arrived while `handle` ran, before the event
+    // loop got to it.
+    keep_alive = keep_alive && !conns.stopping() && stop_requested == 0;
     res.keep_alive(keep_alive);
     if (!res.has_content_length() && !res.chunked()) res.prepare_payload();
     auto [wec, wn] = co_await bhttp::async_write(sock, res, asio::as_tuple(asio::use_awaitable));

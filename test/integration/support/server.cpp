@@ -29,6 +29,7 @@ struct http_app {
       if (auto pos = target.find("ms="); pos != std::string_view::npos) {
         std::from_chars(target.data() + pos + 3, target.data() + target.size(), ms);
       }
+      std::fprintf(stderr, "slow request started pid=%d\n", ::getpid());
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     }
     if (target == "/throw") throw std::runtime_error("handler failed on purpose");

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: BSL-1.0
+// The master's signals: graceful stop with requests in flight, the timeout kill, hard stop.
+#include "support/harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <future>
+
+using namespace cluster::testing;
+
+TEST_CASE("SIGQUIT lets a slow request in flight complete, then everything exits") {
+  master_process m("http", {{"WEB_CONCURRENCY", "1"}});
+  int const port = m.port();
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  int const worker = m.worker_pid(0);
+  // An idle keep-alive connection must not hold the worker back.
+  client idle(port);
+  idle.send("GET / HTTP/1.1\r\nHost: test\r\n\r\n");
+  auto const first =
+      idle.receive([](std::string const& s) { return s.find("worker=") != std::string::npos; });
+  REQUIRE(first.find("200 OK") != std::string::npos);
+  client slow(port);
+  slow.send("GET /slow?ms=700 HTTP/1.1\r\nHost: test\r\n\r\n");
+  REQUIRE(m.wait_line("slow request started") >= 0);
+  m.signal(SIGQUIT);
+  REQUIRE(m.wait_line("closing graceful=1") >= 0);
+  std::string const r = slow.receive_all();
+  CHECK(r.find("200 OK") != std::string::npos);
+  CHECK(r.find("Connection: close") != std::string::npos);
+  CHECK(idle.receive_all().empty());  // closed by the worker, not answered again
+  REQUIRE(m.wait(10s) == 0);
+  CHECK(m.count("worker_timeout") == 0);
+  CHECK(m.count("worker_killed id=0 pid=" + std::to_string(worker) + " code=0 signal=0") == 1);
+  CHECK(m.count("cluster-event: close") == 1);
+  CHECK_FALSE(alive(worker));
+}
+
+TEST_CASE("SIGQUIT kills a worker that does not finish within timeout") {
+  master_process m("stuck", {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_TIMEOUT_MS", "300"}});
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  auto const start = clock::now();
+  m.signal(SIGQUIT);
+  REQUIRE(m.wait(10s) == 0);
+  CHECK(clock::now() - start >= 300ms);
+  CHECK(m.count("worker_timeout") == 2);
+  CHECK(m.count("worker_killed .* signal=9") == 2);
+}
+
+TEST_CASE("an abstract worker that honours stopping() exits on SIGQUIT") {
+  master_process m("job", {{"WEB_CONCURRENCY", "2"}});
+  REQUIRE(m.wait_line("job 0 running") >= 0);
+  REQUIRE(m.wait_line("job 1 running") >= 0);
+  m.signal(SIGQUIT);
+  REQUIRE(m.wait(10s) == 0);
+  CHECK(m.count("job . stopped") == 2);
+  CHECK(m.count("worker_timeout") == 0);
+}
+
+TEST_CASE("SIGTERM stops every worker and the master at once") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  auto const workers = m.seen_pids();
+  client slow(port);
+  slow.send("GET /slow?ms=5000 HTTP/1.1\r\nHost: test\r\n\r\n");
+  m.signal(SIGTERM);
+  REQUIRE(m.wait(5s) == 0);
+  CHECK(m.count("closing graceful=0") == 1);
+  for (int pid : workers) CHECK_FALSE(alive(pid));
+  CHECK(slow.receive_all(5s).empty());
+}
+
+TEST_CASE("SIGINT is a hard shutdown too") {
+  master_process m("job", {{"WEB_CONCURRENCY", "1"}});
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  m.signal(SIGINT);
+  REQUIRE(m.wait(5s) == 0);
+  CHECK(m.count("closing graceful=0") == 1);
+  CHECK_FALSE(alive(m.worker_pid(0)));
+}

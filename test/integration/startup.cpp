@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: BSL-1.0
+// Start-up: errors a user can cause are one line before anything forks; a broken app stops.
+#include "support/harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+using namespace cluster::testing;
+
+TEST_CASE("a server whose constructor throws stops the master with a clear message") {
+  master_process m("broken", {{"WEB_CONCURRENCY", "2"}});
+  auto const status = m.wait(20s);
+  REQUIRE(status.has_value());
+  CHECK(*status != 0);
+  CHECK(
+      m.wait_line(R"(cluster: workers keep dying .*application looks broken.*database unreachable)",
+                  1s) >= 0);
+  // It gave up instead of forking forever.
+  CHECK(m.count("worker_spawned") <= 25);
+}
+
+TEST_CASE("a port in use is one error line and no worker") {
+  master_process first("http", {{"WEB_CONCURRENCY", "1"}});
+  int const port = first.port();
+  master_process second("http", {{"PORT", std::to_string(port)}});
+  REQUIRE(second.wait(10s) == 1);
+  auto const& lines = second.lines();
+  REQUIRE(lines.size() == 2);  // the trace's "start", then the error
+  CHECK(lines[1] == "cluster: cannot listen on 127.0.0.1:" + std::to_string(port) +
+                        ": the port is in use; stop the other server or choose another port");
+  CHECK(second.count("worker_spawned") == 0);
+}
+
+TEST_CASE("an unknown host is one error line") {
+  master_process m("http", {{"HOST", "no-such-host.invalid"}});
+  REQUIRE(m.wait(20s) == 1);
+  CHECK(m.wait_line(R"(^cluster: cannot listen on no-such-host\.invalid:0: unknown host)", 1s) >=
+        0);
+  CHECK(m.count("worker_spawned") == 0);
+}
+
+TEST_CASE("a unix socket listener serves, replaces a stale socket file and removes it at exit") {
+  auto const dir =
+      std::filesystem::temp_directory_path() / ("cluster-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string const path = (dir / "app.sock").string();
+  {
+    // A stale socket file, as a crashed server leaves it: bound, then its process is gone.
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path.data(), path.size());
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    ::close(fd);
+  }
+  {
+    master_process m("http", {{"CLUSTER_TEST_UNIX", path}, {"WEB_CONCURRENCY", "2"}});
+    REQUIRE(m.wait_line("cluster: listening on unix:" + path) >= 0);
+    std::string const r = http_get(path, "/");
+    CHECK(r.find("200 OK") != std::string::npos);
+    CHECK(served_by(r) != 0);
+    m.signal(SIGTERM);
+    REQUIRE(m.wait(5s) == 0);
+  }
+  CHECK_FALSE(std::filesystem::exists(path));
+  SECTION("a regular file at the path is never removed") {
+    { std::ofstream(path) << "precious"; }
+    master_process m("http", {{"CLUSTER_TEST_UNIX", path}});
+    REQUIRE(m.wait(10s) == 1);
+    CHECK(m.wait_line("cluster: cannot listen on unix socket .*exists and is not a socket", 1s) >=
+          0);
+    CHECK(std::filesystem::exists(path));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an unwritable unix socket path is one error line") {
+  master_process m("http", {{"CLUSTER_TEST_UNIX", "/nonexistent-dir/app.sock"}});
+  REQUIRE(m.wait(10s) == 1);
+  CHECK(m.wait_line("^cluster: cannot listen on unix socket /nonexistent-dir/app.sock: ", 1s) >= 0);
+}

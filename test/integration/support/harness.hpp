@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: BSL-1.0
+// Integration test helpers: start a master, read its stderr, talk to it, and always clean up.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace cluster::testing {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+
+/// Polls `done` until it holds or `limit` passes; never a fixed sleep standing in for a condition.
+inline bool wait_until(std::function<bool()> const& done, std::chrono::milliseconds limit = 10s) {
+  auto const until = clock::now() + limit;
+  while (clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return done();
+}
+
+/// True while `pid` exists and is not a zombie.
+inline bool alive(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto const close = text.rfind(')');
+  if (close == std::string::npos || close + 2 >= text.size()) return false;
+  return text[close + 2] != 'Z' && text[close + 2] != 'X';
+}
+
+/// A master process started from the test server program, in its own process group, with its
+/// stderr captured. The destructor SIGKILLs the group and reaps the master, so a failed test
+/// leaves nothing behind.
+class master_process {
+ public:
+  master_process(std::string const& mode, std::map<std::string, std::string> env = {}) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+    env.try_emplace("CLUSTER_TEST_EVENTS", "1");
+    env.try_emplace("PORT", "0");
+    env.try_emplace("WEB_CONCURRENCY", "2");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // A group of its own: the test can signal the master and every worker at once, and
+      // Ctrl-C on the test runner does not reach them twice.
+      ::setpgid(0, 0);
+      // Should the test itself crash, its master dies with it (and the workers follow the master).
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      ::dup2(fds[1], 2);
+      for (auto const& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      char const* argv[] = {CLUSTER_TEST_SERVER, mode.c_str(), nullptr};
+      ::execv(argv[0], const_cast<char* const*>(argv));
+      ::_exit(127);
+    }
+    ::setpgid(pid_, pid_);  // also from the parent: whichever runs first, the group exists
+    ::close(fds[1]);
+    err_ = fds[0];
+  }
+  master_process(master_process const&) = delete;
+  master_process& operator=(master_process const&) = delete;
+  ~master_process() {
+    if (!reaped_) ::kill(-pid_, SIGKILL);
+    for (int pid : seen_pids()) {
+      // Workers outlive a SIGKILLed master only by a moment; make sure of it.
+      if (alive(pid)) ::kill(pid, SIGKILL);
+    }
+    wait(5s);
+    ::close(err_);
+  }
+
+  [[nodiscard]] int pid() const { return pid_; }
+
+  /// Sends `sig` to the master.
+  void signal(int sig) const { ::kill(pid_, sig); }
+
+  /// Waits for a stderr line matching `pattern`, starting after line `from`; its index, or -1.
+  int wait_line(std::string const& pattern, std::chrono::milliseconds limit = 10s,
+                std::size_t from = 0) {
+    std::regex const re(pattern);
+    auto const until = clock::now() + limit;
+    for (std::size_t i = from;; ++i) {
+      while (i >= lines_.size()) {
+        auto const left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+        if (left.count() <= 0 || !read_some(left)) return -1;
+      }
+      if (std::regex_search(lines_[i], re)) return static_cast<int>(i);
+    }
+  }
+
+  /// The first capture group of the first line matching `pattern` (waiting for it).
+  std::string capture(std::string const& pattern, std::chrono::milliseconds limit = 10s,
+                      std::size_t from = 0) {
+    int const at = wait_line(pattern, limit, from);
+    if (at < 0) return {};
+    std::smatch m;
+    std::regex const re(pattern);
+    std::regex_search(lines_[static_cast<std::size_t>(at)], m, re);
+    return m.size() > 1 ? m[1].str() : m[0].str();
+  }
+
+  /// The TCP port from `cluster: listening on 127.0.0.1:PORT`.
+  int port() { return std::stoi(capture(R"(cluster: listening on 127\.0\.0\.1:(\d+))")); }
+
+  /// Counts the lines so far that match `pattern`.
+  std::size_t count(std::string const& pattern) {
+    drain();
+    std::regex const re(pattern);
+    std::size_t n = 0;
+    for (auto const& l : lines_) n += std::regex_search(l, re) ? 1 : 0;
+    return n;
+  }
+
+  /// Reaps the master, waiting up to `limit`; its exit status (`code`, or 128 + signal).
+  std::optional<int> wait(std::chrono::milliseconds limit = 10s) {
+    if (reaped_) return status_;
+    auto const until = clock::now() + limit;
+    do {
+      int st = 0;
+      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+        reaped_ = true;
+        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        drain();
+        return status_;
+      }
+      drain();
+      std::this_thread::sleep_for(5ms);
+    } while (clock::now() < until);
+    return std::nullopt;
+  }
+
+  /// Every stderr line so far.
+  std::vector<std::string> const& lines() {
+    drain();
+    return lines_;
+  }
+
+  /// Pids of every worker the master reported spawning.
+  std::vector<int> seen_pids() {
+    drain();
+    std::vector<int> out;
+    std::regex const re(R"(worker_spawned id=\d+ pid=(\d+))");
+    for (auto const& l : lines_) {
+      std::smatch m;
+      if (std::regex_search(l, m, re)) out.push_back(std::stoi(m[1].str()));
+    }
+    return out;
+  }
+
+  /// The pid of the latest worker spawned with `id`.
+  int worker_pid(unsigned id) {
+    drain();
+    std::regex const re("worker_spawned id=" + std::to_string(id) + R"( pid=(\d+))");
+    int pid = 0;
+    for (auto const& l : lines_) {
+      std::smatch m;
+      if (std::regex_search(l, m, re)) pid = std::stoi(m[1].str());
+    }
+    return pid;
+  }
+
+ private:
+  bool read_some(std::chrono::milliseconds limit) {
+    pollfd p{err_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return false;
+    char buf[4096];
+    ssize_t const n = ::read(err_, buf, sizeof buf);
+    if (n <= 0) return false;
+    partial_.append(buf, static_cast<std::size_t>(n));
+    for (std::size_t nl; (nl = partial_.find('\n')) != std::string::npos;) {
+      lines_.push_back(partial_.substr(0, nl));
+      partial_.erase(0, nl + 1);
+    }
+    return true;
+  }
+  void drain() {
+    while (read_some(0ms)) {
+    }
+  }
+
+  int pid_ = -1;
+  int err_ = -1;
+  bool reaped_ = false;
+  int status_ = -1;
+  std::string partial_;
+  std::vector<std::string> lines_;
+};
+
+/// A connected client socket with a deadline on every read.
+class client {
+ public:
+  /// Connects to 127.0.0.1:`port`.
+  explicit client(int port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+      throw std::runtime_error("connect: " + std::string(std::strerror(errno)));
+  }
+  /// Connects to the unix socket at `path`.
+  explicit client(std::string const& path) : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path.data(), path.size());
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+      throw std::runtime_error("connect: " + std::string(std::strerror(errno)));
+  }
+  client(client const&) = delete;
+  client& operator=(client const&) = delete;
+  ~client() { ::close(fd_); }
+
+  void send(std::string const& data) {
+    if (::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(data.size()))
+      throw std::runtime_error("send failed");
+  }
+
+  /// Reads until `done(received)` holds, the peer closes, or `limit` passes.
+  std::string receive(std::function<bool(std::string const&)> const& done,
+                      std::chrono::milliseconds limit = 10s) {
+    std::string got;
+    auto const until = clock::now() + limit;
+    while (!done(got)) {
+      auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char buf[4096];
+      ssize_t const n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    return got;
+  }
+
+  /// Reads until the peer closes (or `limit` passes).
+  std::string receive_all(std::chrono::milliseconds limit = 10s) {
+    return receive([](std::string const&) { return false; }, limit);
+  }
+
+ private:
+  int fd_;
+};
+
+/// One HTTP/1.1 GET with `Connection: close`; the whole response, or "" on failure.
+template <class Where>
+std::string http_get(Where const& where, std::string const& path,
+                     std::chrono::milliseconds limit = 10s) {
+  try {
+    client c(where);
+    c.send("GET " + path + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    return c.receive_all(limit);
+  } catch (std::exception const&) {
+    return {};
+  }
+}
+
+/// The `pid=N` the test HTTP server puts in its body, or 0.
+inline int served_by(std::string const& response) {
+  std::smatch m;
+  static std::regex const re(R"(pid=(\d+) worker=(\d+))");
+  return std::regex_search(response, m, re) ? std::stoi(m[1].str()) : 0;
+}
+
+}  // namespace cluster::testing
