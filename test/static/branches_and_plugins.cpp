@@ -3,6 +3,7 @@
 #include <cluster/config.hpp>
 
 #include <string_view>
+#include <type_traits>
 
 namespace branches_and_plugins_test {
 
@@ -16,6 +17,15 @@ struct pidfiles_like {
 struct cli_like {
   static constexpr cluster::fixed_string name = "cli";
   using requires_plugins = cluster::type_list<pidfiles_like>;
+};
+struct signal_slot {};
+struct default_signals_like {
+  static constexpr cluster::fixed_string name = "signals";
+  using policy_slot = signal_slot;
+};
+struct container_signals_like {
+  static constexpr cluster::fixed_string name = "container signals";
+  using policy_slot = signal_slot;
 };
 
 template <cluster::fixed_string Env, class Server, class... Ops>
@@ -79,6 +89,23 @@ void plugin_of_the_environment() {
   static_assert(decltype(development)::has_plugin<logger_like>);
   [[maybe_unused]] logger_like& logger = development.plugin<logger_like>();
   static_assert(!decltype(resolve_in<"production">(builder))::has_plugin<logger_like>);
+}
+
+// policy_slot_used_twice.cpp: one policy per slot in each environment, the default elsewhere.
+void one_policy_per_slot() {
+  auto const builder = cluster::cluster<app>()
+                           .in<"development">()
+                           .use(default_signals_like{})
+                           .in<"production">()
+                           .use(container_signals_like{})
+                           .in<"all">()
+                           .listen(80);
+  using production = decltype(resolve_in<"production">(builder));
+  using staging = decltype(resolve_in<"staging">(builder));
+  static_assert(std::is_same_v<production::slot_type<signal_slot, default_signals_like>,
+                               container_signals_like>);
+  static_assert(
+      std::is_same_v<staging::slot_type<signal_slot, default_signals_like>, default_signals_like>);
 }
 
 // Reading a resolved setting.
