@@ -114,7 +114,7 @@ static_assert(cluster::setting<"user">::check(cluster::identity{"www-data", -1})
 static_assert(cluster::setting<"user">::check(cluster::identity{{}, 0}));
 static_assert(!cluster::setting<"group">::check(cluster::identity{{}, -2}));
 
-//=== the defaults that are constants (SPEC section 3) ===//
+//=== the defaults that are constants (docs/configuration.md, Settings) ===//
 
 static_assert(cluster::detail::default_of<"backlog">("production") == 128);
 static_assert(cluster::detail::default_of<"timeout">("production") == 60000ms);
