@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cluster/config/core_settings.hpp>
+#include <cluster/config/fixed_string.hpp>
 #include <cluster/events.hpp>
 #include <cluster/ipc/channel.hpp>
 #include <cluster/os/credentials.hpp>
@@ -53,12 +54,20 @@ enum class master_action : std::uint8_t {
   remove_worker,      ///< `spawn(-1)`
 };
 
-/// The signal policy of the SPEC: SIGINT and SIGTERM stop hard, SIGQUIT gracefully.
+/// The slot of the signal policy: a plugin with `using policy_slot = cluster::signals_slot;`
+/// decides what each signal to the master means. At most one per environment.
+struct signals_slot {};
+
+/// The signal policy of the SPEC, used when no plugin fills `signals_slot`: SIGINT and SIGTERM
+/// stop hard, SIGQUIT gracefully, SIGTTIN / SIGTTOU add / remove a worker, SIGUSR2 restarts.
 ///
-/// A signal policy is a type with `static constexpr master_action action(int signal)` and
-/// `static constexpr std::array signals`, the signals the master listens to. SIGCHLD is always
-/// handled (it reaps workers) and is not part of the policy.
+/// A signal policy is a plugin type with `using policy_slot = cluster::signals_slot;`,
+/// `static constexpr master_action action(int signal)` and `static constexpr std::array
+/// signals`, the signals the master listens to. SIGCHLD is always handled (it reaps workers) and
+/// is not part of the policy.
 struct default_signals {
+  static constexpr fixed_string name = "default signals";
+  using policy_slot = signals_slot;
   static constexpr std::array signals{SIGINT, SIGTERM, SIGQUIT, SIGUSR2, SIGTTIN, SIGTTOU};
   static constexpr master_action action(int signal) noexcept {
     switch (signal) {
@@ -81,7 +90,11 @@ struct default_signals {
 
 /// For container platforms, which send SIGTERM and expect a graceful stop within a grace period:
 /// SIGTERM and SIGQUIT stop gracefully, SIGINT stops hard.
+///
+/// Example: `.in<"production">().use(cluster::container_signals{})`
 struct container_signals {
+  static constexpr fixed_string name = "container signals";
+  using policy_slot = signals_slot;
   static constexpr std::array signals = default_signals::signals;
   static constexpr master_action action(int signal) noexcept {
     return signal == SIGTERM ? master_action::graceful_shutdown : default_signals::action(signal);
@@ -90,15 +103,15 @@ struct container_signals {
 
 namespace detail {
 
-/// The signal policy of `Config`: its `signal_policy` member type, or `default_signals`.
+/// The signal policy of `Config`: the plugin in its `signals_slot`, else `default_signals`.
 template <class Config>
 struct signal_policy_of {
   using type = default_signals;
 };
 template <class Config>
-requires requires { typename Config::signal_policy; }
+requires requires { typename Config::template slot_type<signals_slot, default_signals>; }
 struct signal_policy_of<Config> {
-  using type = typename Config::signal_policy;
+  using type = typename Config::template slot_type<signals_slot, default_signals>;
 };
 
 /// Decides when worker deaths mean a broken application: `limit` deaths within `window`.

@@ -80,3 +80,16 @@ TEST_CASE("SIGINT is a hard shutdown too") {
   CHECK(m.count("closing graceful=0") == 1);
   CHECK_FALSE(alive(m.worker_pid(0)));
 }
+
+TEST_CASE("with container_signals, SIGTERM stops gracefully") {
+  master_process m("container", {{"WEB_CONCURRENCY", "1"}});
+  int const port = m.port();
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  client slow(port);
+  slow.send("GET /slow?ms=500 HTTP/1.1\r\nHost: test\r\n\r\n");
+  REQUIRE(m.wait_line("slow request started") >= 0);
+  m.signal(SIGTERM);
+  REQUIRE(m.wait_line("closing graceful=1") >= 0);
+  CHECK(slow.receive_all().find("200 OK") != std::string::npos);
+  REQUIRE(m.wait(10s) == 0);
+}

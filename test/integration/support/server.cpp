@@ -78,9 +78,9 @@ struct stuck_job {
   }
 };
 
-template <class Server>
+template <class Server, class SignalPolicy = void>
 int run() {
-  cluster::testing::test_config<Server> cfg;
+  cluster::testing::test_config<Server, SignalPolicy> cfg;
   return cluster::master(cfg).run();
 }
 
@@ -89,6 +89,7 @@ int run() {
 int main(int argc, char** argv) {
   std::string_view const mode = argc > 1 ? argv[1] : "http";
   if (mode == "http") return run<http_app>();
+  if (mode == "container") return run<http_app, cluster::container_signals>();
   if (mode == "broken") return run<broken_app>();
   if (mode == "echo") return run<echo_app>();
   if (mode == "job") return run<polite_job>();
@@ -100,6 +101,6 @@ int main(int argc, char** argv) {
     }));
     return cluster::master(cfg).run();
   }
-  std::fprintf(stderr, "Usage: %s http|broken|echo|job|stuck|lambda\n", argv[0]);
+  std::fprintf(stderr, "Usage: %s http|container|broken|echo|job|stuck|lambda\n", argv[0]);
   return 2;
 }

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -106,10 +107,15 @@ inline std::vector<endpoint> listeners_from_environment() {
 }
 
 /// The smallest resolved configuration the master accepts: a Server type, settings, listeners.
-template <class Server, class... Plugins>
+///
+/// `SignalPolicy` stands for the plugin in the signal slot (void: none, the master's default).
+template <class Server, class SignalPolicy = void>
 struct test_config {
   using server_type = Server;
   static constexpr bool server_preloaded = false;
+
+  template <class Slot, class Default>
+  using slot_type = std::conditional_t<std::is_void_v<SignalPolicy>, Default, SignalPolicy>;
 
   core_settings settings_ = settings_from_environment();
   // An abstract server accepts nothing: binding a port for it would only make clients hang.

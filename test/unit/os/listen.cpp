@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: BSL-1.0
+// Binding listeners: port 0, a port in use, bad hosts and paths give one plain line.
+#include <cluster/os/listen.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using namespace cluster;
+
+TEST_CASE("port 0 binds a kernel-chosen port and names it") {
+  os::listener l = os::bind_listener({endpoint::kind::tcp, 0, "127.0.0.1"}, 16);
+  REQUIRE(l.fd);
+  CHECK(l.family == AF_INET);
+  CHECK(l.name.starts_with("127.0.0.1:"));
+  CHECK(l.name != "127.0.0.1:0");
+  SECTION("binding the same port again is a one-line error") {
+    auto const port = static_cast<std::uint16_t>(std::stoi(l.name.substr(10)));
+    CHECK_THROWS_WITH(os::bind_listener({endpoint::kind::tcp, port, "127.0.0.1"}, 16),
+                      "cluster: cannot listen on 127.0.0.1:" + std::to_string(port) +
+                          ": the port is in use; stop the other server or choose another port");
+  }
+}
+
+TEST_CASE("IPv6 loopback is named in brackets") {
+  try {
+    os::listener l = os::bind_listener({endpoint::kind::tcp, 0, "::1"}, 16);
+    CHECK(l.name.starts_with("[::1]:"));
+  } catch (startup_error const&) {
+    WARN("no IPv6 loopback on this machine");
+  }
+}
+
+TEST_CASE("listener descriptors are close-on-exec") {
+  os::listener l = os::bind_listener({endpoint::kind::tcp, 0, "127.0.0.1"}, 16);
+  CHECK((::fcntl(l.fd.get(), F_GETFD) & FD_CLOEXEC) != 0);
+}
+
+TEST_CASE("a unix socket path that is too long is rejected") {
+  CHECK_THROWS_WITH(os::bind_listener({endpoint::kind::unix_socket, 0, std::string(200, 'a')}, 16),
+                    Catch::Contains("the path must be 1 to"));
+}
