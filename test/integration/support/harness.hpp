@@ -50,12 +50,22 @@ inline bool alive(int pid) {
   return text[close + 2] != 'Z' && text[close + 2] != 'X';
 }
 
+/// A program to run and its arguments, `argv[0]` being its path.
+struct program {
+  std::vector<std::string> argv;
+};
+
 /// A master process started from the test server program, in its own process group, with its
 /// stderr captured. The destructor SIGKILLs the group and reaps the master, so a failed test
 /// leaves nothing behind.
 class master_process {
  public:
-  master_process(std::string const& mode, std::map<std::string, std::string> env = {}) {
+  /// Starts the test server program in `mode` (see support/server.cpp).
+  explicit master_process(std::string const& mode, std::map<std::string, std::string> env = {})
+      : master_process(program{{CLUSTER_TEST_SERVER, mode}}, std::move(env)) {}
+
+  /// Starts `p.argv[0]` with the arguments `p.argv`.
+  master_process(program const& p, std::map<std::string, std::string> env) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
     env.try_emplace("CLUSTER_TEST_EVENTS", "1");
@@ -70,8 +80,10 @@ class master_process {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       ::dup2(fds[1], 2);
       for (auto const& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-      char const* argv[] = {CLUSTER_TEST_SERVER, mode.c_str(), nullptr};
-      ::execv(argv[0], const_cast<char* const*>(argv));
+      std::vector<char*> args;
+      for (auto const& a : p.argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
       ::_exit(127);
     }
     ::setpgid(pid_, pid_);  // also from the parent: whichever runs first, the group exists
@@ -121,8 +133,11 @@ class master_process {
     return m.size() > 1 ? m[1].str() : m[0].str();
   }
 
-  /// The TCP port from `cluster: listening on 127.0.0.1:PORT`.
-  int port() { return std::stoi(capture(R"(cluster: listening on 127\.0\.0\.1:(\d+))")); }
+  /// The TCP port from `cluster: listening on HOST:PORT`, or 0.
+  int port() {
+    std::string const p = capture(R"(^cluster: listening on .*:(\d+)$)");
+    return p.empty() ? 0 : std::stoi(p);
+  }
 
   /// Counts the lines so far that match `pattern`.
   std::size_t count(std::string const& pattern) {
