@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSL-1.0
-// Event types (one per event of the SPEC) and their static dispatch to policies.
+// Event types (one per master event) and their static dispatch to policies.
 #pragma once
 
 #include <chrono>

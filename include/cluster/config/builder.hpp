@@ -66,8 +66,8 @@ constexpr void check_requirements(type_list<Required...> /*needs*/, type_list<Op
   // One assertion per requirement; the condition names both plugins in the compiler's output.
   (
       [] {
-        static_assert(plugin_requires_declared_before<Plugin, Required>(
-                          requirement_declared_before<Plugin, Required, Ops...>()),
+        constexpr bool met = requirement_declared_before<Plugin, Required, Ops...>();
+        static_assert(plugin_requires_declared_before<Plugin, Required>(met),
                       "cluster: a plugin is used without a plugin it requires declared before it "
                       "in the same environment; add .use() of the required plugin before this "
                       "one (the two are named below; see the plugin's Requires section in "
@@ -174,11 +174,15 @@ class cluster {
     if constexpr (!detail::is_known_key<Key>) {
       return *this;  // value_for already reported the unknown key
     } else {
-      static_assert(!facts::set_in_current_branch(Key.view()),
-                    "cluster: this setting is already set in the same .in<>() branch; remove one "
-                    "of the two .set<>() calls (a value in an environment's branch overrides the "
-                    "one given for all environments)");
-      return append(op::set<Key, typename setting<Key>::value_type>{value.value});
+      if constexpr (facts::set_in_current_branch(Key.view())) {
+        static_assert(detail::always_false<Server>,
+                      "cluster: this setting is already set in the same .in<>() branch; remove "
+                      "one of the two .set<>() calls (a value in an environment's branch "
+                      "overrides the one given for all environments)");
+        return *this;
+      } else {
+        return append(op::set<Key, typename setting<Key>::value_type>{value.value});
+      }
     }
   }
 
@@ -197,11 +201,15 @@ class cluster {
       (void)detail::value_traits<typename setting<Key>::value_type>::from(value.value);
       return *this;
     } else {
-      static_assert(!facts::set_in_current_branch(Key.view()),
-                    "cluster: this setting is already set in the same .in<>() branch; remove one "
-                    "of the two .set<>() calls (a value in an environment's branch overrides the "
-                    "one given for all environments)");
-      return append(op::set<Key, runtime_value<T>>{std::move(value)});
+      if constexpr (facts::set_in_current_branch(Key.view())) {
+        static_assert(detail::always_false<Server>,
+                      "cluster: this setting is already set in the same .in<>() branch; remove "
+                      "one of the two .set<>() calls (a value in an environment's branch "
+                      "overrides the one given for all environments)");
+        return *this;
+      } else {
+        return append(op::set<Key, runtime_value<T>>{std::move(value)});
+      }
     }
   }
 
@@ -233,6 +241,14 @@ class cluster {
                                          type_list<Ops...>{});
       return append(op::use<Plugin>{std::move(p)});
     }
+  }
+
+  /// `.use()` needs a plugin object; this overload only explains that.
+  template <class Missing = void>
+  [[nodiscard]] auto use() const {
+    static_assert(detail::always_false<Missing>,
+                  "cluster: .use() needs a plugin object, e.g. .use(cluster::logger())");
+    return *this;
   }
 
   /// Opens the branch of environment `Env`: the calls that follow apply only when the program
@@ -304,7 +320,8 @@ class cluster {
 
  private:
   static constexpr void check_listen() {
-    static_assert(!abstract_server<server_type>,
+    if constexpr (abstract_server<server_type>)
+      static_assert(detail::always_false<server_type>,
                   "cluster: this server has a work() member, so it is an abstract cluster and "
                   "listens on nothing; remove .listen(), or give the server a handle() or "
                   "serve() member instead of work()");

@@ -28,7 +28,7 @@ struct endpoint {
   friend constexpr bool operator==(endpoint const&, endpoint const&) = default;
 };
 
-/// Every built-in setting of the SPEC, resolved for one environment at start-up.
+/// Every built-in setting, resolved for one environment at start-up.
 ///
 /// Text values are views: they point at string literals or at strings owned by the builder
 /// (`cluster::runtime(...)`) or by the resolved configuration, all of which outlive the master.

@@ -118,11 +118,13 @@ class resolved {
 
   using plugin_tuple_type = decltype(plugin_tuple(std::make_index_sequence<plugin_indices.second>{}));
 
-  static_assert(abstract_server<typename builder_type::server_type> || !facts::any_listen() ||
-                    Env.size() == 0 || facts::listens_in(Env.view()),
+  static constexpr bool complete = abstract_server<typename builder_type::server_type> ||
+                                   !facts::any_listen() || Env.size() == 0 ||
+                                   facts::listens_in(Env.view());
+  static_assert(complete || detail::always_false<Server>,
                 "cluster: an environment branch has nothing to listen on; add .listen(...) to "
                 "that .in<\"...\">() branch, or before the first .in<>() so that it applies to "
-                "every environment (the branch is named below)");
+                "every environment");
 
  public:
   using server_type = typename builder_type::server_type;
@@ -151,12 +153,14 @@ class resolved {
   /// The value of setting `Key` in this environment: the branch's own value, else the value for
   /// all environments, else the key's default. Resolved at compile time: no look-up.
   template <fixed_string Key>
-  [[nodiscard]] typename setting<Key>::value_type get() const {
-    static_assert(detail::is_known_key<Key>,
-                  "cluster: unknown setting name in get<\"...\">(); the keys are listed in "
-                  "docs/configuration.md");
+  [[nodiscard]] typename detail::value_type_of<Key>::type get() const {
     constexpr std::size_t winner = facts::winner(Key.view(), Env.view());
-    if constexpr (winner == sizeof...(Ops)) {
+    if constexpr (!detail::is_known_key<Key>) {
+      static_assert(detail::always_false<Server>,
+                    "cluster: unknown setting name in get<\"...\">(); the keys are listed in "
+                    "docs/configuration.md");
+      return {};
+    } else if constexpr (winner == sizeof...(Ops)) {
       return detail::default_of<Key>(environment_);
     } else {
       return detail::value_of(boost::hana::at_c<winner>(builder_->ops_));
@@ -187,13 +191,18 @@ class resolved {
   /// The instance of plugin `P` used in this environment.
   template <class P>
   [[nodiscard]] P& plugin() noexcept {
-    static_assert(has_plugin<P>, "cluster: plugin<P>() names a plugin this environment does not use");
-    constexpr std::size_t at = [] {
-      for (std::size_t i = 0; i != plugin_indices.second; ++i)
-        if (detail::uses_of<P, Ops...>[plugin_indices.first[i]]) return i;
-      return std::size_t{0};
-    }();
-    return boost::hana::at_c<at>(plugins_);
+    if constexpr (!has_plugin<P>) {
+      static_assert(detail::always_false<P>,
+                    "cluster: plugin<P>() names a plugin this environment does not use");
+      return *static_cast<P*>(nullptr);
+    } else {
+      constexpr std::size_t at = [] {
+        for (std::size_t i = 0; i != plugin_indices.second; ++i)
+          if (detail::uses_of<P, Ops...>[plugin_indices.first[i]]) return i;
+        return std::size_t{0};
+      }();
+      return boost::hana::at_c<at>(plugins_);
+    }
   }
 
   /// The plugin filling the single-slot policy `Slot` in this environment (a plugin with
@@ -289,7 +298,8 @@ std::string known_environments() {
 
 template <class Server, class... Ops>
 int cluster<Server, Ops...>::run(int argc, char** argv) const {
-  static_assert(abstract_server<server_type> || facts::any_listen(),
+  constexpr bool listens = abstract_server<server_type> || facts::any_listen();
+  static_assert(listens || detail::always_false<Server>,
                 "cluster: this server listens on nothing; add .listen(port), "
                 ".listen(port, \"host\") or .listen(\"/path/to.sock\") before the first .in<>() "
                 "or in each environment's branch");

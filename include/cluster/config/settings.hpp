@@ -48,7 +48,6 @@ void restart_timeout_must_not_be_negative();
 void text_must_not_be_empty();
 void user_or_group_id_must_not_be_negative();
 void port_must_be_between_0_and_65535();
-void listen_path_must_not_be_empty();
 }  // namespace diagnostic
 
 namespace detail {
@@ -56,7 +55,7 @@ constexpr bool non_negative(std::chrono::milliseconds ms) { return ms.count() >=
 constexpr bool non_empty(std::string_view s) { return !s.empty(); }
 }  // namespace detail
 
-//=== the built-in keys (SPEC section 3) ===//
+//=== the built-in keys ===//
 
 template <>
 struct setting<"workers"> {
