@@ -79,6 +79,9 @@ class master_process {
       // Should the test itself crash, its master dies with it (and the workers follow the master).
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       ::dup2(fds[1], 2);
+      // Only stdin, stdout and the captured stderr: descriptors the test runner inherited
+      // (a terminal's, a CI agent's) would blur what the master itself leaks.
+      ::close_range(3, ~0U, 0);
       for (auto const& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
       std::vector<char*> args;
       for (auto const& a : p.argv) args.push_back(const_cast<char*>(a.c_str()));

@@ -8,11 +8,13 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -36,7 +38,9 @@ struct http_app {
     cluster::http::response res{cluster::http::status::ok, req.version()};
     res.set(cluster::http::field::content_type, "text/plain");
     res.body() = "pid=" + std::to_string(::getpid()) +
-                 " worker=" + std::to_string(cluster::worker_id().value_or(999)) + "\n";
+                 " worker=" + std::to_string(cluster::worker_id().value_or(999)) +
+                 " uid=" + std::to_string(::getuid()) + " gid=" + std::to_string(::getgid()) +
+                 " groups=" + std::to_string(::getgroups(0, nullptr)) + "\n";
     return res;
   }
 };
@@ -71,6 +75,24 @@ struct polite_job {
   }
 };
 
+/// Reports every descriptor above stderr that an exec'd program would inherit.
+struct fd_report {
+  void work(cluster::worker_context& ctx) {
+    int leaked = 0;
+    for (auto const& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      int const fd = std::stoi(entry.path().filename().string());
+      int const flags = ::fcntl(fd, F_GETFD);
+      if (fd > 2 && flags >= 0 && (flags & FD_CLOEXEC) == 0) {
+        std::fprintf(stderr, "inheritable fd %d\n", fd);
+        ++leaked;
+      }
+    }
+    std::fprintf(stderr, "fd report %u done leaked=%d\n", ctx.id(), leaked);
+    while (ctx.sleep_for(std::chrono::milliseconds(100))) {
+    }
+  }
+};
+
 /// An abstract worker that never finishes: a graceful stop must end with a timeout kill.
 struct stuck_job {
   void work() {
@@ -93,6 +115,7 @@ int main(int argc, char** argv) {
   if (mode == "broken") return run<broken_app>();
   if (mode == "echo") return run<echo_app>();
   if (mode == "job") return run<polite_job>();
+  if (mode == "fds") return run<fd_report>();
   if (mode == "stuck") return run<stuck_job>();
   if (mode == "lambda") {
     cluster::testing::preloaded_config cfg(cluster::job([] {
@@ -101,6 +124,6 @@ int main(int argc, char** argv) {
     }));
     return cluster::master(cfg).run();
   }
-  std::fprintf(stderr, "Usage: %s http|container|broken|echo|job|stuck|lambda\n", argv[0]);
+  std::fprintf(stderr, "Usage: %s http|container|broken|echo|job|stuck|fds|lambda\n", argv[0]);
   return 2;
 }

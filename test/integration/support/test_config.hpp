@@ -84,12 +84,13 @@ struct event_trace {
 
 /// Settings from the environment, as the examples and test servers use them:
 /// `WEB_CONCURRENCY` (workers), `PORT` (0 when unset), `CLUSTER_TEST_UNIX` (a unix socket path
-/// instead of TCP), `CLUSTER_TEST_TIMEOUT_MS`.
+/// instead of TCP), `CLUSTER_TEST_TIMEOUT_MS`, `CLUSTER_TEST_USER`.
 inline core_settings settings_from_environment(unsigned default_workers = 2) {
   core_settings s;
   s.workers = default_workers;
   if (char const* w = std::getenv("WEB_CONCURRENCY"))
     s.workers = static_cast<unsigned>(std::atoi(w));
+  if (char const* u = std::getenv("CLUSTER_TEST_USER")) s.user.name = u;
   if (char const* t = std::getenv("CLUSTER_TEST_TIMEOUT_MS"))
     s.timeout = std::chrono::milliseconds(std::atoi(t));
   return s;
