@@ -151,6 +151,119 @@ inline std::string describe_exit(os::exit_status const& s) {
   return "exit code " + std::to_string(s.code);
 }
 
+/// The master's decisions (which ids to start, whom to stop, what a death means), apart from
+/// the system calls that carry them out, so that they can be tested on a simulated clock.
+class supervisor {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  /// One live worker process.
+  struct entry {
+    unsigned id = 0;
+    int pid = 0;
+    bool stopping = false;  ///< asked to stop gracefully; not replaced when it exits
+    clock::time_point spawned_at{};
+    std::string last_error;  ///< the last exception it reported
+  };
+
+  /// What a worker's exit means.
+  enum class outcome : std::uint8_t {
+    unknown,        ///< not one of ours (a child a plugin started)
+    replace,        ///< start a worker with the same id now
+    removed,        ///< it was stopped on purpose: do not replace it
+    shutting_down,  ///< a shutdown is under way: do not replace it
+    give_up,        ///< too many deaths too fast: the application is broken
+  };
+
+  explicit supervisor(crash_guard guard = crash_guard{}) : guard_(std::move(guard)) {}
+
+  [[nodiscard]] master_state state() const noexcept { return state_; }
+  /// Ids 0..target()-1 are wanted.
+  [[nodiscard]] unsigned target() const noexcept { return target_; }
+  [[nodiscard]] std::map<int, entry> const& workers() const noexcept { return workers_; }
+  [[nodiscard]] crash_guard const& guard() const noexcept { return guard_; }
+
+  /// The entry of `pid`, or null.
+  entry* find(int pid) {
+    auto it = workers_.find(pid);
+    return it == workers_.end() ? nullptr : &it->second;
+  }
+
+  /// Wants `n` more workers: the ids to start, the next ones after the current target.
+  std::vector<unsigned> grow(unsigned n) {
+    std::vector<unsigned> ids;
+    if (state_ != master_state::active) return ids;
+    for (; n > 0; --n) ids.push_back(target_++);
+    return ids;
+  }
+
+  /// Wants `n` fewer workers: the pids to stop gracefully (the highest ids), now marked stopping.
+  std::vector<int> shrink(unsigned n) {
+    std::vector<int> pids;
+    if (state_ != master_state::active) return pids;
+    for (; n > 0 && target_ > 0; --n) {
+      unsigned const id = --target_;
+      for (auto& [pid, w] : workers_) {
+        if (w.id == id && !w.stopping) {
+          w.stopping = true;
+          pids.push_back(pid);
+        }
+      }
+    }
+    return pids;
+  }
+
+  /// Records a worker the master has just forked.
+  void started(unsigned id, int pid, clock::time_point now) {
+    entry& w = workers_[pid];
+    w.id = id;
+    w.pid = pid;
+    w.spawned_at = now;
+  }
+
+  /// Records that `pid` exited at `now`; `out` receives its entry (when it was ours).
+  outcome exited(int pid, clock::time_point now, entry& out) {
+    auto it = workers_.find(pid);
+    if (it == workers_.end()) return outcome::unknown;
+    out = std::move(it->second);
+    workers_.erase(it);
+    if (state_ != master_state::active) return outcome::shutting_down;
+    if (out.stopping || out.id >= target_) return outcome::removed;
+    if (guard_.record(now)) return outcome::give_up;
+    return outcome::replace;
+  }
+
+  /// Starts a graceful shutdown: the pids to stop (now marked stopping); none if one has begun.
+  std::vector<int> begin_graceful() {
+    std::vector<int> pids;
+    if (state_ != master_state::active) return pids;
+    state_ = master_state::graceful_shutdown;
+    for (auto& [pid, w] : workers_) {
+      if (!w.stopping) pids.push_back(pid);
+      w.stopping = true;
+    }
+    return pids;
+  }
+
+  /// Starts a hard shutdown; false if one has already begun.
+  bool begin_hard() {
+    if (state_ == master_state::hard_shutdown) return false;
+    state_ = master_state::hard_shutdown;
+    return true;
+  }
+
+  /// True once a shutdown has begun and every worker is gone.
+  [[nodiscard]] bool finished() const noexcept {
+    return state_ != master_state::active && workers_.empty();
+  }
+
+ private:
+  crash_guard guard_;
+  std::map<int, entry> workers_;
+  unsigned target_ = 0;
+  master_state state_ = master_state::active;
+};
+
 }  // namespace detail
 
 /// The master process of a cluster, for one resolved configuration.
@@ -161,15 +274,12 @@ template <class Config>
 class master {
   using signal_policy = typename detail::signal_policy_of<Config>::type;
   using clock = std::chrono::steady_clock;
+  using outcome = detail::supervisor::outcome;
 
-  struct worker {
-    unsigned id = 0;
-    pid_t pid = 0;
-    bool stopping = false;  ///< asked to stop gracefully; not replaced when it exits
-    clock::time_point spawned_at{};
+  /// The master's side of one worker: its channel and its graceful-stop deadline.
+  struct link {
     std::unique_ptr<boost::asio::posix::stream_descriptor> channel;
     std::unique_ptr<boost::asio::steady_timer> deadline;
-    std::string last_error;
   };
 
  public:
@@ -206,30 +316,26 @@ class master {
   /// Starts `n` more workers with the next ids; a negative `n` stops the `-n` highest ids
   /// gracefully and does not replace them. Ignored once a shutdown has begun.
   void spawn(int n) {
-    if (state_ != master_state::active) return;
-    for (; n > 0; --n) spawn_worker(target_++);
-    for (; n < 0 && target_ > 0; ++n) {
-      unsigned const id = --target_;
-      for (auto& [pid, w] : workers_) {
-        if (w.id == id && !w.stopping) stop_worker(w);
-      }
+    if (n > 0) {
+      for (unsigned id : sup_.grow(static_cast<unsigned>(n))) spawn_worker(id);
+    } else if (n < 0) {
+      for (int pid : sup_.shrink(static_cast<unsigned>(-n))) stop_worker(pid);
     }
   }
 
   /// Graceful shutdown: workers stop accepting, finish what they serve and exit; a worker still
   /// running `timeout` later is killed. The master exits when every worker is gone.
   void close() {
-    if (state_ != master_state::active) return;
-    state_ = master_state::graceful_shutdown;
+    if (sup_.state() != master_state::active) return;
+    auto const pids = sup_.begin_graceful();
     cfg_.emit(events::closing{true}, *this);
-    for (auto& [pid, w] : workers_) stop_worker(w);
+    for (int pid : pids) stop_worker(pid);
     finish_if_done();
   }
 
   /// Hard shutdown: every worker is killed (SIGKILL) and the master exits.
   void destroy() {
-    if (state_ == master_state::hard_shutdown) return;
-    state_ = master_state::hard_shutdown;
+    if (!sup_.begin_hard()) return;
     cfg_.emit(events::closing{false}, *this);
     kill(SIGKILL);
     finish_if_done();
@@ -238,29 +344,29 @@ class master {
   /// Sends `signal` to every worker. Workers that die of it are replaced while `active`.
   void kill(int signal = SIGTERM) {
     cfg_.emit(events::kill{signal}, *this);
-    for (auto& [pid, w] : workers_) ::kill(pid, signal);
+    for (auto const& [pid, w] : sup_.workers()) ::kill(pid, signal);
   }
 
   //=== observers ===//
 
-  [[nodiscard]] master_state state() const noexcept { return state_; }
+  [[nodiscard]] master_state state() const noexcept { return sup_.state(); }
 
   /// The number of worker processes alive now, stopping ones included.
-  [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
+  [[nodiscard]] std::size_t worker_count() const noexcept { return sup_.workers().size(); }
 
   /// The pids of the live workers, ordered by worker id.
   [[nodiscard]] std::vector<int> pids() const {
     std::vector<std::pair<unsigned, int>> by_id;
-    for (auto const& [pid, w] : workers_) by_id.emplace_back(w.id, pid);
+    for (auto const& [pid, w] : sup_.workers()) by_id.emplace_back(w.id, pid);
     std::sort(by_id.begin(), by_id.end());
     std::vector<int> out;
     for (auto const& p : by_id) out.push_back(p.second);
     return out;
   }
 
-  /// The pid of the live worker with `id`, or 0 (a stopping worker counts until it exits).
+  /// The pid of the worker with `id` that is not stopping, or 0.
   [[nodiscard]] int pid_of(unsigned id) const noexcept {
-    for (auto const& [pid, w] : workers_) {
+    for (auto const& [pid, w] : sup_.workers()) {
       if (w.id == id && !w.stopping) return pid;
     }
     return 0;
@@ -275,7 +381,8 @@ class master {
   /// The configuration this master runs.
   [[nodiscard]] Config& config() noexcept { return cfg_; }
 
-  /// The listeners as bound, by name (`127.0.0.1:8080`, `unix:/run/app.sock`), in `listen` order.
+  /// The listeners as bound, by name (`127.0.0.1:8080`, `[::]:80`, `unix:/run/app.sock`), in
+  /// `listen` order.
   [[nodiscard]] std::vector<std::string> addresses() const {
     std::vector<std::string> out;
     for (auto const& l : listeners_) out.push_back(l.name);
@@ -358,8 +465,8 @@ class master {
         // the child (see os::exit_child).
         ::close(death_pipe_.write.get());
         ::close(master_end.get());
-        for (auto& [other, w] : workers_) {
-          if (w.channel) ::close(w.channel->native_handle());
+        for (auto& [other, l] : links_) {
+          if (l.channel) ::close(l.channel->native_handle());
         }
         os::exit_child(detail::run_worker(cfg_, setup));
       }
@@ -370,18 +477,16 @@ class master {
       return;
     }
     worker_end.reset();
-    auto& w = workers_[pid];
-    w.id = id;
-    w.pid = pid;
-    w.spawned_at = clock::now();
-    w.channel = std::make_unique<boost::asio::posix::stream_descriptor>(io_, master_end.release());
+    sup_.started(id, pid, clock::now());
+    link& l = links_[pid];
+    l.channel = std::make_unique<boost::asio::posix::stream_descriptor>(io_, master_end.release());
     watch_channel(pid);
     cfg_.emit(events::worker_spawned{id, pid}, *this);
   }
 
-  void watch_channel(pid_t pid) {
-    auto it = workers_.find(pid);
-    if (it == workers_.end() || !it->second.channel) return;
+  void watch_channel(int pid) {
+    auto it = links_.find(pid);
+    if (it == links_.end() || !it->second.channel) return;
     it->second.channel->async_wait(boost::asio::posix::stream_descriptor::wait_read,
                                    [this, pid](boost::system::error_code ec) {
                                      if (ec) return;
@@ -390,13 +495,13 @@ class master {
   }
 
   /// Handles every message waiting on the worker's channel; false once the channel closed.
-  bool drain_channel(pid_t pid) {
+  bool drain_channel(int pid) {
     for (;;) {
-      auto it = workers_.find(pid);
-      if (it == workers_.end() || !it->second.channel) return false;
-      worker& w = it->second;
+      auto it = links_.find(pid);
+      auto* w = sup_.find(pid);
+      if (it == links_.end() || !it->second.channel || !w) return false;
       ipc::message m;
-      switch (ipc::receive(w.channel->native_handle(), m)) {
+      switch (ipc::receive(it->second.channel->native_handle(), m)) {
         case ipc::receive_status::empty:
           return true;
         case ipc::receive_status::closed:
@@ -406,71 +511,73 @@ class master {
       }
       switch (m.type) {
         case ipc::message_type::connected:
-          cfg_.emit(events::worker_connected{w.id, pid}, *this);
+          cfg_.emit(events::worker_connected{w->id, pid}, *this);
           break;
         case ipc::message_type::exception:
-          w.last_error = m.text;
-          cfg_.emit(events::worker_exception{w.id, pid, w.last_error}, *this);
+          w->last_error = m.text;
+          cfg_.emit(events::worker_exception{w->id, pid, w->last_error}, *this);
           break;
         case ipc::message_type::waiting:
-          cfg_.emit(events::worker_waiting{w.id, pid, m.value}, *this);
+          cfg_.emit(events::worker_waiting{w->id, pid, m.value}, *this);
           break;
       }
     }
   }
 
-  /// Asks `w` to stop gracefully (SIGQUIT) and arms its `timeout`.
-  void stop_worker(worker& w) {
-    if (w.stopping) return;
-    w.stopping = true;
-    ::kill(w.pid, SIGQUIT);
+  /// Asks `pid` to stop gracefully (SIGQUIT) and arms its `timeout`.
+  void stop_worker(int pid) {
+    ::kill(pid, SIGQUIT);
     auto const timeout = cfg_.settings().timeout;
-    w.deadline = std::make_unique<boost::asio::steady_timer>(io_, timeout);
-    pid_t const pid = w.pid;
-    w.deadline->async_wait([this, pid, timeout](boost::system::error_code ec) {
+    link& l = links_[pid];
+    l.deadline = std::make_unique<boost::asio::steady_timer>(io_, timeout);
+    l.deadline->async_wait([this, pid, timeout](boost::system::error_code ec) {
       if (ec) return;
-      auto it = workers_.find(pid);
-      if (it == workers_.end()) return;
+      auto* w = sup_.find(pid);
+      if (!w) return;
       // Still alive after `timeout`: it will not finish on its own.
       ::kill(pid, SIGKILL);
-      cfg_.emit(events::worker_timeout{it->second.id, pid, timeout}, *this);
+      cfg_.emit(events::worker_timeout{w->id, pid, timeout}, *this);
     });
   }
 
   void reap() {
     while (auto status = os::reap_one()) {
-      auto it = workers_.find(status->pid);
-      if (it == workers_.end()) continue;  // a child a plugin started: not ours to replace
+      if (!sup_.find(status->pid)) continue;  // a child a plugin started: not ours to replace
       // Messages sent just before dying (the exception text) may still be queued.
       drain_channel(status->pid);
-      worker w = std::move(it->second);
-      workers_.erase(it);
-      // Destroying the descriptor cancels its pending wait; the timer likewise.
-      w.channel.reset();
-      w.deadline.reset();
+      // Destroying the descriptor and the timer cancels their pending waits.
+      links_.erase(status->pid);
+      detail::supervisor::entry w;
+      outcome const what = sup_.exited(status->pid, clock::now(), w);
       cfg_.emit(events::worker_killed{w.id, w.pid, status->code, status->signal}, *this);
-      if (state_ != master_state::active) continue;
-      if (w.stopping) {
-        cfg_.emit(events::worker_removed{w.id, w.pid}, *this);
-        continue;
+      switch (what) {
+        case outcome::unknown:
+        case outcome::shutting_down:
+          break;
+        case outcome::removed:
+          cfg_.emit(events::worker_removed{w.id, w.pid}, *this);
+          break;
+        case outcome::replace:
+          // The same id, at once: the worker count is maintained whatever killed the worker.
+          spawn_worker(w.id);
+          break;
+        case outcome::give_up: {
+          auto const& guard = sup_.guard();
+          std::string const why = w.last_error.empty()
+                                      ? "the last one ended with " + detail::describe_exit(*status)
+                                      : "the last error was: " + w.last_error;
+          std::fprintf(
+              stderr,
+              "cluster: workers keep dying (%zu deaths within %lld s), so the application looks "
+              "broken; stopping. %s\n",
+              guard.limit(),
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::seconds>(guard.window()).count()),
+              why.c_str());
+          give_up();
+          break;
+        }
       }
-      if (crashes_.record(clock::now())) {
-        std::string why = w.last_error.empty()
-                              ? "the last one ended with " + detail::describe_exit(*status)
-                              : "the last error was: " + w.last_error;
-        std::fprintf(
-            stderr,
-            "cluster: workers keep dying (%zu deaths within %lld s), so the application "
-            "looks broken; stopping. %s\n",
-            crashes_.limit(),
-            static_cast<long long>(
-                std::chrono::duration_cast<std::chrono::seconds>(crashes_.window()).count()),
-            why.c_str());
-        give_up();
-        return;
-      }
-      // The same id, at once: the worker count is maintained whatever killed the worker.
-      if (w.id < target_) spawn_worker(w.id);
     }
     finish_if_done();
   }
@@ -481,7 +588,7 @@ class master {
   }
 
   void finish_if_done() {
-    if (state_ == master_state::active || !workers_.empty() || finished_) return;
+    if (!sup_.finished() || finished_) return;
     finished_ = true;
     cfg_.emit(events::close{}, *this);
     io_.stop();
@@ -545,10 +652,8 @@ class master {
   os::pipe_ends death_pipe_;
   os::credentials credentials_;
   std::string title_pattern_;
-  std::map<pid_t, worker> workers_;
-  unsigned target_ = 0;  ///< ids 0..target_-1 are wanted
-  master_state state_ = master_state::active;
-  detail::crash_guard crashes_;
+  detail::supervisor sup_;
+  std::map<int, link> links_;
   int exit_status_ = 0;
   bool finished_ = false;
 };
