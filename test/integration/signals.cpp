@@ -93,3 +93,20 @@ TEST_CASE("with container_signals, SIGTERM stops gracefully") {
   CHECK(slow.receive_all().find("200 OK") != std::string::npos);
   REQUIRE(m.wait(10s) == 0);
 }
+
+TEST_CASE("SIGQUIT waits for open TCP connections and reports them as waiting") {
+  master_process m("echo", {{"WEB_CONCURRENCY", "1"}});
+  client c(m.port());
+  c.send("ping\n");
+  REQUIRE(c.receive([](std::string const& s) { return s.size() >= 5; }) == "ping\n");
+  int const worker = m.worker_pid(0);
+  m.signal(SIGQUIT);
+  REQUIRE(m.wait_line("worker_waiting id=0 pid=" + std::to_string(worker) + " connections=1") >= 0);
+  // The connection is still served while the worker drains.
+  c.send("pong\n");
+  CHECK(c.receive([](std::string const& s) { return s.size() >= 5; }) == "pong\n");
+  CHECK(alive(worker));
+  c.close();
+  REQUIRE(m.wait(10s) == 0);
+  CHECK(m.count("worker_timeout") == 0);
+}

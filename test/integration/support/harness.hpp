@@ -248,7 +248,13 @@ class client {
   }
   client(client const&) = delete;
   client& operator=(client const&) = delete;
-  ~client() { ::close(fd_); }
+  ~client() { close(); }
+
+  /// Closes the connection (the server reads end-of-file).
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
 
   void send(std::string const& data) {
     if (::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(data.size()))
