@@ -300,9 +300,11 @@ class master {
       start();
     } catch (startup_error const& e) {
       std::fprintf(stderr, "%s\n", e.what());
+      remove_unix_sockets();
       return 1;
     } catch (std::exception const& e) {
       std::fprintf(stderr, "cluster: cannot start: %s\n", e.what());
+      remove_unix_sockets();
       return 1;
     }
     spawn(static_cast<int>(cfg_.settings().workers));

@@ -24,3 +24,17 @@ TEST_CASE("cluster::job turns a lambda built in the master into an abstract serv
   CHECK(m.wait_line("lambda job in worker 0") >= 0);
   CHECK(m.wait_line("lambda job in worker 1") >= 0);
 }
+
+TEST_CASE("an asynchronous HTTP handler does not hold its worker while it waits") {
+  master_process m("async", {{"WEB_CONCURRENCY", "1"}});
+  int const port = m.port();
+  client slow(port);
+  slow.send("GET /?ms=2000 HTTP/1.1\r\nHost: test\r\n\r\n");
+  REQUIRE(m.wait_line("async slow request started") >= 0);
+  // The only worker answers a second request while the first one waits.
+  auto const start = clock::now();
+  CHECK(http_get(port, "/").find("async pid=") != std::string::npos);
+  CHECK(clock::now() - start < 1500ms);
+  CHECK(slow.receive([](std::string const& s) { return s.find("async pid=") != std::string::npos; })
+            .find("200 OK") != std::string::npos);
+}

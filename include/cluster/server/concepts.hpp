@@ -29,8 +29,10 @@ inline volatile std::sig_atomic_t stop_requested = 0;
 ///   `requires { &S::work; }` holds, so `work` must not be overloaded or a template.
 ///   `cluster::job(fn)` makes an abstract server from a function.
 /// - **HTTP server**: a member `handle` taking `cluster::http::request const&` (or `&&`) and
-///   returning `cluster::http::response`. Needs `#include <cluster/server/http.hpp>`, which is the
-///   only header that includes Boost.Beast. Each worker serves HTTP/1.1 with keep-alive.
+///   returning `cluster::http::response`, or `boost::asio::awaitable<cluster::http::response>`
+///   for a handler that waits without holding the worker. Needs `#include
+///   <cluster/server/http.hpp>`, which is the only header that includes Boost.Beast. Each worker
+///   serves HTTP/1.1 with keep-alive.
 /// - **TCP server**: a member `boost::asio::awaitable<void> serve(cluster::stream)`, a coroutine
 ///   run once per accepted connection; the stream works for TCP and unix socket listeners.
 ///

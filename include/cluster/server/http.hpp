@@ -13,6 +13,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <type_traits>
 #include <utility>
 
 namespace cluster::http {
@@ -51,7 +52,15 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     http::request req = parser.release();
     unsigned const version = req.version();
     bool keep_alive = req.keep_alive();
-    http::response res = server.handle(std::move(req));
+    http::response res;
+    if constexpr (std::is_same_v<decltype(server.handle(std::move(req))),
+                                 asio::awaitable<http::response>>) {
+      // An asynchronous handler (`asio::awaitable<response> handle(request)`): other
+      // connections of this worker are served while it waits.
+      res = co_await server.handle(std::move(req));
+    } else {
+      res = server.handle(std::move(req));
+    }
     res.version(version);
     // A stopping worker answers the request it has read, then closes: "Connection: close" tells
     // the client not to send another one here.

@@ -6,6 +6,8 @@
 #include <cluster/server/http.hpp>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fcntl.h>
@@ -42,6 +44,26 @@ struct http_app {
                  " uid=" + std::to_string(::getuid()) + " gid=" + std::to_string(::getgid()) +
                  " groups=" + std::to_string(::getgroups(0, nullptr)) + "\n";
     return res;
+  }
+};
+
+/// An asynchronous HTTP handler: `/slow?ms=N` waits on a timer, serving others meanwhile.
+struct async_http_app {
+  boost::asio::awaitable<cluster::http::response> handle(cluster::http::request req) {
+    std::string_view const target = req.target();
+    int ms = 0;
+    if (auto pos = target.find("ms="); pos != std::string_view::npos) {
+      std::from_chars(target.data() + pos + 3, target.data() + target.size(), ms);
+    }
+    if (ms > 0) {
+      std::fprintf(stderr, "async slow request started pid=%d\n", ::getpid());
+      boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor,
+                                      std::chrono::milliseconds(ms));
+      co_await timer.async_wait(boost::asio::use_awaitable);
+    }
+    cluster::http::response res{cluster::http::status::ok, req.version()};
+    res.body() = "async pid=" + std::to_string(::getpid()) + "\n";
+    co_return res;
   }
 };
 
@@ -112,6 +134,7 @@ int main(int argc, char** argv) {
   std::string_view const mode = argc > 1 ? argv[1] : "http";
   if (mode == "http") return run<http_app>();
   if (mode == "container") return run<http_app, cluster::container_signals>();
+  if (mode == "async") return run<async_http_app>();
   if (mode == "broken") return run<broken_app>();
   if (mode == "echo") return run<echo_app>();
   if (mode == "job") return run<polite_job>();
@@ -124,6 +147,7 @@ int main(int argc, char** argv) {
     }));
     return cluster::master(cfg).run();
   }
-  std::fprintf(stderr, "Usage: %s http|container|broken|echo|job|stuck|fds|lambda\n", argv[0]);
+  std::fprintf(stderr, "Usage: %s http|async|container|broken|echo|job|stuck|fds|lambda\n",
+               argv[0]);
   return 2;
 }
