@@ -114,10 +114,9 @@ struct signal_policy_of<Config> {
   using type = typename Config::template slot_type<signals_slot, default_signals>;
 };
 
-/// Decides when worker deaths mean a broken application: `limit` deaths within `window`.
+/// Counts worker deaths in a sliding window: `limit` deaths within `window` is too many.
 ///
-/// The original gave up after 20 deaths in the first 20 seconds; a sliding window catches the
-/// same boot loop and also a crash loop that starts later, and still never forks forever.
+/// Which deaths count is the supervisor's decision (see `supervisor::exited`).
 class crash_guard {
  public:
   using clock = std::chrono::steady_clock;
@@ -164,6 +163,7 @@ class supervisor {
     bool stopping = false;  ///< asked to stop gracefully; not replaced when it exits
     clock::time_point spawned_at{};
     std::string last_error;  ///< the last exception it reported
+    bool connected = false;  ///< it reported that it accepts (or runs its job)
   };
 
   /// What a worker's exit means.
@@ -175,7 +175,9 @@ class supervisor {
     give_up,        ///< too many deaths too fast: the application is broken
   };
 
-  explicit supervisor(crash_guard guard = crash_guard{}) : guard_(std::move(guard)) {}
+  /// A supervisor whose master started at `boot`.
+  explicit supervisor(clock::time_point boot = clock::now(), crash_guard guard = crash_guard{})
+      : guard_(std::move(guard)), boot_(boot) {}
 
   [[nodiscard]] master_state state() const noexcept { return state_; }
   /// Ids 0..target()-1 are wanted.
@@ -221,7 +223,17 @@ class supervisor {
     w.spawned_at = now;
   }
 
+  /// Records that `pid` reported it is up.
+  void connected(int pid) {
+    if (entry* w = find(pid)) w->connected = true;
+  }
+
   /// Records that `pid` exited at `now`; `out` receives its entry (when it was ours).
+  ///
+  /// A death counts towards giving up when it happens in the first `window` after boot (the
+  /// original's rule: 20 deaths in the first 20 seconds) or when the worker never came up (its
+  /// server cannot even be built). Later deaths of workers that were serving are always replaced:
+  /// a request that crashes its worker must not let a client stop the whole service.
   outcome exited(int pid, clock::time_point now, entry& out) {
     auto it = workers_.find(pid);
     if (it == workers_.end()) return outcome::unknown;
@@ -229,7 +241,8 @@ class supervisor {
     workers_.erase(it);
     if (state_ != master_state::active) return outcome::shutting_down;
     if (out.stopping || out.id >= target_) return outcome::removed;
-    if (guard_.record(now)) return outcome::give_up;
+    bool const counts = !out.connected || now - boot_ < guard_.window();
+    if (counts && guard_.record(now)) return outcome::give_up;
     return outcome::replace;
   }
 
@@ -259,6 +272,7 @@ class supervisor {
 
  private:
   crash_guard guard_;
+  clock::time_point boot_;
   std::map<int, entry> workers_;
   unsigned target_ = 0;
   master_state state_ = master_state::active;
@@ -401,6 +415,7 @@ class master {
     // An inherited CLUSTER_WORKER (a worker running another cluster program) would make this
     // master believe it is a worker.
     ::unsetenv("CLUSTER_WORKER");
+    sup_ = detail::supervisor(clock::now());
     core_settings const& s = cfg_.settings();
     cfg_.emit(events::start{}, *this);
     credentials_ = os::resolve_credentials(s.user, s.group);
@@ -513,6 +528,7 @@ class master {
       }
       switch (m.type) {
         case ipc::message_type::connected:
+          sup_.connected(pid);
           cfg_.emit(events::worker_connected{w->id, pid}, *this);
           break;
         case ipc::message_type::exception:

@@ -18,7 +18,7 @@ void start_all(supervisor& s, std::vector<unsigned> const& ids, supervisor::cloc
 }  // namespace
 
 TEST_CASE("a worker that dies while active is replaced with its id") {
-  supervisor s;
+  supervisor s{supervisor::clock::time_point{}};
   supervisor::clock::time_point t{};
   auto const ids = s.grow(3);
   CHECK(ids == std::vector<unsigned>{0, 1, 2});
@@ -31,7 +31,7 @@ TEST_CASE("a worker that dies while active is replaced with its id") {
 }
 
 TEST_CASE("shrinking stops the highest ids, which are then not replaced") {
-  supervisor s;
+  supervisor s{supervisor::clock::time_point{}};
   supervisor::clock::time_point t{};
   start_all(s, s.grow(3), t);
   CHECK(s.shrink(2) == std::vector<int>{102, 101});
@@ -47,7 +47,7 @@ TEST_CASE("shrinking stops the highest ids, which are then not replaced") {
 }
 
 TEST_CASE("a graceful shutdown stops every worker once and replaces none") {
-  supervisor s;
+  supervisor s{supervisor::clock::time_point{}};
   supervisor::clock::time_point t{};
   start_all(s, s.grow(2), t);
   auto const removed = s.shrink(1);  // already stopping: not asked twice
@@ -67,7 +67,7 @@ TEST_CASE("a graceful shutdown stops every worker once and replaces none") {
 }
 
 TEST_CASE("a crash loop gives up instead of forking forever") {
-  supervisor s(crash_guard(5, 10s));
+  supervisor s(supervisor::clock::time_point{}, crash_guard(5, 10s));
   supervisor::clock::time_point t{};
   start_all(s, s.grow(1), t);
   supervisor::entry dead;
@@ -80,7 +80,7 @@ TEST_CASE("a crash loop gives up instead of forking forever") {
 }
 
 TEST_CASE("workers that die now and then are always replaced") {
-  supervisor s(crash_guard(5, 10s));
+  supervisor s(supervisor::clock::time_point{}, crash_guard(5, 10s));
   supervisor::clock::time_point t{};
   start_all(s, s.grow(1), t);
   supervisor::entry dead;
@@ -89,4 +89,42 @@ TEST_CASE("workers that die now and then are always replaced") {
     REQUIRE(s.exited(pid, t + i * 3s, dead) == outcome::replace);
     s.started(0, ++pid, t + i * 3s);
   }
+}
+
+TEST_CASE("after boot, only workers that never came up count towards giving up") {
+  supervisor::clock::time_point const boot{};
+  supervisor s(boot, crash_guard(5, 10s));
+  auto const later = boot + 1h;
+  start_all(s, s.grow(1), later);
+  supervisor::entry dead;
+  int pid = 100;
+  SECTION("serving workers that crash fast (a poisoned request) are always replaced") {
+    for (int i = 0; i < 50; ++i) {
+      s.connected(pid);
+      REQUIRE(s.exited(pid, later + i * 10ms, dead) == outcome::replace);
+      s.started(0, ++pid, later + i * 10ms);
+    }
+  }
+  SECTION("workers that fail before they come up still give up") {
+    for (int i = 0; i < 4; ++i) {
+      REQUIRE(s.exited(pid, later + i * 10ms, dead) == outcome::replace);
+      s.started(0, ++pid, later + i * 10ms);
+    }
+    CHECK(s.exited(pid, later + 50ms, dead) == outcome::give_up);
+  }
+}
+
+TEST_CASE("in the first window after boot every death counts, as in the original") {
+  supervisor::clock::time_point const boot{};
+  supervisor s(boot, crash_guard(5, 10s));
+  start_all(s, s.grow(1), boot);
+  supervisor::entry dead;
+  int pid = 100;
+  for (int i = 0; i < 4; ++i) {
+    s.connected(pid);
+    REQUIRE(s.exited(pid, boot + i * 10ms, dead) == outcome::replace);
+    s.started(0, ++pid, boot + i * 10ms);
+  }
+  s.connected(pid);
+  CHECK(s.exited(pid, boot + 50ms, dead) == outcome::give_up);
 }
