@@ -148,6 +148,18 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd) {
     if (conns.active() > 0) report_waiting();
   };
 
+  // Connection deadlines (HTTP keep-alive and request timeouts) are checked four times a second.
+  asio::steady_timer sweeper(io);
+  std::function<void()> sweep = [&] {
+    sweeper.expires_after(std::chrono::milliseconds(250));
+    sweeper.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      conns.sweep(connection_set::clock::now());
+      sweep();
+    });
+  };
+  sweep();
+
   asio::posix::stream_descriptor stop_watch(io, stop_fd);
   stop_watch.async_wait(asio::posix::stream_descriptor::wait_read,
                         [&](boost::system::error_code ec) {

@@ -38,3 +38,32 @@ TEST_CASE("an asynchronous HTTP handler does not hold its worker while it waits"
   CHECK(slow.receive([](std::string const& s) { return s.find("async pid=") != std::string::npos; })
             .find("200 OK") != std::string::npos);
 }
+
+TEST_CASE("HTTP connections that idle or send slowly are closed after their timeouts") {
+  master_process m("impatient", {{"WEB_CONCURRENCY", "1"}});
+  int const port = m.port();
+  SECTION("idle after a response, beyond keep_alive_timeout") {
+    client c(port);
+    c.send("GET / HTTP/1.1\r\nHost: test\r\n\r\n");
+    std::string const r =
+        c.receive([](std::string const& s) { return s.find("worker=") != std::string::npos; });
+    REQUIRE(r.find("200 OK") != std::string::npos);
+    auto const start = clock::now();
+    CHECK(c.receive_all(5s) == "");  // closed by the server, without another response
+    CHECK(clock::now() - start < 2s);
+  }
+  SECTION("a request that never completes, beyond request_timeout") {
+    client c(port);
+    c.send("GET / HTTP/1.1\r\nHost: te");
+    auto const start = clock::now();
+    CHECK(c.receive_all(5s) == "");
+    CHECK(clock::now() - start < 2s);
+  }
+  SECTION("a connection that stays within the timeouts is served") {
+    client c(port);
+    c.send("GET / HTTP/1.1\r\nHost: test\r\n\r\n");
+    CHECK(c.receive([](std::string const& s) {
+             return s.find("worker=") != std::string::npos;
+           }).find("200 OK") != std::string::npos);
+  }
+}

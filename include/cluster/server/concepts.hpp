@@ -30,9 +30,11 @@ inline volatile std::sig_atomic_t stop_requested = 0;
 ///   `cluster::job(fn)` makes an abstract server from a function.
 /// - **HTTP server**: a member `handle` taking `cluster::http::request const&` (or `&&`) and
 ///   returning `cluster::http::response`, or `boost::asio::awaitable<cluster::http::response>`
-///   for a handler that waits without holding the worker. Needs `#include
-///   <cluster/server/http.hpp>`, which is the only header that includes Boost.Beast. Each worker
-///   serves HTTP/1.1 with keep-alive.
+///   for a handler that waits without holding the worker. Optional members
+///   `static constexpr std::chrono::milliseconds keep_alive_timeout` (idle time between
+///   requests, default 5 s) and `request_timeout` (receiving one request, default 60 s). Needs
+///   `#include <cluster/server/http.hpp>`, which is the only header that includes Boost.Beast. Each
+///   worker serves HTTP/1.1 with keep-alive.
 /// - **TCP server**: a member `boost::asio::awaitable<void> serve(cluster::stream)`, a coroutine
 ///   run once per accepted connection; the stream works for TCP and unix socket listeners.
 ///

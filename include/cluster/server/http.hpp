@@ -13,6 +13,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <chrono>
 #include <type_traits>
 #include <utility>
 
@@ -33,21 +34,52 @@ using boost::beast::http::verb;
 
 namespace cluster::detail {
 
-/// One HTTP connection: read a request, call `handle`, write the response, until either side
-/// closes or a graceful stop begins.
+/// How long an HTTP connection may sit idle between requests: `Server::keep_alive_timeout` when
+/// the server declares it, else 5 s (node's default; long enough for a browser's next request).
+template <class Server>
+constexpr std::chrono::milliseconds keep_alive_timeout() {
+  if constexpr (requires { Server::keep_alive_timeout; }) {
+    return std::chrono::milliseconds(Server::keep_alive_timeout);
+  } else {
+    return std::chrono::seconds(5);
+  }
+}
+
+/// How long receiving one request may take, from its first byte (or from the connection's
+/// opening): `Server::request_timeout`, else 60 s. It bounds clients that send slowly on purpose.
+template <class Server>
+constexpr std::chrono::milliseconds request_timeout() {
+  if constexpr (requires { Server::request_timeout; }) {
+    return std::chrono::milliseconds(Server::request_timeout);
+  } else {
+    return std::chrono::seconds(60);
+  }
+}
+
+/// One HTTP connection: wait for a request, read it, call `handle`, write the response, until
+/// either side closes, a timeout passes or a graceful stop begins.
 template <class Server>
 asio::awaitable<void> http_session(Server& server, stream sock, connection_set& conns) {
   namespace bhttp = boost::beast::http;
   connection_set::guard g(conns, &sock);
   boost::beast::flat_buffer buffer;
-  for (;;) {
+  for (bool first = true;; first = false) {
+    if (buffer.size() == 0) {
+      // Idle until the next request's first byte: the only time a graceful stop may close the
+      // connection, since no request is half received.
+      g.idle(true);
+      g.expire_in(first ? request_timeout<Server>() : keep_alive_timeout<Server>());
+      auto [wec] = co_await sock.async_wait(stream::wait_read, asio::as_tuple(asio::use_awaitable));
+      g.idle(false);
+      if (wec) break;
+    }
     bhttp::request_parser<bhttp::string_body> parser;
-    g.idle(true);
+    g.expire_in(request_timeout<Server>());
     auto [rec, rn] =
         co_await bhttp::async_read(sock, buffer, parser, asio::as_tuple(asio::use_awaitable));
-    g.idle(false);
-    // end_of_stream (client closed), operation_aborted (closed by a graceful stop), or a request
-    // Beast could not parse: the connection ends; none of these is the application's fault.
+    g.clear_deadline();
+    // end_of_stream (client closed), operation_aborted (closed by a timeout), or a request Beast
+    // could not parse: the connection ends; none of these is the application's fault.
     if (rec) break;
     http::request req = parser.release();
     unsigned const version = req.version();
@@ -63,9 +95,8 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     }
     res.version(version);
     // A stopping worker answers the request it has read, then closes: "Connection: close" tells
-    // the client not to send another one here.
-    // The stop flag is read too: the signal may have arrived while `handle` ran, before the event
-    // loop got to it.
+    // the client not to send another one here. The stop flag is read too: the signal may have
+    // arrived while `handle` ran, before the event loop got to it.
     keep_alive = keep_alive && !conns.stopping() && stop_requested == 0;
     res.keep_alive(keep_alive);
     if (!res.has_content_length() && !res.chunked()) res.prepare_payload();

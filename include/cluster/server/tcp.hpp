@@ -29,36 +29,52 @@ namespace cluster::detail {
 
 namespace asio = boost::asio;
 
-/// The open connections of one worker, and which of them sit idle between requests.
+/// The open connections of one worker: which sit idle between requests, and when each must
+/// have made progress.
 ///
 /// A graceful stop closes the idle ones at once (a keep-alive client would otherwise hold the
 /// worker until `timeout`) and lets busy ones finish; `on_drained` runs when none is left.
+/// Deadlines are coarse: `sweep`, run by a timer a few times a second, closes the connections
+/// whose deadline passed. That costs one clock read per request instead of arming and cancelling
+/// a kernel timer for every read.
 class connection_set {
  public:
-  /// Registers one connection for its lifetime.
+  using clock = std::chrono::steady_clock;
+
+  /// Registers one connection for its lifetime; `sock` is null for connections that are never
+  /// closed by the worker (a TCP server's, which belong to the user's `serve`).
   class guard {
    public:
-    guard(connection_set& set, stream* sock) : set_(set), sock_(sock) { ++set_.active_; }
+    guard(connection_set& set, stream* sock) : set_(set), sock_(sock) {
+      ++set_.active_;
+      if (sock_) set_.tracked_.insert(this);
+    }
     guard(guard const&) = delete;
     guard& operator=(guard const&) = delete;
     ~guard() {
-      if (sock_) set_.idle_.erase(sock_);
+      if (sock_) set_.tracked_.erase(this);
       --set_.active_;
       set_.check_drained();
     }
     /// Marks the connection idle (waiting for a request, safe to close) or busy.
-    void idle(bool on) {
-      if (!sock_) return;
-      if (on) {
-        set_.idle_.insert(sock_);
-      } else {
-        set_.idle_.erase(sock_);
-      }
-    }
+    void idle(bool on) noexcept { idle_ = on; }
+    /// Closes the connection if it is still waiting `d` from now; `clear_deadline` disarms.
+    void expire_in(std::chrono::milliseconds d) noexcept { deadline_ = clock::now() + d; }
+    void clear_deadline() noexcept { deadline_ = clock::time_point::max(); }
 
    private:
+    friend class connection_set;
+    void close() noexcept {
+      boost::system::error_code ec;
+      // close() completes the session's pending operation with operation_aborted, ending it.
+      sock_->close(ec);
+      deadline_ = clock::time_point::max();
+    }
+
     connection_set& set_;
     stream* sock_;
+    bool idle_ = false;
+    clock::time_point deadline_ = clock::time_point::max();
   };
 
   [[nodiscard]] bool stopping() const noexcept { return stopping_; }
@@ -68,12 +84,17 @@ class connection_set {
   void begin_stop() {
     if (stopping_) return;
     stopping_ = true;
-    auto idle = std::move(idle_);
-    idle_.clear();
-    boost::system::error_code ec;
-    // close() completes the session's pending read with operation_aborted, ending it.
-    for (stream* s : idle) s->close(ec);
+    for (guard* g : tracked_) {
+      if (g->idle_) g->close();
+    }
     check_drained();
+  }
+
+  /// Closes the connections whose deadline is past `now`.
+  void sweep(clock::time_point now) {
+    for (guard* g : tracked_) {
+      if (g->deadline_ <= now) g->close();
+    }
   }
 
   std::function<void()> on_drained;
@@ -85,7 +106,7 @@ class connection_set {
 
   std::size_t active_ = 0;
   bool stopping_ = false;
-  std::unordered_set<stream*> idle_;
+  std::unordered_set<guard*> tracked_;
 };
 
 /// Rethrows an exception that escaped a connection's coroutine out of `io_context::run()`, so

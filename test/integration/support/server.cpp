@@ -47,6 +47,12 @@ struct http_app {
   }
 };
 
+/// The same with short HTTP timeouts, to see them close connections.
+struct impatient_app : http_app {
+  static constexpr std::chrono::milliseconds keep_alive_timeout{200};
+  static constexpr std::chrono::milliseconds request_timeout{300};
+};
+
 /// An asynchronous HTTP handler: `/slow?ms=N` waits on a timer, serving others meanwhile.
 struct async_http_app {
   boost::asio::awaitable<cluster::http::response> handle(cluster::http::request req) {
@@ -134,6 +140,7 @@ int main(int argc, char** argv) {
   std::string_view const mode = argc > 1 ? argv[1] : "http";
   if (mode == "http") return run<http_app>();
   if (mode == "container") return run<http_app, cluster::container_signals>();
+  if (mode == "impatient") return run<impatient_app>();
   if (mode == "async") return run<async_http_app>();
   if (mode == "broken") return run<broken_app>();
   if (mode == "echo") return run<echo_app>();
@@ -147,7 +154,8 @@ int main(int argc, char** argv) {
     }));
     return cluster::master(cfg).run();
   }
-  std::fprintf(stderr, "Usage: %s http|async|container|broken|echo|job|stuck|fds|lambda\n",
+  std::fprintf(stderr,
+               "Usage: %s http|impatient|async|container|broken|echo|job|stuck|fds|lambda\n",
                argv[0]);
   return 2;
 }
