@@ -559,8 +559,11 @@ class master {
   }
 
   void reap() {
-    while (auto status = os::reap_one()) {
-      if (!sup_.find(status->pid)) continue;  // a child a plugin started: not ours to replace
+    std::vector<int> candidates;
+    for (auto const& [pid, w] : sup_.workers()) candidates.push_back(pid);
+    for (int pid : candidates) {
+      auto status = os::reap(pid);
+      if (!status) continue;
       // Messages sent just before dying (the exception text) may still be queued.
       drain_channel(status->pid);
       // Destroying the descriptor and the timer cancels their pending waits.

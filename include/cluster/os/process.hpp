@@ -78,14 +78,16 @@ struct exit_status {
   int signal = 0;  ///< the signal that killed the child, or 0
 };
 
-/// Reaps one child that has ended, without blocking; empty when none has.
+/// Reaps the child `pid` if it has ended, without blocking; empty while it runs.
 ///
-/// Called in a loop on SIGCHLD: signals coalesce, so one SIGCHLD may stand for many deaths.
-inline std::optional<exit_status> reap_one() {
+/// The master asks for each of its workers by pid rather than for any child (`waitpid(-1)`):
+/// a plugin that runs a command of its own must get that command's status, not lose it to us.
+/// Signals coalesce, so one SIGCHLD may stand for many deaths: every worker is asked.
+inline std::optional<exit_status> reap(pid_t child) {
   int status = 0;
   pid_t pid;
   do {
-    pid = ::waitpid(-1, &status, WNOHANG);
+    pid = ::waitpid(child, &status, WNOHANG);
   } while (pid < 0 && errno == EINTR);
   if (pid <= 0) return std::nullopt;
   exit_status out{pid, 0, 0};
