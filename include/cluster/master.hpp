@@ -427,9 +427,13 @@ class master {
                             "; set<\"working directory\"> to an existing one");
       }
     }
-    // Bind everything before forking anything: a port in use is reported once, by the master,
-    // and workers only ever inherit sockets that are already listening.
-    for (endpoint const& ep : cfg_.listeners()) {
+    // Sockets handed over by systemd (or a previous master) replace the configured listeners:
+    // the service manager owns the addresses then, and connections queued on them are kept.
+    listeners_ = os::inherited_listeners();
+    bool const adopted = !listeners_.empty();
+    // Otherwise bind everything before forking anything: a port in use is reported once, by the
+    // master, and workers only ever inherit sockets that are already listening.
+    for (endpoint const& ep : adopted ? std::span<endpoint const>{} : cfg_.listeners()) {
       listeners_.push_back(os::bind_listener(ep, s.backlog));
       auto& l = listeners_.back();
       if (!l.unix_path.empty()) {

@@ -83,3 +83,25 @@ TEST_CASE("an unwritable unix socket path is one error line") {
   REQUIRE(m.wait(10s) == 1);
   CHECK(m.wait_line("^cluster: cannot listen on unix socket /nonexistent-dir/app.sock: ", 1s) >= 0);
 }
+
+TEST_CASE("sockets passed by systemd (LISTEN_FDS) are adopted instead of binding") {
+  int const fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 16) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int const port = ntohs(a.sin_port);
+  {
+    // The configuration asks for a port in use by the socket itself: adopting must not bind.
+    master_process m(program{{CLUSTER_TEST_SERVER, "http"}, fd},
+                     {{"PORT", std::to_string(port)}, {"WEB_CONCURRENCY", "2"}});
+    REQUIRE(m.port() == port);
+    CHECK(served_by(http_get(port, "/")) != 0);
+    m.signal(SIGTERM);
+    CHECK(m.wait(5s) == 0);
+  }
+  ::close(fd);
+}

@@ -13,9 +13,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace cluster::os {
 
@@ -159,6 +163,49 @@ inline listener bind_unix(endpoint const& ep, int backlog) {
 }
 
 }  // namespace detail
+
+/// The listening sockets this process was started with (systemd socket activation, or a master
+/// handing its sockets to its successor): `LISTEN_FDS` descriptors from 3, when `LISTEN_PID` is
+/// this process. Empty when there are none.
+///
+/// The variables are removed once read (as sd_listen_fds(1) does), so that workers and programs
+/// they start do not take the sockets for theirs; each descriptor is made close-on-exec, since
+/// it arrived without the flag to survive the exec that brought it here.
+inline std::vector<listener> inherited_listeners() {
+  std::vector<listener> out;
+  char const* pid_text = std::getenv("LISTEN_PID");
+  char const* count_text = std::getenv("LISTEN_FDS");
+  if (!pid_text || !count_text) return out;
+  bool const ours = std::strtol(pid_text, nullptr, 10) == static_cast<long>(::getpid());
+  long const count = std::strtol(count_text, nullptr, 10);
+  ::unsetenv("LISTEN_PID");
+  ::unsetenv("LISTEN_FDS");
+  ::unsetenv("LISTEN_FDNAMES");
+  if (!ours) return out;
+  for (int fd = 3; fd < 3 + count; ++fd) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
+      throw startup_error("cluster: inherited descriptor " + std::to_string(fd) +
+                          " (LISTEN_FDS) is not a listening socket; check the socket unit");
+    }
+    set_cloexec(fd, true);
+    listener l;
+    l.fd = unique_fd(fd);
+    sockaddr_storage addr{};
+    len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    l.family = addr.ss_family;
+    if (l.family == AF_UNIX) {
+      auto const* un = reinterpret_cast<sockaddr_un const*>(&addr);
+      l.name = std::string("unix:") + un->sun_path;
+    } else {
+      l.name = detail::describe_address(reinterpret_cast<sockaddr const*>(&addr));
+    }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
 
 /// Binds and listens on `ep`; throws `startup_error` with a one-line message a user can act on.
 inline listener bind_listener(endpoint const& ep, int backlog) {

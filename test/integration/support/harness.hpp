@@ -53,6 +53,7 @@ inline bool alive(int pid) {
 /// A program to run and its arguments, `argv[0]` being its path.
 struct program {
   std::vector<std::string> argv;
+  int listen_fd = -1;  ///< passed as descriptor 3 with LISTEN_FDS=1, as systemd would
 };
 
 /// A master process started from the test server program, in its own process group, with its
@@ -81,7 +82,20 @@ class master_process {
       ::dup2(fds[1], 2);
       // Only stdin, stdout and the captured stderr: descriptors the test runner inherited
       // (a terminal's, a CI agent's) would blur what the master itself leaks.
-      ::close_range(3, ~0U, 0);
+      if (p.listen_fd >= 0) {
+        // Socket activation: descriptor 3, without close-on-exec, and LISTEN_PID = the pid the
+        // exec keeps.
+        if (p.listen_fd == 3) {
+          ::fcntl(3, F_SETFD, 0);
+        } else {
+          ::dup2(p.listen_fd, 3);
+        }
+        ::setenv("LISTEN_FDS", "1", 1);
+        ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+        ::close_range(4, ~0U, 0);
+      } else {
+        ::close_range(3, ~0U, 0);
+      }
       for (auto const& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
       std::vector<char*> args;
       for (auto const& a : p.argv) args.push_back(const_cast<char*>(a.c_str()));

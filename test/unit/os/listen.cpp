@@ -40,3 +40,30 @@ TEST_CASE("a unix socket path that is too long is rejected") {
   CHECK_THROWS_WITH(os::bind_listener({endpoint::kind::unix_socket, 0, std::string(200, 'a')}, 16),
                     Catch::Contains("the path must be 1 to"));
 }
+
+TEST_CASE("LISTEN_FDS meant for another process is ignored, and cleared either way") {
+  ::setenv("LISTEN_PID", "1", 1);
+  ::setenv("LISTEN_FDS", "1", 1);
+  CHECK(os::inherited_listeners().empty());
+  CHECK(std::getenv("LISTEN_PID") == nullptr);
+  CHECK(std::getenv("LISTEN_FDS") == nullptr);
+  CHECK(os::inherited_listeners().empty());  // nothing passed at all
+}
+
+TEST_CASE("an inherited descriptor that is not a listening socket is a one-line error") {
+  if (::fcntl(3, F_GETFD) != -1) {
+    WARN("descriptor 3 is taken by the test runner; case skipped");
+    return;
+  }
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  REQUIRE(::dup2(fds[0], 3) == 3);
+  ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+  ::setenv("LISTEN_FDS", "1", 1);
+  CHECK_THROWS_WITH(os::inherited_listeners(),
+                    Catch::StartsWith("cluster: inherited descriptor 3 (LISTEN_FDS) is not a "
+                                      "listening socket"));
+  ::close(3);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
