@@ -336,6 +336,13 @@ int cluster<Server, Ops...>::run(int argc, char** argv) const {
   } catch (config_error const& error) {
     std::fprintf(stderr, "%s\n", error.what());
     return 1;
+  } catch (std::exception const& error) {
+    // Whatever else escapes start-up or the master is still one line and a failed status, not
+    // std::terminate's abort.
+    std::string_view const what = error.what();
+    std::fprintf(stderr, "%s%.*s\n", what.starts_with("cluster: ") ? "" : "cluster: ",
+                 static_cast<int>(what.size()), what.data());
+    return 1;
   }
 }
 
