@@ -68,7 +68,7 @@ inline std::vector<std::string> original_arguments() {
 /// arguments are saved first (see `original_arguments`), since a restart must exec them again.
 /// Views into argv strings taken before this call see the title afterwards.
 inline void set_process_title(std::string_view title) {
-  (void)detail::original_command_line_storage();
+  std::string const& original = detail::original_command_line_storage();
   std::string const name(title.substr(0, 15));
   // PR_SET_NAME is what top and `ps -o comm` show; it never fails for a valid string.
   ::prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
@@ -76,6 +76,10 @@ inline void set_process_title(std::string_view title) {
   char* end = nullptr;
   if (!detail::argument_area(begin, end)) return;
   std::size_t const room = static_cast<std::size_t>(end - begin);
+  // The area the kernel recorded must be the one that held our own arguments. Under valgrind it
+  // holds valgrind's (its options, then ours), while /proc/self/cmdline shows ours only:
+  // overwriting it would corrupt the options valgrind reads again in every forked worker.
+  if (room != original.size()) return;
   std::size_t const n = title.size() < room - 1 ? title.size() : room - 1;
   std::memcpy(begin, title.data(), n);
   std::memset(begin + n, 0, room - n);
