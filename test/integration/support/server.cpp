@@ -16,6 +16,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -128,9 +129,31 @@ struct stuck_job {
   }
 };
 
-template <class Server, class SignalPolicy = void>
+/// A plugin that calls one of the master's operations once every worker is up, as a user's
+/// plugin would: `CLUSTER_TEST_ACTION` is `spawn-1` (`spawn(-1)`), `kill` (`kill()`, whose
+/// default signal is SIGTERM) or `kill-N` (`kill(N)`).
+struct operations {
+  std::string action = std::getenv("CLUSTER_TEST_ACTION") ? std::getenv("CLUSTER_TEST_ACTION") : "";
+  unsigned connected = 0;
+
+  template <class Master>
+  void on(cluster::events::worker_connected const&, Master& m) {
+    // Replacements connect too: act on the first time every worker is up, and only then.
+    if (++connected != m.settings().workers) return;
+    std::fprintf(stderr, "test action %s\n", action.c_str());
+    if (action == "spawn-1") {
+      m.spawn(-1);
+    } else if (action == "kill") {
+      m.kill();
+    } else if (action.starts_with("kill-")) {
+      m.kill(std::atoi(action.c_str() + 5));
+    }
+  }
+};
+
+template <class Server, class SignalPolicy = void, class Plugin = cluster::testing::no_plugin>
 int run() {
-  cluster::testing::test_config<Server, SignalPolicy> cfg;
+  cluster::testing::test_config<Server, SignalPolicy, Plugin> cfg;
   return cluster::master(cfg).run();
 }
 
@@ -147,6 +170,7 @@ int main(int argc, char** argv) {
   if (mode == "job") return run<polite_job>();
   if (mode == "fds") return run<fd_report>();
   if (mode == "stuck") return run<stuck_job>();
+  if (mode == "ops") return run<http_app, void, operations>();
   if (mode == "lambda") {
     cluster::testing::preloaded_config cfg(cluster::job([] {
       std::fprintf(stderr, "lambda job in worker %u\n", cluster::worker_id().value_or(999));
@@ -155,7 +179,7 @@ int main(int argc, char** argv) {
     return cluster::master(cfg).run();
   }
   std::fprintf(stderr,
-               "Usage: %s http|impatient|async|container|broken|echo|job|stuck|fds|lambda\n",
+               "Usage: %s http|impatient|async|container|broken|echo|job|stuck|fds|ops|lambda\n",
                argv[0]);
   return 2;
 }

@@ -107,10 +107,14 @@ inline std::vector<endpoint> listeners_from_environment() {
   return {ep};
 }
 
+/// A plugin that handles no event: the default for `test_config`'s extra plugin.
+struct no_plugin {};
+
 /// The smallest resolved configuration the master accepts: a Server type, settings, listeners.
 ///
-/// `SignalPolicy` stands for the plugin in the signal slot (void: none, the master's default).
-template <class Server, class SignalPolicy = void>
+/// `SignalPolicy` stands for the plugin in the signal slot (void: none, the master's default);
+/// `Plugin` receives every event after the trace, as a user's plugin would.
+template <class Server, class SignalPolicy = void, class Plugin = no_plugin>
 struct test_config {
   using server_type = Server;
   static constexpr bool server_preloaded = false;
@@ -124,6 +128,7 @@ struct test_config {
   ? std::vector<endpoint>{} : listeners_from_environment();
   std::string environment_ = "test";
   event_trace trace_{};
+  Plugin plugin_{};
 
   [[nodiscard]] core_settings const& settings() const { return settings_; }
   [[nodiscard]] std::span<endpoint const> listeners() const { return listeners_; }
@@ -131,7 +136,7 @@ struct test_config {
 
   template <class Event, class Master>
   void emit(Event const& ev, Master& m) {
-    dispatch(ev, m, trace_);
+    dispatch(ev, m, trace_, plugin_);
   }
   template <class Master>
   void run_actions(Master&) {}
