@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: BSL-1.0
+// A hundred worker replacements leave the master without zombies or leaked descriptors.
+#include "support/harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+using namespace cluster::testing;
+
+namespace {
+
+/// The number of descriptors `pid` has open.
+std::size_t open_descriptors(int pid) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] auto const& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+/// The children of `parent`, with their state letter (`Z` for a zombie nobody reaped).
+std::map<int, char> children_of(int parent) {
+  std::map<int, char> out;
+  for (auto const& e : std::filesystem::directory_iterator("/proc")) {
+    std::string const name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // "pid (comm) S ppid ...": the command may hold spaces and parentheses; the last ')' ends it.
+    auto const close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 2));
+    char state = 0;
+    int ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) out[std::stoi(name)] = state;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a hundred SIGKILLed workers are reaped and replaced without leaking descriptors") {
+  auto const started = clock::now();
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  std::size_t const fds_before = open_descriptors(m.pid());
+  // Deaths in the first 20 s after boot count towards the boot-loop guard (20 of them stop the
+  // master); these deaths are meant to be replaced, so they start after that window.
+  std::this_thread::sleep_until(started + 21s);
+
+  std::size_t from = m.lines().size();
+  for (int i = 0; i < 100; ++i) {
+    unsigned const id = static_cast<unsigned>(i % 2);
+    int const victim = m.worker_pid(id);
+    REQUIRE(victim > 0);
+    ::kill(victim, SIGKILL);
+    std::string const sid = std::to_string(id);
+    // The replacement is up once it reports connected; the victim was reaped before it forked.
+    int const at = m.wait_line(
+        "worker_connected id=" + sid + " pid=(?!" + std::to_string(victim) + ")", 10s, from);
+    REQUIRE(at >= 0);
+    from = static_cast<std::size_t>(at) + 1;
+  }
+
+  CHECK(m.count("worker_killed .* signal=9") == 100);
+  CHECK(m.count("worker_spawned") == 102);
+  CHECK(m.count("closing") == 0);
+  CHECK(open_descriptors(m.pid()) == fds_before);
+  // Only the master's own children: orphans elsewhere on the machine are not its business.
+  auto const children = children_of(m.pid());
+  std::set<int> live;
+  for (auto const& [pid, state] : children) {
+    CHECK(state != 'Z');
+    if (state != 'Z') live.insert(pid);
+  }
+  CHECK(live == std::set<int>{m.worker_pid(0), m.worker_pid(1)});
+  CHECK(http_get(port, "/").find("200 OK") != std::string::npos);
+}
