@@ -67,3 +67,30 @@ TEST_CASE("HTTP connections that idle or send slowly are closed after their time
            }).find("200 OK") != std::string::npos);
   }
 }
+
+TEST_CASE("HTTP requests pipelined or split across reads are each answered once") {
+  master_process m("http", {{"WEB_CONCURRENCY", "1"}});
+  client c(m.port());
+  auto const answers = [](std::size_t n) {
+    return [n](std::string const& s) {
+      std::size_t found = 0;
+      for (auto at = s.find("worker="); at != std::string::npos; at = s.find("worker=", at + 1))
+        ++found;
+      return found >= n && s.back() == '\n';
+    };
+  };
+  SECTION("two requests in one segment") {
+    c.send("GET / HTTP/1.1\r\nHost: test\r\n\r\nGET / HTTP/1.1\r\nHost: test\r\n\r\n");
+    std::string const r = c.receive(answers(2));
+    CHECK(r.find("200 OK") != std::string::npos);
+    CHECK(r.find("200 OK", r.find("200 OK") + 1) != std::string::npos);
+  }
+  SECTION("a header, then its body, then a request split inside the header") {
+    c.send("POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\n12345");
+    c.send("67890");
+    CHECK(c.receive(answers(1)).find("200 OK") != std::string::npos);
+    c.send("GET / HTTP/1.1\r\nHo");
+    c.send("st: test\r\n\r\n");
+    CHECK(c.receive(answers(1)).find("200 OK") != std::string::npos);
+  }
+}
