@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSL-1.0
-// The baseline: the same handler in a hand-written fork-and-accept server, no supervision.
+// The baseline: the same handler in a hand-written pre-fork server that only re-forks dead workers.
 #include "handler.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,11 +12,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
@@ -49,6 +51,20 @@ static asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
   }
 }
 
+// One worker: its own event loop on the inherited listening socket, until it is killed.
+static pid_t start_worker(int fd) {
+  pid_t const pid = ::fork();
+  if (pid != 0) return pid;
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  asio::io_context io(1);
+  tcp::acceptor acceptor(io, tcp::v4(), fd);
+  asio::co_spawn(io, accept_loop(acceptor), asio::detached);
+  io.run();
+  ::_exit(0);
+}
+
 int main() {
   char const* port_text = std::getenv("PORT");
   char const* workers_text = std::getenv("WEB_CONCURRENCY");
@@ -60,16 +76,24 @@ int main() {
                           static_cast<unsigned short>(port_text ? std::atoi(port_text) : 0)});
   std::fprintf(stderr, "baseline: listening on 127.0.0.1:%u\n", listener.local_endpoint().port());
   int const fd = listener.release();
-  for (int i = 0; i < workers; ++i) {
-    if (::fork() == 0) {
-      asio::io_context io(1);
-      tcp::acceptor acceptor(io, tcp::v4(), fd);
-      asio::co_spawn(io, accept_loop(acceptor), asio::detached);
-      io.run();
-      ::_exit(0);
+  // The least supervision that keeps the worker count and leaves no zombie: SIGCHLD and SIGTERM
+  // are taken synchronously with sigwait(), a dead worker is forked again at once, and SIGTERM is
+  // passed on to the workers, which are reaped before the parent exits.
+  sigset_t set;
+  ::sigemptyset(&set);
+  ::sigaddset(&set, SIGCHLD);
+  ::sigaddset(&set, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  std::vector<pid_t> children;
+  for (int i = 0; i < workers; ++i) children.push_back(start_worker(fd));
+  for (int sig = 0; sig != SIGTERM;) {
+    ::sigwait(&set, &sig);
+    for (pid_t dead; (dead = ::waitpid(-1, nullptr, WNOHANG)) > 0;) {
+      std::erase(children, dead);
+      children.push_back(start_worker(fd));
     }
   }
-  // No replacement, no signals: the parent only waits (the benchmark script kills the group).
+  for (pid_t child : children) ::kill(child, SIGTERM);
   while (::wait(nullptr) > 0) {
   }
 }

@@ -1,37 +1,239 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSL-1.0
-# Serves the same handler with cluster and with the hand-written baseline; wrk measures both.
-# Usage: bench/runtime/run.sh BUILD_DIR [seconds] [connections]
+# Serves the same handler with cluster and with the hand-written baseline, and measures both.
+#
+# Usage: bench/runtime/run.sh BUILD_DIR [load|callgrind|all] [seconds] [connections]
+#   load       wrk against both, alternating (BENCH_ROUNDS rounds of `seconds`, default 3 x 5 s):
+#              requests/s, p99 latency, server CPU time per request (master and workers, from
+#              /proc/PID/stat), the master's VmRSS, then the respawn latency (BENCH_RESPAWNS
+#              SIGKILLs of the only worker, default 10); medians and cluster/baseline ratios
+#   callgrind  instructions per request in one worker under valgrind --tool=callgrind, for
+#              keep-alive requests and for one connection per request
+# Example: bench/runtime/run.sh build-core all
+#
+# The script stops by itself and kills every process group it started, also on Ctrl-C.
 set -euo pipefail
-build=${1:?Usage: bench/runtime/run.sh BUILD_DIR [seconds] [connections]}
-seconds=${2:-5}
-connections=${3:-64}
+usage="Usage: bench/runtime/run.sh BUILD_DIR [load|callgrind|all] [seconds] [connections]"
+build=${1:?$usage}
+mode=${2:-load}
+seconds=${3:-5}
+connections=${4:-64}
 workers=${WEB_CONCURRENCY:-2}
+rounds=${BENCH_ROUNDS:-3}
+respawns=${BENCH_RESPAWNS:-10}
+case $mode in load | callgrind | all) ;; *) echo "$usage" >&2; exit 2 ;; esac
+bin=$build/bench/runtime
+for p in cluster_hello baseline_hello probe; do
+  [ -x "$bin/$p" ] || { echo "missing $bin/$p: cmake --build $build --target $p" >&2; exit 1; }
+done
 
-measure() {  # name program
-  local name=$1 program=$2 log pid port
-  log=$(mktemp)
-  # A process group of its own, so that the master and every worker are stopped together.
-  PORT=0 WEB_CONCURRENCY=$workers setsid "$program" 2>"$log" &
+tmp=$(mktemp -d)
+started=()  # process groups started by this script (each master leads its own)
+cleanup() {
+  local g
+  for g in "${started[@]}"; do kill -KILL -- -"$g" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Fields of /proc/PID/stat counted after the command name, which may hold spaces (the process
+# title): 1 is the state, 12/13 utime/stime, 14/15 cutime/cstime (reaped children), in ticks.
+stat_fields() {  # pid field...
+  local pid=$1 text
+  shift
+  text=$(cat "/proc/$pid/stat" 2>/dev/null) || { echo 0; return; }
+  text=${text##*) }
+  awk -v f="$*" '{ n = split(f, k, " "); s = 0; for (i = 1; i <= n; ++i) s += $(k[i]); print s }' \
+    <<<"$text"
+}
+
+running() {  # pid: true until it exits (a zombie waiting for `wait` has exited)
+  local text
+  text=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  text=${text##*) }
+  [ "${text:0:1}" != Z ]
+}
+
+children() {  # pid: its children (the master is single-threaded, but ask every thread)
+  cat /proc/"$1"/task/*/children 2>/dev/null || true
+}
+
+# CPU time of a master and all its workers, in clock ticks: utime+stime of the master and of every
+# live child, plus the master's cutime+cstime, which holds the children it has already reaped.
+server_ticks() {  # master pid
+  local total c
+  total=$(stat_fields "$1" 12 13 14 15)
+  for c in $(children "$1"); do total=$((total + $(stat_fields "$c" 12 13))); done
+  echo "$total"
+}
+
+# Starts PROGRAM (optionally under a wrapper) in a process group of its own with PORT=0; sets
+# `pid` (the master's) and `port` (from its `listening on` line).
+start() {  # name workers limit_s command...
+  local name=$1 n=$2 limit=$3 log
+  shift 3
+  log=$tmp/$name.log
+  PORT=0 WEB_CONCURRENCY=$n setsid "$@" 2>"$log" &
   pid=$!
-  for _ in $(seq 200); do
+  started+=("$pid")
+  port=
+  for _ in $(seq $((limit * 20))); do
     port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
     [ -n "$port" ] && break
     sleep 0.05
   done
-  [ -n "$port" ] || { echo "$name did not start:"; cat "$log"; kill -KILL -- -"$pid"; exit 1; }
-  wrk -t2 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$port/" >"$log.wrk"
-  kill -TERM -- -"$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  printf '%-10s %12s req/s   p50 %8s   p99 %8s\n' "$name" \
-    "$(awk '/Requests\/sec/ {print $2}' "$log.wrk")" \
-    "$(awk '$1 == "50%" {print $2}' "$log.wrk")" "$(awk '$1 == "99%" {print $2}' "$log.wrk")"
-  rm -f "$log" "$log.wrk"
+  [ -n "$port" ] || { echo "$name did not start:" >&2; cat "$log" >&2; exit 1; }
 }
 
-echo "HTTP hello, $workers workers, $connections connections, ${seconds}s each (wrk -t2)"
-# Alternate the two, twice, so that a warming machine does not favour one of them.
-for round in 1 2; do
-  measure baseline "$build/bench/runtime/baseline_hello"
-  measure cluster "$build/bench/runtime/cluster_hello"
-done
+# Sends SIGNAL to the group of `pid` (or to the master alone with `master`, which then stops and
+# reaps its workers: an orphaned worker would be left to PID 1) and waits for the master to exit,
+# killing the group if it has not after 30 s.
+stop() {  # pid signal [master]
+  local p=$1 sig=$2 target=-$1
+  [ "${3:-}" = master ] && target=$1
+  kill "-$sig" -- "$target" 2>/dev/null || true
+  for _ in $(seq 600); do
+    running "$p" || break
+    sleep 0.05
+  done
+  kill -KILL -- -"$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+  local g kept=()
+  for g in "${started[@]}"; do [ "$g" = "$p" ] || kept+=("$g"); done
+  started=("${kept[@]}")
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "nan" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.3fx" : "n/a"), a / b }'; }
+# wrk prints latencies as 812.00us, 3.21ms or 1.02s.
+to_ms() {
+  awk '{ v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[0-9]s$/) v *= 1000; print v }'
+}
+
+#=== load: wrk, CPU per request, memory, respawn ===#
+
+# One wrk run against `port`, appending "req/s p99_ms cpu_us_per_request" to FILE.
+load_once() {  # name master_pid port file
+  local name=$1 master=$2 p=$3 out=$tmp/$1.wrk before after served rps p99 cpu
+  before=$(server_ticks "$master")
+  wrk -t2 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$p/" >"$out"
+  after=$(server_ticks "$master")
+  served=$(awk '/requests in/ { print $1 }' "$out")
+  rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
+  p99=$(awk '$1 == "99%" { print $2 }' "$out" | to_ms)
+  cpu=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$served" \
+    'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+  grep 'Socket errors\|Non-2xx' "$out" | sed "s/^/  $name: /" || true
+  printf '  %-9s %10.0f req/s   p99 %7.2f ms   server CPU %6.2f us/request\n' \
+    "$name" "$rps" "$p99" "$cpu"
+  echo "$rps $p99 $cpu" >>"$4"
+}
+
+run_load() {
+  echo "HTTP hello, $workers workers, $connections connections, $rounds rounds of ${seconds}s" \
+    "alternating (wrk -t2 --latency), loopback"
+  start baseline "$workers" 10 "$bin/baseline_hello"
+  local bpid=$pid bport=$port
+  start cluster "$workers" 10 "$bin/cluster_hello"
+  local cpid=$pid cport=$port
+  # Warm both up (page faults, first connections) outside the measurement.
+  wrk -t2 -c"$connections" -d1s "http://127.0.0.1:$bport/" >/dev/null
+  wrk -t2 -c"$connections" -d1s "http://127.0.0.1:$cport/" >/dev/null
+  : >"$tmp/baseline.rows"
+  : >"$tmp/cluster.rows"
+  for r in $(seq "$rounds"); do
+    echo "round $r"
+    # Alternate which goes first, so that a warming or throttling machine favours neither.
+    if ((r % 2)); then
+      load_once baseline "$bpid" "$bport" "$tmp/baseline.rows"
+      load_once cluster "$cpid" "$cport" "$tmp/cluster.rows"
+    else
+      load_once cluster "$cpid" "$cport" "$tmp/cluster.rows"
+      load_once baseline "$bpid" "$bport" "$tmp/baseline.rows"
+    fi
+  done
+  local brss crss
+  brss=$(awk '/^VmRSS/ { print $2 }' "/proc/$bpid/status")
+  crss=$(awk '/^VmRSS/ { print $2 }' "/proc/$cpid/status")
+  stop "$cpid" TERM master
+  stop "$bpid" TERM master
+
+  # Respawn: one worker each, so that only the replacement can answer after the kill.
+  start baseline 1 10 "$bin/baseline_hello"
+  local bresp
+  bresp=$("$bin/probe" respawn "$port" "$respawns")
+  stop "$pid" TERM master
+  start cluster 1 10 "$bin/cluster_hello"
+  local cresp
+  cresp=$("$bin/probe" respawn "$port" "$respawns")
+  stop "$pid" TERM master
+
+  local b c
+  echo
+  printf '%-40s %12s %12s %10s\n' "median of $rounds" baseline cluster cluster/baseline
+  for col in 1 2 3; do
+    b=$(awk -v c=$col '{ print $c }' "$tmp/baseline.rows" | median)
+    c=$(awk -v c=$col '{ print $c }' "$tmp/cluster.rows" | median)
+    case $col in
+      1) label="requests/s" ;;
+      2) label="p99 latency (ms)" ;;
+      3) label="server CPU per request (us)" ;;
+    esac
+    printf '%-40s %12s %12s %10s\n' "$label" "$b" "$c" "$(ratio "$c" "$b")"
+  done
+  printf '%-40s %12s %12s %10s\n' "respawn, SIGKILL to answer (ms, $respawns)" "$bresp" "$cresp" \
+    "$(ratio "$cresp" "$bresp")"
+  printf '%-40s %12s %12s %10s\n' "master VmRSS (kB)" "$brss" "$crss" "$(ratio "$crss" "$brss")"
+}
+
+#=== callgrind: instructions per request in one worker ===#
+
+# Sets `ir` to the instructions the worker executed in its life, serving REQUESTS requests: the
+# master and its one worker run under callgrind, which follows fork() (and, with
+# --trace-children, exec) and writes one file per process; the worker's is picked by the pid it
+# reports on /pid.
+worker_instructions() {  # name program requests [close]
+  local name=$1 program=$2 n=$3 how=${4:-} worker file
+  start "cg-$name" 1 60 valgrind --tool=callgrind --trace-children=yes \
+    --callgrind-out-file="$tmp/cg.$name.$n$how.%p" "$program"
+  worker=$(curl -sf "http://127.0.0.1:$port/pid")
+  "$bin/probe" requests "$port" "$n" $how >/dev/null
+  # Callgrind writes its counts when the worker exits, but not when it is SIGKILLed: cluster's
+  # graceful stop (SIGQUIT), and the baseline's SIGTERM, passed on to its worker.
+  if [ "$name" = cluster ]; then stop "$pid" QUIT master; else stop "$pid" TERM master; fi
+  file=$tmp/cg.$name.$n$how.$worker
+  [ -s "$file" ] || { echo "callgrind wrote no $file" >&2; exit 1; }
+  ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$file")
+}
+
+run_callgrind() {
+  command -v valgrind >/dev/null || { echo "no valgrind: run scripts/install-deps" >&2; exit 1; }
+  local small=${BENCH_CG_SMALL:-500} large=${BENCH_CG_LARGE:-2500}
+  echo "instructions per request in one worker (callgrind; difference of $large and $small" \
+    "requests, so start-up and exit cancel)"
+  printf '%-40s %12s %12s %10s\n' "" baseline cluster cluster/baseline
+  local how label b c
+  for how in "" close; do
+    for name in baseline cluster; do
+      local lo hi
+      worker_instructions "$name" "$bin/${name}_hello" "$small" "$how"
+      lo=$ir
+      worker_instructions "$name" "$bin/${name}_hello" "$large" "$how"
+      hi=$ir
+      awk -v a="$lo" -v b="$hi" -v n=$((large - small)) 'BEGIN { printf "%.0f\n", (b - a) / n }' \
+        >"$tmp/cg.$name"
+    done
+    b=$(cat "$tmp/cg.baseline")
+    c=$(cat "$tmp/cg.cluster")
+    label="keep-alive request (Ir)"
+    [ -n "$how" ] && label="connection per request (Ir)"
+    printf '%-40s %12s %12s %10s\n' "$label" "$b" "$c" "$(ratio "$c" "$b")"
+  done
+}
+
+case $mode in
+  load) run_load ;;
+  callgrind) run_callgrind ;;
+  all) run_load; echo; run_callgrind ;;
+esac
