@@ -110,3 +110,19 @@ TEST_CASE("SIGQUIT waits for open TCP connections and reports them as waiting") 
   REQUIRE(m.wait(10s) == 0);
   CHECK(m.count("worker_timeout") == 0);
 }
+
+TEST_CASE("a TCP serve coroutine sees stopping() and ends its connection") {
+  master_process m("polite-echo", {{"WEB_CONCURRENCY", "1"}});
+  client c(m.port());
+  c.send("ping\n");
+  REQUIRE(c.receive([](std::string const& s) { return s.size() >= 5; }) == "ping\n");
+  int const worker = m.worker_pid(0);
+  m.signal(SIGQUIT);
+  // The worker has taken the stop request once it reports the connection it waits for.
+  REQUIRE(m.wait_line("worker_waiting id=0 pid=" + std::to_string(worker) + " connections=1") >= 0);
+  c.send("more\n");
+  CHECK(c.receive_all() == "bye\n");
+  REQUIRE(m.wait(10s) == 0);
+  CHECK(m.count("worker_timeout") == 0);
+  CHECK(m.count("worker_killed id=0 pid=" + std::to_string(worker) + " code=0 signal=0") == 1);
+}

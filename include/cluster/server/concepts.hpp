@@ -46,6 +46,16 @@ inline volatile std::sig_atomic_t stop_requested = 0;
 /// The connected socket a TCP server's `serve` receives (TCP or unix, as the listener is).
 using stream = boost::asio::generic::stream_protocol::socket;
 
+/// True once the master asked this worker to stop gracefully (shutdown, or fewer workers);
+/// always false outside a worker.
+///
+/// A graceful stop waits for every open connection of a TCP server, and the worker is killed
+/// `timeout` after the request. A `serve` coroutine that keeps a connection open for long checks
+/// `stopping()` between messages and returns, so that its client is told and the worker exits.
+///
+/// Example: `if (cluster::stopping()) co_return;` after each message a `serve` loop answers.
+[[nodiscard]] inline bool stopping() noexcept { return detail::stop_requested != 0; }
+
 /// What an abstract server's `work` is given: its id and whether it is asked to stop.
 class worker_context {
  public:
@@ -70,7 +80,7 @@ class worker_context {
   int stop_fd_;
 };
 
-inline bool worker_context::stopping() const noexcept { return detail::stop_requested != 0; }
+inline bool worker_context::stopping() const noexcept { return cluster::stopping(); }
 
 inline bool worker_context::sleep_for(std::chrono::milliseconds d) const noexcept {
   if (stopping()) return false;

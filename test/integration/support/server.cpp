@@ -94,6 +94,25 @@ struct echo_app {
   }
 };
 
+/// A TCP echo server that says goodbye and closes once the worker is stopping.
+struct polite_echo_app {
+  boost::asio::awaitable<void> serve(cluster::stream sock) {
+    char data[4096];
+    for (;;) {
+      auto [ec, n] = co_await sock.async_read_some(
+          boost::asio::buffer(data), boost::asio::as_tuple(boost::asio::use_awaitable));
+      if (ec) co_return;
+      if (cluster::stopping()) {
+        co_await boost::asio::async_write(sock, boost::asio::buffer("bye\n", 4),
+                                          boost::asio::use_awaitable);
+        co_return;
+      }
+      co_await boost::asio::async_write(sock, boost::asio::buffer(data, n),
+                                        boost::asio::use_awaitable);
+    }
+  }
+};
+
 /// An abstract worker that honours graceful stops.
 struct polite_job {
   void work(cluster::worker_context& ctx) {
@@ -167,6 +186,7 @@ int main(int argc, char** argv) {
   if (mode == "async") return run<async_http_app>();
   if (mode == "broken") return run<broken_app>();
   if (mode == "echo") return run<echo_app>();
+  if (mode == "polite-echo") return run<polite_echo_app>();
   if (mode == "job") return run<polite_job>();
   if (mode == "fds") return run<fd_report>();
   if (mode == "stuck") return run<stuck_job>();
@@ -178,8 +198,9 @@ int main(int argc, char** argv) {
     }));
     return cluster::master(cfg).run();
   }
-  std::fprintf(stderr,
-               "Usage: %s http|impatient|async|container|broken|echo|job|stuck|fds|ops|lambda\n",
-               argv[0]);
+  std::fprintf(
+      stderr,
+      "Usage: %s http|impatient|async|container|broken|echo|polite-echo|job|stuck|fds|ops|lambda\n",
+      argv[0]);
   return 2;
 }
