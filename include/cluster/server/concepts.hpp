@@ -80,7 +80,7 @@ class worker_context {
   int stop_fd_;
 };
 
-inline bool worker_context::stopping() const noexcept { return cluster::stopping(); }
+inline bool worker_context::stopping() const noexcept { return detail::stop_requested != 0; }
 
 inline bool worker_context::sleep_for(std::chrono::milliseconds d) const noexcept {
   if (stopping()) return false;
