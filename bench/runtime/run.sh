@@ -21,6 +21,8 @@ connections=${4:-64}
 workers=${WEB_CONCURRENCY:-2}
 rounds=${BENCH_ROUNDS:-3}
 respawns=${BENCH_RESPAWNS:-10}
+# cluster stops after 20 worker deaths within 20 s of its start (a boot loop), so fewer than 20.
+((respawns < 20)) || { echo "BENCH_RESPAWNS must be below 20 (boot-loop guard)" >&2; exit 2; }
 case $mode in load | callgrind | all) ;; *) echo "$usage" >&2; exit 2 ;; esac
 bin=$build/bench/runtime
 for p in cluster_hello baseline_hello probe; do
