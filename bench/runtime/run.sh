@@ -31,9 +31,20 @@ done
 
 tmp=$(mktemp -d)
 started=()  # process groups started by this script (each master leads its own)
+load=        # the wrk running now
 cleanup() {
   local g
+  # SIGTERM first: both masters then stop and reap their workers, where a SIGKILL to the group
+  # would leave workers that outlive their master as zombies of a PID 1 that may not reap them.
+  for g in "${started[@]}"; do kill -TERM "$g" 2>/dev/null || true; done
+  for _ in $(seq 40); do
+    local left=0
+    for g in "${started[@]}"; do running "$g" && left=1; done
+    ((left)) || break
+    sleep 0.05
+  done
   for g in "${started[@]}"; do kill -KILL -- -"$g" 2>/dev/null || true; done
+  [ -z "$load" ] || kill -KILL "$load" 2>/dev/null || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -115,11 +126,21 @@ to_ms() {
 
 #=== load: wrk, CPU per request, memory, respawn ===#
 
+# wrk with the script's threads and connections. In the background with `wait`: wrk catches
+# Ctrl-C and exits normally, and bash then ignores the SIGINT it was waiting through, traps
+# included; `wait` is interrupted by it, so the trap runs and the script stops.
+run_wrk() {  # wrk arguments...
+  wrk -t2 -c"$connections" "$@" &
+  load=$!
+  wait "$load"
+  load=
+}
+
 # One wrk run against `port`, appending "req/s p99_ms cpu_us_per_request" to FILE.
 load_once() {  # name master_pid port file
   local name=$1 master=$2 p=$3 out=$tmp/$1.wrk before after served rps p99 cpu
   before=$(server_ticks "$master")
-  wrk -t2 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$p/" >"$out"
+  run_wrk -d"${seconds}s" --latency "http://127.0.0.1:$p/" >"$out"
   after=$(server_ticks "$master")
   served=$(awk '/requests in/ { print $1 }' "$out")
   rps=$(awk '/^Requests\/sec/ { print $2 }' "$out")
@@ -140,8 +161,8 @@ run_load() {
   start cluster "$workers" 10 "$bin/cluster_hello"
   local cpid=$pid cport=$port
   # Warm both up (page faults, first connections) outside the measurement.
-  wrk -t2 -c"$connections" -d1s "http://127.0.0.1:$bport/" >/dev/null
-  wrk -t2 -c"$connections" -d1s "http://127.0.0.1:$cport/" >/dev/null
+  run_wrk -d1s "http://127.0.0.1:$bport/" >/dev/null
+  run_wrk -d1s "http://127.0.0.1:$cport/" >/dev/null
   : >"$tmp/baseline.rows"
   : >"$tmp/cluster.rows"
   for r in $(seq "$rounds"); do
