@@ -28,6 +28,9 @@ struct echo {
       auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(data, n),
                                                   asio::as_tuple(asio::use_awaitable));
       if (wec) co_return;
+      // A graceful stop (SIGQUIT) waits for every open connection: end this one once the
+      // message in hand is answered, instead of holding the worker until `timeout` kills it.
+      if (cluster::stopping()) co_return;
     }
   }
 };

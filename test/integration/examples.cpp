@@ -26,6 +26,25 @@ TEST_CASE("echo echoes") {
   CHECK(m.wait(10s) == 0);
 }
 
+TEST_CASE("echo ends its connections on SIGQUIT, and the master exits without a timeout") {
+  master_process m(program{{CLUSTER_EXAMPLE_ECHO}}, {{"PORT", "0"}, {"WEB_CONCURRENCY", "1"}});
+  client c(m.port());
+  c.send("ping\n");
+  REQUIRE(c.receive([](std::string const& s) { return s.size() >= 5; }) == "ping\n");
+  m.signal(SIGQUIT);
+  // Messages are echoed until the worker takes the stop; it answers the next one and closes.
+  CHECK(wait_until([&] {
+    try {
+      c.send("more\n");
+    } catch (std::exception const&) {
+      return true;
+    }
+    return c.receive([](std::string const& s) { return s.size() >= 5; }, 1s).empty();
+  }));
+  // The default timeout is 60 s: exiting well before it means no worker was killed.
+  CHECK(m.wait(10s) == 0);
+}
+
 TEST_CASE("jobs runs its workers and drains them on SIGQUIT") {
   master_process m(program{{CLUSTER_EXAMPLE_JOBS}}, {{"WEB_CONCURRENCY", "2"}});
   REQUIRE(m.wait_line("worker 0 .* waiting for jobs") >= 0);
