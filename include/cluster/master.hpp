@@ -34,6 +34,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -150,8 +151,9 @@ inline std::string describe_exit(os::exit_status const& s) {
   return "exit code " + std::to_string(s.code);
 }
 
-/// The master's decisions (which ids to start, whom to stop, what a death means), apart from
-/// the system calls that carry them out, so that they can be tested on a simulated clock.
+/// The master's decisions (which ids to start, whom to stop, whom to kill, what a death means),
+/// apart from the system calls that carry them out, so that they can be tested on a simulated
+/// clock with simulated process events.
 class supervisor {
  public:
   using clock = std::chrono::steady_clock;
@@ -161,9 +163,11 @@ class supervisor {
     unsigned id = 0;
     int pid = 0;
     bool stopping = false;  ///< asked to stop gracefully; not replaced when it exits
+    bool overdue = false;   ///< overran `timeout` while stopping and was given up to SIGKILL
     clock::time_point spawned_at{};
-    std::string last_error;  ///< the last exception it reported
-    bool connected = false;  ///< it reported that it accepts (or runs its job)
+    clock::time_point stop_requested{};  ///< when it was asked to stop (if `stopping`)
+    std::string last_error;              ///< the last exception it reported
+    bool connected = false;              ///< it reported that it accepts (or runs its job)
   };
 
   /// What a worker's exit means.
@@ -175,15 +179,26 @@ class supervisor {
     give_up,        ///< too many deaths too fast: the application is broken
   };
 
-  /// A supervisor whose master started at `boot`.
-  explicit supervisor(clock::time_point boot = clock::now(), crash_guard guard = crash_guard{})
-      : guard_(std::move(guard)), boot_(boot) {}
+  /// What to do with a worker that has just been forked.
+  enum class verdict : std::uint8_t {
+    keep,  ///< it is wanted: let it run
+    stop,  ///< no longer wanted (a shutdown or a shrink came first): stop it gracefully now
+    kill,  ///< a hard shutdown came first: kill it now
+  };
+
+  /// A supervisor whose master started at `boot`, and which gives a stopping worker `timeout` to
+  /// exit before it must be killed.
+  explicit supervisor(clock::time_point boot = clock::now(), crash_guard guard = crash_guard{},
+                      clock::duration timeout = std::chrono::seconds(60))
+      : guard_(std::move(guard)), boot_(boot), timeout_(timeout) {}
 
   [[nodiscard]] master_state state() const noexcept { return state_; }
   /// Ids 0..target()-1 are wanted.
   [[nodiscard]] unsigned target() const noexcept { return target_; }
   [[nodiscard]] std::map<int, entry> const& workers() const noexcept { return workers_; }
   [[nodiscard]] crash_guard const& guard() const noexcept { return guard_; }
+  /// How long a stopping worker may take to exit.
+  [[nodiscard]] clock::duration timeout() const noexcept { return timeout_; }
 
   /// The entry of `pid`, or null.
   entry* find(int pid) {
@@ -199,28 +214,42 @@ class supervisor {
     return ids;
   }
 
-  /// Wants `n` fewer workers: the pids to stop gracefully (the highest ids), now marked stopping.
-  std::vector<int> shrink(unsigned n) {
+  /// Wants `n` fewer workers at `now`: the pids to stop gracefully (the highest ids), now marked
+  /// stopping. Ignored once a shutdown has begun: every worker is stopping then anyway.
+  std::vector<int> shrink(unsigned n, clock::time_point now) {
     std::vector<int> pids;
     if (state_ != master_state::active) return pids;
     for (; n > 0 && target_ > 0; --n) {
       unsigned const id = --target_;
       for (auto& [pid, w] : workers_) {
-        if (w.id == id && !w.stopping) {
-          w.stopping = true;
-          pids.push_back(pid);
-        }
+        if (w.id == id && stop(w, now)) pids.push_back(pid);
       }
     }
     return pids;
   }
 
-  /// Records a worker the master has just forked.
-  void started(unsigned id, int pid, clock::time_point now) {
+  /// True when a worker with `id` should be started now: the master is active, `id` is wanted
+  /// and no running worker has it. Asked before replacing a dead worker, since something (a
+  /// plugin reacting to the death) may have shrunk the cluster or begun a shutdown meanwhile.
+  [[nodiscard]] bool wants(unsigned id) const noexcept {
+    if (state_ != master_state::active || id >= target_) return false;
+    return std::none_of(workers_.begin(), workers_.end(),
+                        [id](auto const& p) { return p.second.id == id && !p.second.stopping; });
+  }
+
+  /// Records a worker the master has just forked at `now`, and says what to do with it: a
+  /// shutdown or a shrink that came while it was being forked means it is not wanted any more.
+  verdict started(unsigned id, int pid, clock::time_point now) {
     entry& w = workers_[pid];
     w.id = id;
     w.pid = pid;
     w.spawned_at = now;
+    if (state_ == master_state::hard_shutdown) return verdict::kill;
+    if (state_ == master_state::graceful_shutdown || id >= target_) {
+      stop(w, now);
+      return verdict::stop;
+    }
+    return verdict::keep;
   }
 
   /// Records that `pid` reported it is up.
@@ -246,16 +275,42 @@ class supervisor {
     return outcome::replace;
   }
 
-  /// Starts a graceful shutdown: the pids to stop (now marked stopping); none if one has begun.
-  std::vector<int> begin_graceful() {
+  /// Starts a graceful shutdown at `now`: the pids to stop (now marked stopping); none if one
+  /// has begun. Workers already stopping keep their deadline.
+  std::vector<int> begin_graceful(clock::time_point now) {
     std::vector<int> pids;
     if (state_ != master_state::active) return pids;
     state_ = master_state::graceful_shutdown;
     for (auto& [pid, w] : workers_) {
-      if (!w.stopping) pids.push_back(pid);
-      w.stopping = true;
+      if (stop(w, now)) pids.push_back(pid);
     }
     return pids;
+  }
+
+  /// The stopping workers that have not exited `timeout` after they were asked to: the pids to
+  /// kill now, each returned once. None during a hard shutdown, which kills everyone anyway.
+  std::vector<int> overdue(clock::time_point now) {
+    std::vector<int> pids;
+    if (state_ == master_state::hard_shutdown) return pids;
+    for (auto& [pid, w] : workers_) {
+      if (w.stopping && !w.overdue && now - w.stop_requested >= timeout_) {
+        w.overdue = true;
+        pids.push_back(pid);
+      }
+    }
+    return pids;
+  }
+
+  /// When `overdue` will next have a worker to return, if any worker is stopping.
+  [[nodiscard]] std::optional<clock::time_point> next_deadline() const {
+    std::optional<clock::time_point> next;
+    if (state_ == master_state::hard_shutdown) return next;
+    for (auto const& [pid, w] : workers_) {
+      if (!w.stopping || w.overdue) continue;
+      auto const at = w.stop_requested + timeout_;
+      if (!next || at < *next) next = at;
+    }
+    return next;
   }
 
   /// Starts a hard shutdown; false if one has already begun.
@@ -271,8 +326,17 @@ class supervisor {
   }
 
  private:
+  /// Marks `w` stopping from `now`; false if it already was (its first deadline stands).
+  static bool stop(entry& w, clock::time_point now) {
+    if (w.stopping) return false;
+    w.stopping = true;
+    w.stop_requested = now;
+    return true;
+  }
+
   crash_guard guard_;
   clock::time_point boot_;
+  clock::duration timeout_;
   std::map<int, entry> workers_;
   unsigned target_ = 0;
   master_state state_ = master_state::active;
@@ -290,15 +354,14 @@ class master {
   using clock = std::chrono::steady_clock;
   using outcome = detail::supervisor::outcome;
 
-  /// The master's side of one worker: its channel and its graceful-stop deadline.
+  /// The master's side of one worker: its channel.
   struct link {
     std::unique_ptr<boost::asio::posix::stream_descriptor> channel;
-    std::unique_ptr<boost::asio::steady_timer> deadline;
   };
 
  public:
   /// A master for `cfg`, which must outlive it. Nothing happens until `run()`.
-  explicit master(Config& cfg) : cfg_(cfg), signals_(io_) {}
+  explicit master(Config& cfg) : cfg_(cfg), signals_(io_), deadline_(io_) {}
 
   master(master const&) = delete;
   master& operator=(master const&) = delete;
@@ -335,7 +398,8 @@ class master {
     if (n > 0) {
       for (unsigned id : sup_.grow(static_cast<unsigned>(n))) spawn_worker(id);
     } else if (n < 0) {
-      for (int pid : sup_.shrink(static_cast<unsigned>(-n))) stop_worker(pid);
+      auto const now = clock::now();
+      for (int pid : sup_.shrink(static_cast<unsigned>(-n), now)) stop_worker(pid);
     }
   }
 
@@ -343,7 +407,8 @@ class master {
   /// running `timeout` later is killed. The master exits when every worker is gone.
   void close() {
     if (sup_.state() != master_state::active) return;
-    auto const pids = sup_.begin_graceful();
+    auto const now = clock::now();
+    auto const pids = sup_.begin_graceful(now);
     cfg_.emit(events::closing{true}, *this);
     for (int pid : pids) stop_worker(pid);
     finish_if_done();
@@ -415,8 +480,8 @@ class master {
     // An inherited CLUSTER_WORKER (a worker running another cluster program) would make this
     // master believe it is a worker.
     ::unsetenv("CLUSTER_WORKER");
-    sup_ = detail::supervisor(clock::now());
     core_settings const& s = cfg_.settings();
+    sup_ = detail::supervisor(clock::now(), detail::crash_guard{}, s.timeout);
     cfg_.emit(events::start{}, *this);
     credentials_ = os::resolve_credentials(s.user, s.group);
     if (!s.working_directory.empty()) {
@@ -498,10 +563,23 @@ class master {
       return;
     }
     worker_end.reset();
-    sup_.started(id, pid, clock::now());
+    auto const now = clock::now();
+    auto const verdict = sup_.started(id, pid, now);
     link& l = links_[pid];
     l.channel = std::make_unique<boost::asio::posix::stream_descriptor>(io_, master_end.release());
     watch_channel(pid);
+    // A shutdown or a shrink may have come while this worker was decided on and forked (a plugin
+    // reacting to an event): it must not be left running unsupervised.
+    switch (verdict) {
+      case detail::supervisor::verdict::keep:
+        break;
+      case detail::supervisor::verdict::stop:
+        stop_worker(pid);
+        break;
+      case detail::supervisor::verdict::kill:
+        ::kill(pid, SIGKILL);
+        break;
+    }
     cfg_.emit(events::worker_spawned{id, pid}, *this);
   }
 
@@ -546,20 +624,35 @@ class master {
     }
   }
 
-  /// Asks `pid` to stop gracefully (SIGQUIT) and arms its `timeout`.
+  /// Asks `pid` to stop gracefully (SIGQUIT); its `timeout` runs from now.
   void stop_worker(int pid) {
     ::kill(pid, SIGQUIT);
-    auto const timeout = cfg_.settings().timeout;
-    link& l = links_[pid];
-    l.deadline = std::make_unique<boost::asio::steady_timer>(io_, timeout);
-    l.deadline->async_wait([this, pid, timeout](boost::system::error_code ec) {
+    arm_deadline();
+  }
+
+  /// Sets the timer to the supervisor's next graceful-stop deadline. When it fires, whom to kill
+  /// is the supervisor's decision; a worker that exited in time is simply not among them.
+  void arm_deadline() {
+    auto const next = sup_.next_deadline();
+    if (!next) {
+      deadline_.cancel();
+      return;
+    }
+    deadline_.expires_at(*next);
+    deadline_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      auto* w = sup_.find(pid);
-      if (!w) return;
-      // Still alive after `timeout`: it will not finish on its own.
-      ::kill(pid, SIGKILL);
-      cfg_.emit(events::worker_timeout{w->id, pid, timeout}, *this);
+      kill_overdue();
+      arm_deadline();
     });
+  }
+
+  /// Kills every stopping worker that overran `timeout`: it will not finish on its own.
+  void kill_overdue() {
+    for (int pid : sup_.overdue(clock::now())) {
+      auto const* w = sup_.find(pid);
+      ::kill(pid, SIGKILL);
+      cfg_.emit(events::worker_timeout{w->id, pid, cfg_.settings().timeout}, *this);
+    }
   }
 
   void reap() {
@@ -570,7 +663,7 @@ class master {
       if (!status) continue;
       // Messages sent just before dying (the exception text) may still be queued.
       drain_channel(status->pid);
-      // Destroying the descriptor and the timer cancels their pending waits.
+      // Destroying the descriptor cancels its pending wait.
       links_.erase(status->pid);
       detail::supervisor::entry w;
       outcome const what = sup_.exited(status->pid, clock::now(), w);
@@ -583,8 +676,9 @@ class master {
           cfg_.emit(events::worker_removed{w.id, w.pid}, *this);
           break;
         case outcome::replace:
-          // The same id, at once: the worker count is maintained whatever killed the worker.
-          spawn_worker(w.id);
+          // The same id, at once: the worker count is maintained whatever killed the worker. A
+          // plugin handling worker_killed may have shrunk the cluster or stopped it meanwhile.
+          if (sup_.wants(w.id)) spawn_worker(w.id);
           break;
         case outcome::give_up: {
           auto const& guard = sup_.guard();
@@ -672,6 +766,7 @@ class master {
   Config& cfg_;
   boost::asio::io_context io_{1};
   boost::asio::signal_set signals_;
+  boost::asio::steady_timer deadline_;  ///< the next graceful-stop deadline, if any
   std::vector<os::listener> listeners_;
   std::vector<std::pair<dev_t, ino_t>> unix_inodes_;
   os::pipe_ends death_pipe_;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSL-1.0
-// The master's decisions on a simulated clock: replace, remove, shut down, give up.
+// The master's decisions on a simulated clock: replace, remove, shut down, give up, kill.
 #include <cluster/master.hpp>
 
 #include <catch2/catch.hpp>
@@ -34,14 +34,14 @@ TEST_CASE("shrinking stops the highest ids, which are then not replaced") {
   supervisor s{supervisor::clock::time_point{}};
   supervisor::clock::time_point t{};
   start_all(s, s.grow(3), t);
-  CHECK(s.shrink(2) == std::vector<int>{102, 101});
+  CHECK(s.shrink(2, t) == std::vector<int>{102, 101});
   CHECK(s.target() == 1);
   supervisor::entry dead;
   CHECK(s.exited(102, t, dead) == outcome::removed);
   CHECK(s.exited(101, t, dead) == outcome::removed);
   SECTION("growing again reuses the freed ids") { CHECK(s.grow(1) == std::vector<unsigned>{1}); }
   SECTION("never below zero") {
-    CHECK(s.shrink(5) == std::vector<int>{100});
+    CHECK(s.shrink(5, t) == std::vector<int>{100});
     CHECK(s.target() == 0);
   }
 }
@@ -50,10 +50,10 @@ TEST_CASE("a graceful shutdown stops every worker once and replaces none") {
   supervisor s{supervisor::clock::time_point{}};
   supervisor::clock::time_point t{};
   start_all(s, s.grow(2), t);
-  auto const removed = s.shrink(1);  // already stopping: not asked twice
-  CHECK(s.begin_graceful() == std::vector<int>{100});
+  auto const removed = s.shrink(1, t);  // already stopping: not asked twice
+  CHECK(s.begin_graceful(t) == std::vector<int>{100});
   CHECK(s.state() == master_state::graceful_shutdown);
-  CHECK(s.begin_graceful().empty());
+  CHECK(s.begin_graceful(t).empty());
   CHECK(s.grow(1).empty());
   supervisor::entry dead;
   CHECK(s.exited(100, t, dead) == outcome::shutting_down);
@@ -127,4 +127,221 @@ TEST_CASE("in the first window after boot every death counts, as in the original
   }
   s.connected(pid);
   CHECK(s.exited(pid, boot + 50ms, dead) == outcome::give_up);
+}
+
+//=== graceful-stop timeouts ===//
+
+TEST_CASE("a stopping worker is killed once, exactly when its timeout is over") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(2), t);
+  REQUIRE(s.shrink(1, t + 1s) == std::vector<int>{101});
+  CHECK(s.next_deadline() == t + 1300ms);
+  CHECK(s.overdue(t + 1299ms).empty());
+  CHECK(s.overdue(t + 1300ms) == std::vector<int>{101});
+  SECTION("it is not reported again while it dies") {
+    CHECK(s.overdue(t + 5s).empty());
+    CHECK_FALSE(s.next_deadline());
+  }
+  SECTION("its death after the kill is a removal, not a replacement") {
+    supervisor::entry dead;
+    CHECK(s.exited(101, t + 1301ms, dead) == outcome::removed);
+    CHECK(dead.overdue);
+    CHECK(s.workers().size() == 1);
+  }
+}
+
+TEST_CASE("a worker that exits within its timeout is never killed") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(2), t);
+  REQUIRE(s.begin_graceful(t) == std::vector<int>{100, 101});
+  supervisor::entry dead;
+  CHECK(s.exited(100, t + 299ms, dead) == outcome::shutting_down);
+  CHECK(s.overdue(t + 300ms) == std::vector<int>{101});
+  CHECK(s.exited(101, t + 301ms, dead) == outcome::shutting_down);
+  CHECK(s.overdue(t + 1h).empty());
+  CHECK(s.finished());
+}
+
+TEST_CASE("workers that are never asked to stop are never overdue") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(3), t);
+  CHECK(s.overdue(t + 24h).empty());
+  CHECK_FALSE(s.next_deadline());
+}
+
+TEST_CASE("a graceful shutdown keeps the earlier deadline of a worker already being removed") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(2), t);
+  REQUIRE(s.shrink(1, t) == std::vector<int>{101});
+  REQUIRE(s.begin_graceful(t + 200ms) == std::vector<int>{100});
+  CHECK(s.next_deadline() == t + 300ms);
+  CHECK(s.overdue(t + 300ms) == std::vector<int>{101});
+  CHECK(s.next_deadline() == t + 500ms);
+  CHECK(s.overdue(t + 499ms).empty());
+  CHECK(s.overdue(t + 500ms) == std::vector<int>{100});
+}
+
+TEST_CASE("every stopping worker past its deadline is reported by one check") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(3), t);
+  REQUIRE(s.begin_graceful(t).size() == 3);
+  CHECK(s.overdue(t + 10s) == std::vector<int>{100, 101, 102});
+}
+
+TEST_CASE("a hard shutdown leaves no graceful-stop deadline to enforce") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(2), t);
+  REQUIRE(s.begin_graceful(t).size() == 2);
+  REQUIRE(s.begin_hard());
+  CHECK(s.overdue(t + 1s).empty());
+  CHECK_FALSE(s.next_deadline());
+}
+
+//=== signal races ===//
+
+TEST_CASE("SIGQUIT while a replacement is being forked stops the replacement too") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(2), t);
+  supervisor::entry dead;
+  REQUIRE(s.exited(101, t + 1s, dead) == outcome::replace);
+  REQUIRE(s.wants(1));
+  REQUIRE(s.begin_graceful(t + 1s) == std::vector<int>{100});
+  SECTION("the master no longer wants the id") { CHECK_FALSE(s.wants(1)); }
+  SECTION("a replacement already forked is stopped at once, with its own deadline") {
+    CHECK(s.started(1, 201, t + 2s) == supervisor::verdict::stop);
+    CHECK(s.find(201)->stopping);
+    CHECK(s.overdue(t + 1300ms) == std::vector<int>{100});
+    CHECK(s.overdue(t + 2299ms).empty());
+    CHECK(s.overdue(t + 2300ms) == std::vector<int>{201});
+    CHECK(s.exited(100, t + 3s, dead) == outcome::shutting_down);
+    CHECK(s.exited(201, t + 3s, dead) == outcome::shutting_down);
+    CHECK(s.finished());
+  }
+}
+
+TEST_CASE("SIGTERM while a replacement is being forked kills the replacement") {
+  supervisor::clock::time_point const t{};
+  supervisor s{t};
+  start_all(s, s.grow(1), t);
+  supervisor::entry dead;
+  REQUIRE(s.exited(100, t, dead) == outcome::replace);
+  REQUIRE(s.begin_hard());
+  CHECK_FALSE(s.wants(0));
+  CHECK(s.started(0, 200, t) == supervisor::verdict::kill);
+  CHECK_FALSE(s.finished());
+  CHECK(s.exited(200, t, dead) == outcome::shutting_down);
+  CHECK(s.finished());
+}
+
+TEST_CASE("SIGTTOU while a replacement is being forked stops the replacement") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(2), t);
+  supervisor::entry dead;
+  REQUIRE(s.exited(101, t, dead) == outcome::replace);
+  CHECK(s.shrink(1, t).empty());  // nothing of id 1 runs yet
+  CHECK(s.target() == 1);
+  CHECK_FALSE(s.wants(1));
+  CHECK(s.started(1, 201, t + 10ms) == supervisor::verdict::stop);
+  CHECK(s.overdue(t + 310ms) == std::vector<int>{201});
+  CHECK(s.exited(201, t + 400ms, dead) == outcome::removed);
+  CHECK(s.state() == master_state::active);
+}
+
+TEST_CASE("a worker started while active and wanted is kept") {
+  supervisor::clock::time_point const t{};
+  supervisor s{t};
+  auto const ids = s.grow(1);
+  CHECK(s.wants(0));
+  CHECK(s.started(ids.at(0), 100, t) == supervisor::verdict::keep);
+  CHECK_FALSE(s.wants(0));
+}
+
+TEST_CASE("the death of a worker being removed by spawn(-1) is not replaced") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(2), t);
+  REQUIRE(s.shrink(1, t) == std::vector<int>{101});
+  supervisor::entry dead;
+  SECTION("even when it crashes instead of exiting") {
+    CHECK(s.exited(101, t + 10ms, dead) == outcome::removed);
+    CHECK(s.workers().size() == 1);
+  }
+  SECTION("even when its id has been wanted again meanwhile") {
+    REQUIRE(s.grow(1) == std::vector<unsigned>{1});
+    CHECK(s.wants(1));  // the stopping worker does not hold the id
+    CHECK(s.started(1, 201, t + 5ms) == supervisor::verdict::keep);
+    CHECK(s.exited(101, t + 10ms, dead) == outcome::removed);
+    CHECK(s.find(201) != nullptr);
+    CHECK_FALSE(s.find(201)->stopping);
+    CHECK(s.overdue(t + 1h).empty());
+  }
+}
+
+TEST_CASE("SIGTTOU and SIGTTIN during a graceful shutdown change nothing") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(2), t);
+  REQUIRE(s.begin_graceful(t).size() == 2);
+  CHECK(s.shrink(1, t + 100ms).empty());
+  CHECK(s.grow(1).empty());
+  CHECK(s.target() == 2);
+  CHECK(s.state() == master_state::graceful_shutdown);
+  CHECK(s.next_deadline() == t + 300ms);  // the deadlines are not pushed back
+  supervisor::entry dead;
+  CHECK(s.exited(100, t, dead) == outcome::shutting_down);
+  CHECK(s.exited(101, t, dead) == outcome::shutting_down);
+  CHECK(s.finished());
+}
+
+TEST_CASE("SIGTERM during a graceful shutdown escalates to a hard one") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard{}, 300ms);
+  start_all(s, s.grow(2), t);
+  REQUIRE(s.begin_graceful(t).size() == 2);
+  CHECK(s.begin_hard());
+  CHECK(s.state() == master_state::hard_shutdown);
+  CHECK(s.begin_graceful(t).empty());  // SIGQUIT cannot turn it back
+  CHECK(s.state() == master_state::hard_shutdown);
+  CHECK_FALSE(s.finished());
+}
+
+TEST_CASE("a death reported twice, or of an unknown pid, is ignored") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard(2, 10s));
+  start_all(s, s.grow(2), t);
+  supervisor::entry dead;
+  REQUIRE(s.exited(100, t, dead) == outcome::replace);
+  CHECK(s.exited(100, t, dead) == outcome::unknown);
+  CHECK(s.exited(4242, t, dead) == outcome::unknown);
+  CHECK(s.workers().size() == 1);
+  CHECK(s.target() == 2);
+  // Neither counted towards the crash guard: with a limit of 2, the next real death is the 2nd.
+  s.started(0, 200, t);
+  CHECK(s.exited(200, t, dead) == outcome::give_up);
+}
+
+TEST_CASE("deaths during a hard shutdown are not replaced; the last one finishes it") {
+  supervisor::clock::time_point const t{};
+  supervisor s(t, crash_guard(2, 10s));
+  start_all(s, s.grow(3), t);
+  REQUIRE(s.begin_hard());
+  supervisor::entry dead;
+  CHECK(s.exited(100, t, dead) == outcome::shutting_down);
+  CHECK_FALSE(s.finished());
+  CHECK(s.exited(102, t, dead) == outcome::shutting_down);
+  CHECK_FALSE(s.finished());
+  CHECK(s.exited(102, t, dead) == outcome::unknown);
+  CHECK_FALSE(s.finished());
+  CHECK(s.exited(101, t, dead) == outcome::shutting_down);
+  CHECK(s.finished());
+  CHECK(s.grow(1).empty());
+  CHECK_FALSE(s.wants(0));
 }
