@@ -31,8 +31,10 @@ TEST_CASE("kill() emits the kill event and sends SIGTERM to every worker, which 
   int const port = m.port();
   REQUIRE(m.wait_line("worker_connected id=0") >= 0);
   REQUIRE(m.wait_line("worker_connected id=1") >= 0);
-  int const first0 = m.worker_pid(0);
-  int const first1 = m.worker_pid(1);
+  // The first workers, read from their spawn lines: by now the kill may already have happened and
+  // the latest worker with each id be a replacement.
+  int const first0 = std::stoi(m.capture(R"(worker_spawned id=0 pid=(\d+))"));
+  int const first1 = std::stoi(m.capture(R"(worker_spawned id=1 pid=(\d+))"));
   REQUIRE(m.wait_line("cluster-event: kill signal=15") >= 0);
   REQUIRE(m.wait_line("worker_killed id=0 pid=" + std::to_string(first0) + " code=0 signal=15") >=
           0);
@@ -49,7 +51,7 @@ TEST_CASE("kill() emits the kill event and sends SIGTERM to every worker, which 
 TEST_CASE("kill(signal) sends that signal") {
   master_process m("ops", {{"WEB_CONCURRENCY", "1"}, {"CLUSTER_TEST_ACTION", "kill-9"}});
   REQUIRE(m.wait_line("worker_connected id=0") >= 0);
-  int const first = m.worker_pid(0);
+  int const first = std::stoi(m.capture(R"(worker_spawned id=0 pid=(\d+))"));  // not a replacement
   REQUIRE(m.wait_line("cluster-event: kill signal=9") >= 0);
   REQUIRE(m.wait_line("worker_killed id=0 pid=" + std::to_string(first) + " code=0 signal=9") >= 0);
   REQUIRE(m.wait_line("worker_connected id=0 pid=(?!" + std::to_string(first) + ")") >= 0);
