@@ -51,11 +51,6 @@ struct server_slot<preloaded<Server>> {
   Server server;
 };
 
-template <class Plugin, class Required, class... Ops>
-constexpr bool requirement_declared_before() {
-  return available_in_branch<Required, Ops...>(op_facts<Ops...>::current);
-}
-
 template <class Plugin, class Required>
 constexpr bool plugin_requires_declared_before(bool met) {
   return met;
@@ -66,12 +61,12 @@ constexpr void check_requirements(type_list<Required...> /*needs*/, type_list<Op
   // One assertion per requirement; the condition names both plugins in the compiler's output.
   (
       [] {
-        constexpr bool met = requirement_declared_before<Plugin, Required, Ops...>();
+        constexpr bool met = available_in_branch<Required, Ops...>(op_facts<Ops...>::current);
         static_assert(plugin_requires_declared_before<Plugin, Required>(met),
                       "cluster: a plugin is used without a plugin it requires declared before it "
                       "in the same environment; add .use() of the required plugin before this "
-                      "one (the two are named below; see the plugin's Requires section in "
-                      "docs/plugins/)");
+                      "one (the two are named below; see 'Writing a policy' in "
+                      "docs/configuration.md)");
       }(),
       ...);
 }
