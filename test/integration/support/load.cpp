@@ -11,7 +11,10 @@
 //   fresh_failed     the first request on a new connection got no complete response (accepted by
 //                    the kernel into a backlog that nobody served).
 // A connection the server closed while idle (seen before writing) is reopened without counting
-// anything, and so is one whose response said `Connection: close`.
+// anything, and so is one whose response said `Connection: close`. A connection whose request
+// failed waits 10 ms before its next one, so that a server that is down is not hammered: a
+// connection then counts a hundred failures a second. A request with no answer after
+// --timeout-ms, or still in flight 2 s after the generator was told to stop, has failed.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
