@@ -8,8 +8,9 @@
 
 namespace cluster {
 
-/// What plugins hand from an old master to the new one across a restart: defined in
-/// <cluster/restart_state.hpp>, which a plugin that hands state over includes (see docs/restart.md).
+/// What plugins hand from an old master to the new one across a restart. Defined in
+/// <cluster/restart_state.hpp>, which a plugin that hands state over includes; see
+/// docs/restart.md.
 class restart_state;
 
 /// The events a master emits. Each is a type, so a misspelt event does not compile.

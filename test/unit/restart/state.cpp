@@ -490,7 +490,7 @@ TEST_CASE("a truncated state is refused whole at every length, never read past i
         "header), so this master starts without it");
 }
 
-TEST_CASE("a state cut inside a part, with bytes after its last part, or with a name twice is refused") {
+TEST_CASE("a state cut in a part, with bytes after its end, or a name twice is refused") {
   std::string const one = envelope(1, {{"counter", 1, fnv1a("{u64}"), u64(7)}});
   REQUIRE(cluster::restart_state::parse(one).get<counter_v1>().has_value());
   auto const cut = cluster::restart_state::parse(std::string_view(one).substr(0, one.size() - 1));
