@@ -56,8 +56,17 @@ class connection_set {
       --set_.active_;
       set_.check_drained();
     }
-    /// Marks the connection idle (waiting for a request, safe to close) or busy.
-    void idle(bool on) noexcept { idle_ = on; }
+    /// Marks the connection idle (waiting for a request) or busy. Becoming idle is the
+    /// connection's last sign of life, from which a draining worker counts its grace period.
+    /// Call it after `expire_in`: in a stopping worker an idle connection waits no longer than
+    /// the drain grace, whatever its keep-alive timeout.
+    void idle(bool on) noexcept {
+      idle_ = on;
+      if (!on) return;
+      idle_since_ = clock::now();
+      if (set_.stopping_ && idle_since_ + drain_grace < deadline_)
+        deadline_ = idle_since_ + drain_grace;
+    }
     /// Closes the connection if it is still waiting `d` from now; `clear_deadline` disarms.
     void expire_in(std::chrono::milliseconds d) noexcept { deadline_ = clock::now() + d; }
     void clear_deadline() noexcept { deadline_ = clock::time_point::max(); }
@@ -74,18 +83,37 @@ class connection_set {
     connection_set& set_;
     stream* sock_;
     bool idle_ = false;
+    clock::time_point idle_since_{};
     clock::time_point deadline_ = clock::time_point::max();
   };
+
+  /// How long a stopping worker keeps an idle keep-alive connection open after its last response.
+  ///
+  /// Closing an idle connection races with a client that is sending its next request on it: the
+  /// request arrives after the close and the client sees a reset, a request lost. Such a client
+  /// is within a round trip of its previous response, so the connection is kept open this long
+  /// after that response: a request that comes meanwhile is answered with `Connection: close`,
+  /// and only a connection quiet for this long (no client mid-send) is closed unanswered.
+  static constexpr std::chrono::milliseconds drain_grace{1000};
 
   [[nodiscard]] bool stopping() const noexcept { return stopping_; }
   [[nodiscard]] std::size_t active() const noexcept { return active_; }
 
-  /// Starts a graceful stop: closes idle connections, then waits for the busy ones.
+  /// Starts a graceful stop: idle connections close once quiet for `drain_grace` (at once if
+  /// they already are), busy ones after their current response; `on_drained` runs when none is
+  /// left.
   void begin_stop() {
     if (stopping_) return;
     stopping_ = true;
+    auto const now = clock::now();
     for (guard* g : tracked_) {
-      if (g->idle_) g->close();
+      if (!g->idle_) continue;
+      auto const quiet_at = g->idle_since_ + drain_grace;
+      if (quiet_at <= now) {
+        g->close();
+      } else if (quiet_at < g->deadline_) {
+        g->deadline_ = quiet_at;
+      }
     }
     check_drained();
   }
@@ -160,7 +188,10 @@ class listeners {
     bool const tcp = a.local_endpoint(ignored).protocol().family() != AF_UNIX;
     for (;;) {
       auto [ec, sock] = co_await a.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (ec == asio::error::operation_aborted || !a.is_open()) co_return;
+      // A connection accepted just before a graceful stop closed the acceptor (the accept
+      // completed, its handler had yet to run) is this worker's: it is served below, never
+      // dropped, or its client's first request would be lost.
+      if (ec == asio::error::operation_aborted || (ec && !a.is_open())) co_return;
       if (ec) {
         // Out of descriptors (EMFILE/ENFILE) or a connection reset before accept: pause briefly
         // instead of spinning on a listener that stays readable.
@@ -174,6 +205,7 @@ class listeners {
         ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       }
       asio::co_spawn(a.get_executor(), session(std::move(sock)), rethrow{});
+      if (!a.is_open()) co_return;
     }
   }
 
