@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cluster/ipc/channel.hpp>
+#include <cluster/ipc/scoreboard.hpp>
 #include <cluster/os/credentials.hpp>
 #include <cluster/os/fd.hpp>
 #include <cluster/os/process.hpp>
@@ -62,7 +63,16 @@ struct worker_setup {
   os::credentials credentials;
   std::string title;
   std::chrono::milliseconds waiting_interval{1000};  ///< how often a draining worker reports
+  ipc::worker_slot* slot = nullptr;  ///< this process's scoreboard slot, if it has one
 };
+
+/// Marks the worker alive in its scoreboard slot: its event loop (or its job thread) still runs.
+inline void beat(worker_setup const& w) noexcept {
+  if (w.slot) w.slot->heartbeat.store(ipc::heartbeat_now(), std::memory_order_relaxed);
+}
+
+/// How often a worker beats: the sweep of connection deadlines runs at the same pace.
+inline constexpr std::chrono::milliseconds beat_interval{250};
 
 /// Write end of the worker's stop pipe, for the signal handler.
 inline int stop_pipe_write = -1;
@@ -113,14 +123,17 @@ inline std::string worker_title(std::string_view pattern, unsigned id) {
 }
 
 /// For abstract workers, which have no event loop: a thread that ends the process when the
-/// master's end of the death pipe closes.
-inline void watch_master_in_thread(int death_fd) {
-  std::thread([death_fd] {
-    pollfd p{death_fd, POLLIN, 0};
-    while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+/// master's end of the death pipe closes, and meanwhile beats in the scoreboard (for a job, being
+/// alive is all the master can know).
+inline void watch_master_in_thread(worker_setup const& w) {
+  std::thread([death_fd = w.death_fd, slot = w.slot] {
+    for (;;) {
+      if (slot) slot->heartbeat.store(ipc::heartbeat_now(), std::memory_order_relaxed);
+      pollfd p{death_fd, POLLIN, 0};
+      int const ready = ::poll(&p, 1, static_cast<int>(beat_interval.count()));
+      // Only end-of-file makes the pipe readable: the master never writes to it.
+      if (ready > 0) ::_exit(0);
     }
-    // Only end-of-file makes the pipe readable: the master never writes to it.
-    ::_exit(0);
   }).detach();
 }
 
@@ -148,10 +161,12 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd) {
     if (conns.active() > 0) report_waiting();
   };
 
-  // Connection deadlines (HTTP keep-alive and request timeouts) are checked four times a second.
+  // Connection deadlines (HTTP keep-alive and request timeouts) are checked four times a second,
+  // and the scoreboard heartbeat goes with them: a worker whose loop is stuck stops beating.
   asio::steady_timer sweeper(io);
   std::function<void()> sweep = [&] {
-    sweeper.expires_after(std::chrono::milliseconds(250));
+    beat(w);
+    sweeper.expires_after(beat_interval);
     sweeper.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       conns.sweep(connection_set::clock::now());
@@ -196,7 +211,7 @@ int run_server(Config& cfg, worker_setup const& w, int stop_fd) {
                 "serve(cluster::stream); see <cluster/server/concepts.hpp>");
   auto run = [&](server_type& server) -> int {
     if constexpr (abstract_server<server_type>) {
-      watch_master_in_thread(w.death_fd);
+      watch_master_in_thread(w);
       ipc::send(w.channel_fd, {ipc::message_type::connected, 0, {}});
       worker_context ctx(w.id, stop_fd);
       if constexpr (requires { server.work(ctx); }) {
