@@ -6,18 +6,23 @@
 #include <cluster/config/fixed_string.hpp>
 #include <cluster/events.hpp>
 #include <cluster/ipc/channel.hpp>
+#include <cluster/ipc/scoreboard.hpp>
 #include <cluster/os/credentials.hpp>
 #include <cluster/os/fd.hpp>
 #include <cluster/os/listen.hpp>
+#include <cluster/os/notify.hpp>
 #include <cluster/os/process.hpp>
 #include <cluster/os/startup_error.hpp>
+#include <cluster/os/successor.hpp>
 #include <cluster/os/title.hpp>
+#include <cluster/restart_state.hpp>
 #include <cluster/worker.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -51,6 +56,7 @@ enum class master_action : std::uint8_t {
   graceful_shutdown,  ///< `close()`
   hard_shutdown,      ///< `destroy()`
   restart,            ///< `restart()`: replace the master without downtime
+  restart_workers,    ///< `restart_workers()`: replace every worker in place, one at a time
   add_worker,         ///< `spawn(1)`
   remove_worker,      ///< `spawn(-1)`
 };
@@ -60,7 +66,8 @@ enum class master_action : std::uint8_t {
 struct signals_slot {};
 
 /// The signal policy of the SPEC, used when no plugin fills `signals_slot`: SIGINT and SIGTERM
-/// stop hard, SIGQUIT gracefully, SIGTTIN / SIGTTOU add / remove a worker, SIGUSR2 restarts.
+/// stop hard, SIGQUIT gracefully, SIGTTIN / SIGTTOU add / remove a worker, SIGUSR2 restarts the
+/// master (a new build on disk takes over), SIGHUP restarts the workers in place.
 ///
 /// A signal policy is a plugin type with `using policy_slot = cluster::signals_slot;`,
 /// `static constexpr master_action action(int signal)` and `static constexpr std::array
@@ -69,7 +76,7 @@ struct signals_slot {};
 struct default_signals {
   static constexpr fixed_string name = "default signals";
   using policy_slot = signals_slot;
-  static constexpr std::array signals{SIGINT, SIGTERM, SIGQUIT, SIGUSR2, SIGTTIN, SIGTTOU};
+  static constexpr std::array signals{SIGINT, SIGTERM, SIGQUIT, SIGUSR2, SIGHUP, SIGTTIN, SIGTTOU};
   static constexpr master_action action(int signal) noexcept {
     switch (signal) {
       case SIGINT:
@@ -79,6 +86,8 @@ struct default_signals {
         return master_action::graceful_shutdown;
       case SIGUSR2:
         return master_action::restart;
+      case SIGHUP:
+        return master_action::restart_workers;
       case SIGTTIN:
         return master_action::add_worker;
       case SIGTTOU:
@@ -151,6 +160,19 @@ inline std::string describe_exit(os::exit_status const& s) {
   return "exit code " + std::to_string(s.code);
 }
 
+/// The state of a rolling restart (see `supervisor::begin_roll`): the ids left, and the slot being
+/// replaced.
+struct roll_state {
+  std::deque<unsigned> pending;
+  bool current = false;  ///< a slot is being replaced: `id`, `old_pid` -> `new_pid`
+  unsigned id = 0;
+  int old_pid = 0;
+  int new_pid = 0;     ///< 0 until the replacement is started
+  int failed_pid = 0;  ///< the replacement died before it accepted
+  bool again = false;  ///< asked again meanwhile: one more pass at the end
+  unsigned replaced = 0;
+};
+
 /// The master's decisions (which ids to start, whom to stop, whom to kill, what a death means),
 /// apart from the system calls that carry them out, so that they can be tested on a simulated
 /// clock with simulated process events.
@@ -184,6 +206,21 @@ class supervisor {
     keep,  ///< it is wanted: let it run
     stop,  ///< no longer wanted (a shutdown or a shrink came first): stop it gracefully now
     kill,  ///< a hard shutdown came first: kill it now
+  };
+
+  /// Where a rolling restart stands, and what the master must do for it now (see `roll_step`).
+  struct roll_action {
+    enum class status : std::uint8_t {
+      idle,     ///< no rolling restart is under way
+      waiting,  ///< a replacement is starting: wait for it to accept (or to die)
+      done,     ///< every worker has been replaced
+      failed,   ///< a replacement died before it accepted: the old workers keep serving
+    };
+    status what = status::idle;
+    std::vector<int> stop;          ///< old workers whose replacement accepts: stop them gracefully
+    std::optional<unsigned> spawn;  ///< start a replacement with this id now
+    unsigned replaced = 0;          ///< with `done`: how many workers were replaced
+    int failed_pid = 0;             ///< with `failed`: the replacement that died
   };
 
   /// A supervisor whose master started at `boot`, and which gives a stopping worker `timeout` to
@@ -240,6 +277,7 @@ class supervisor {
   /// Records a worker the master has just forked at `now`, and says what to do with it: a
   /// shutdown or a shrink that came while it was being forked means it is not wanted any more.
   verdict started(unsigned id, int pid, clock::time_point now) {
+    if (roll_ && roll_->new_pid == 0 && roll_->id == id) roll_->new_pid = pid;
     entry& w = workers_[pid];
     w.id = id;
     w.pid = pid;
@@ -269,6 +307,9 @@ class supervisor {
     out = std::move(it->second);
     workers_.erase(it);
     if (state_ != master_state::active) return outcome::shutting_down;
+    // The replacement of a rolling restart died before it accepted: the new code (or whatever
+    // the workers load at start) is broken, and the worker it was to replace keeps its slot.
+    if (roll_ && roll_->new_pid == pid && !out.connected && !out.stopping) roll_->failed_pid = pid;
     if (out.stopping || out.id >= target_) return outcome::removed;
     bool const counts = !out.connected || now - boot_ < guard_.window();
     if (counts && guard_.record(now)) return outcome::give_up;
@@ -281,6 +322,7 @@ class supervisor {
     std::vector<int> pids;
     if (state_ != master_state::active) return pids;
     state_ = master_state::graceful_shutdown;
+    roll_.reset();
     for (auto& [pid, w] : workers_) {
       if (stop(w, now)) pids.push_back(pid);
     }
@@ -317,12 +359,113 @@ class supervisor {
   bool begin_hard() {
     if (state_ == master_state::hard_shutdown) return false;
     state_ = master_state::hard_shutdown;
+    roll_.reset();
     return true;
   }
 
   /// True once a shutdown has begun and every worker is gone.
   [[nodiscard]] bool finished() const noexcept {
     return state_ != master_state::active && workers_.empty();
+  }
+
+  /// True when every wanted id has a worker that is not stopping and reported that it accepts.
+  [[nodiscard]] bool all_connected() const noexcept {
+    if (state_ != master_state::active) return false;
+    for (unsigned id = 0; id < target_; ++id) {
+      if (!std::any_of(workers_.begin(), workers_.end(), [id](auto const& p) {
+            return p.second.id == id && !p.second.stopping && p.second.connected;
+          }))
+        return false;
+    }
+    return true;
+  }
+
+  //=== rolling restart ===//
+
+  /// Asks for every worker to be replaced in place, one id at a time: the replacement is started,
+  /// and only once it accepts is the old worker stopped gracefully, so capacity never drops.
+  /// A request during a rolling restart makes it run once more when it ends (whatever changed on
+  /// disk since the first request is then loaded by every worker). Ignored unless active; false
+  /// then. Follow with `roll_step`.
+  bool begin_roll() {
+    if (state_ != master_state::active) return false;
+    if (roll_) {
+      roll_->again = true;
+      return true;
+    }
+    roll_.emplace();
+    for (unsigned id = 0; id < target_; ++id) roll_->pending.push_back(id);
+    return true;
+  }
+
+  [[nodiscard]] bool rolling() const noexcept { return roll_.has_value(); }
+
+  /// What the rolling restart needs now. The master calls it after `begin_roll` and after every
+  /// change it may be waiting for (a worker started, connected or exited), and carries it out.
+  roll_action roll_step(clock::time_point now) {
+    roll_action act;
+    using status = roll_action::status;
+    if (!roll_) return act;
+    if (state_ != master_state::active) {
+      roll_.reset();
+      return act;
+    }
+    if (roll_->failed_pid != 0) {
+      act.what = status::failed;
+      act.failed_pid = roll_->failed_pid;
+      roll_.reset();
+      return act;
+    }
+    for (;;) {
+      if (roll_->current) {
+        if (roll_->new_pid == 0 && roll_->id < target_) {
+          // Asked for but not started yet: the master forks it now.
+          act.what = status::waiting;
+          act.spawn = roll_->id;
+          return act;
+        }
+        entry const* fresh = roll_->new_pid != 0 ? find(roll_->new_pid) : nullptr;
+        if (fresh && !fresh->connected && !fresh->stopping) {
+          act.what = status::waiting;  // the replacement is still starting
+          return act;
+        }
+        // Only a replacement that accepts lets the old worker go. One that was removed meanwhile
+        // (a shrink) or died after it accepted leaves the old worker serving its slot.
+        if (fresh && fresh->connected && !fresh->stopping) {
+          if (entry* old = find(roll_->old_pid); old && stop(*old, now)) {
+            act.stop.push_back(roll_->old_pid);
+          }
+          ++roll_->replaced;
+        }
+        roll_->current = false;
+      }
+      // The next id that still has a worker to replace (a shrink may have removed some).
+      while (!roll_->pending.empty()) {
+        unsigned const id = roll_->pending.front();
+        roll_->pending.pop_front();
+        if (id >= target_) continue;
+        auto it = std::find_if(workers_.begin(), workers_.end(), [id](auto const& p) {
+          return p.second.id == id && !p.second.stopping;
+        });
+        if (it == workers_.end()) continue;
+        roll_->current = true;
+        roll_->id = id;
+        roll_->old_pid = it->first;
+        roll_->new_pid = 0;
+        act.what = status::waiting;
+        act.spawn = id;
+        return act;
+      }
+      if (roll_->again) {
+        roll_->again = false;
+        for (unsigned id = 0; id < target_; ++id) roll_->pending.push_back(id);
+        continue;
+      }
+      act.what = status::done;
+      act.replaced = roll_->replaced;
+      roll_.reset();
+      return act;
+    }
   }
 
  private:
@@ -340,6 +483,7 @@ class supervisor {
   std::map<int, entry> workers_;
   unsigned target_ = 0;
   master_state state_ = master_state::active;
+  std::optional<roll_state> roll_;
 };
 
 }  // namespace detail
@@ -353,25 +497,52 @@ class master {
   using signal_policy = typename detail::signal_policy_of<Config>::type;
   using clock = std::chrono::steady_clock;
   using outcome = detail::supervisor::outcome;
+  using descriptor = boost::asio::posix::stream_descriptor;
 
-  /// The master's side of one worker: its channel.
+  /// The master's side of one worker: its channel and its scoreboard slot.
   struct link {
-    std::unique_ptr<boost::asio::posix::stream_descriptor> channel;
+    std::unique_ptr<descriptor> channel;
+    std::optional<std::size_t> slot;
   };
+
+  /// A successor master being started by `restart()`.
+  struct successor {
+    int pid = 0;
+    std::unique_ptr<descriptor> handoff;  ///< our end of the handoff socket
+    int stop_signal = 0;                  ///< how this master stops once the successor serves
+    std::string outgoing;                 ///< the framed state, being written
+    std::array<char, 256> incoming{};     ///< what the successor reports
+    std::string reply;
+    bool ready = false;   ///< its workers accept: this master stops
+    bool failed = false;  ///< given up on (reported once); only its exit is awaited
+  };
+
+  /// How long a heartbeat may be old for its worker to count as alive for the watchdog.
+  static constexpr std::chrono::milliseconds stale_heartbeat{1000};
+  /// Scoreboard slots: enough for any worker count a machine runs; beyond, workers have no slot
+  /// (the watchdog then trusts their `connected` report).
+  static constexpr std::size_t scoreboard_slots = 1024;
 
  public:
   /// A master for `cfg`, which must outlive it. Nothing happens until `run()`.
-  explicit master(Config& cfg) : cfg_(cfg), signals_(io_), deadline_(io_) {}
+  explicit master(Config& cfg)
+      : cfg_(cfg),
+        signals_(io_),
+        deadline_(io_),
+        restart_delay_(io_),
+        successor_deadline_(io_),
+        watchdog_(io_) {}
 
   master(master const&) = delete;
   master& operator=(master const&) = delete;
 
   /// Runs the cluster until it shuts down; returns the exit status for `main`.
   ///
-  /// Binds every listener, runs the user's actions, forks `workers` workers and supervises them.
-  /// Errors: a listener that cannot be bound, an unknown user, and the like print one line
-  /// `cluster: ...` on stderr and return 1 before any worker is forked. Workers that keep dying
-  /// right after they start stop the master with a message and status 1.
+  /// Binds every listener (or adopts those handed over by systemd or a previous master), runs the
+  /// user's actions, forks `workers` workers and supervises them. Errors: a listener that cannot
+  /// be bound, an unknown user, and the like print one line `cluster: ...` on stderr and return 1
+  /// before any worker is forked. Workers that keep dying right after they start stop the master
+  /// with a message and status 1.
   int run() {
     try {
       start();
@@ -400,6 +571,7 @@ class master {
     } else if (n < 0) {
       auto const now = clock::now();
       for (int pid : sup_.shrink(static_cast<unsigned>(-n), now)) stop_worker(pid);
+      step_roll();
     }
   }
 
@@ -409,6 +581,8 @@ class master {
     if (sup_.state() != master_state::active) return;
     auto const now = clock::now();
     auto const pids = sup_.begin_graceful(now);
+    abandon_successor();
+    if (!handed_over_) notify("STOPPING=1\nSTATUS=stopping gracefully");
     cfg_.emit(events::closing{true}, *this);
     for (int pid : pids) stop_worker(pid);
     finish_if_done();
@@ -417,6 +591,8 @@ class master {
   /// Hard shutdown: every worker is killed (SIGKILL) and the master exits.
   void destroy() {
     if (!sup_.begin_hard()) return;
+    abandon_successor();
+    if (!handed_over_) notify("STOPPING=1\nSTATUS=stopping");
     cfg_.emit(events::closing{false}, *this);
     kill(SIGKILL);
     finish_if_done();
@@ -426,6 +602,69 @@ class master {
   void kill(int signal = SIGTERM) {
     cfg_.emit(events::kill{signal}, *this);
     for (auto const& [pid, w] : sup_.workers()) ::kill(pid, signal);
+  }
+
+  /// Master restart without downtime: starts a new master from the executable on disk (so a new
+  /// build takes over), hands it the listening sockets and the state plugins put in
+  /// `restarting`, and once the new master's workers all accept, stops this master as if it had
+  /// received `stop_signal` (0: gracefully). Connections are never refused meanwhile.
+  ///
+  /// A restart requested less than `restart threshold` after the previous one is delayed by
+  /// `restart timeout` (event `cyclic_restart`); requests during a restart or a delay join it. If
+  /// the new master fails to start, or has not every worker accepting within `timeout`, it is
+  /// stopped and this master keeps serving. Refused as PID 1: the container would end with it.
+  void restart(int stop_signal = 0) {
+    if (sup_.state() != master_state::active || handed_over_) return;
+    if (::getpid() == 1) {
+      std::fprintf(stderr,
+                   "cluster: restart refused: this master is PID 1 (a container's init), and the "
+                   "container would end with it; deploy a new image instead, or restart the "
+                   "workers in place (SIGHUP)\n");
+      return;
+    }
+    if (successor_ && !successor_->failed) {
+      std::fprintf(stderr, "cluster: a restart is already under way (new master %d); joined\n",
+                   successor_->pid);
+      return;
+    }
+    if (restart_delayed_) return;
+    auto const now = clock::now();
+    auto const threshold = cfg_.settings().restart_threshold;
+    if (last_restart_ && now - *last_restart_ < threshold) {
+      auto const delay = cfg_.settings().restart_timeout;
+      restart_delayed_ = true;
+      delayed_stop_signal_ = stop_signal;
+      auto const ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - *last_restart_);
+      std::fprintf(stderr,
+                   "cluster: cyclic restart: the last restart was %lld ms ago (restart threshold "
+                   "%lld ms); restarting in %lld ms\n",
+                   static_cast<long long>(ago.count()), static_cast<long long>(threshold.count()),
+                   static_cast<long long>(delay.count()));
+      cfg_.emit(events::cyclic_restart{delay}, *this);
+      restart_delay_.expires_after(delay);
+      restart_delay_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        restart_delayed_ = false;
+        if (sup_.state() == master_state::active && !handed_over_)
+          begin_restart(delayed_stop_signal_);
+      });
+      return;
+    }
+    begin_restart(stop_signal);
+  }
+
+  /// Rolling restart: replaces every worker in place, one id at a time, starting the replacement
+  /// and stopping the old worker (gracefully) only once the replacement accepts, so capacity
+  /// never drops. A replacement that dies before accepting stops the rolling restart and the
+  /// old workers keep serving. A request while one runs makes it run once more at the end.
+  void restart_workers() {
+    if (!sup_.begin_roll()) return;
+    if (!rolling_notified_) {
+      rolling_notified_ = true;
+      notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(os::monotonic_usec()) +
+             "\nSTATUS=restarting the workers");
+    }
+    step_roll();
   }
 
   //=== observers ===//
@@ -470,6 +709,9 @@ class master {
     return out;
   }
 
+  /// True when this master was started by a previous one (`restart()`), whose state it received.
+  [[nodiscard]] bool restarted() const noexcept { return predecessor_ != nullptr || took_over_; }
+
   /// The master's event loop, for plugins that add timers or sockets of their own.
   [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
 
@@ -480,6 +722,16 @@ class master {
     // An inherited CLUSTER_WORKER (a worker running another cluster program) would make this
     // master believe it is a worker.
     ::unsetenv("CLUSTER_WORKER");
+    // What a successor needs, taken before anything changes it: the title is written over argv,
+    // and the working directory setting moves us.
+    executable_ = os::executable_path();
+    command_ = os::command_line();
+    start_directory_ = os::current_directory();
+    notifier_ = os::notifier::from_environment();
+    adopt_predecessor();
+    // As PID 1 (a container's init), orphans of any descendant are re-parented to the master:
+    // it must reap every child, not only its workers, or they pile up as zombies.
+    reap_all_ = ::getpid() == 1;
     core_settings const& s = cfg_.settings();
     sup_ = detail::supervisor(clock::now(), detail::crash_guard{}, s.timeout);
     cfg_.emit(events::start{}, *this);
@@ -516,12 +768,35 @@ class master {
     // Writing to a closed socket or pipe must be an error code in the master, never its death.
     ::signal(SIGPIPE, SIG_IGN);
     death_pipe_ = os::make_pipe();
+    scoreboard_ = ipc::scoreboard(scoreboard_slots);
     os::set_process_title(s.title);
     title_pattern_ = std::string(s.worker_title);
     for (int sig : signal_policy::signals) signals_.add(sig);
     signals_.add(SIGCHLD);
     wait_signal();
+    if (predecessor_) watch_predecessor();
+    if (notifier_.watchdog()) keep_watchdog();
     cfg_.run_actions(*this);
+  }
+
+  /// In a master started by `restart()`: takes the handoff socket and the state the predecessor
+  /// wrote on it, and when the predecessor restarted.
+  void adopt_predecessor() {
+    if (char const* at = std::getenv(restarted_at_variable)) {
+      last_restart_ = clock::time_point(clock::duration(std::strtoll(at, nullptr, 10)));
+      ::unsetenv(restarted_at_variable);
+    }
+    int const fd = os::take_handoff_fd();
+    if (fd < 0) return;
+    predecessor_ = std::make_unique<descriptor>(io_, fd);
+    // The predecessor writes the state right after it started us: a short wait is plenty.
+    if (auto bytes = os::read_handoff_state(fd, std::chrono::seconds(10))) {
+      inherited_ = restart_state::parse(*bytes);
+    } else {
+      std::fprintf(stderr,
+                   "cluster: restart: the previous master's state could not be read; starting "
+                   "without it\n");
+    }
   }
 
   //=== workers ===//
@@ -536,6 +811,8 @@ class master {
     setup.death_fd = death_pipe_.read.get();
     setup.credentials = credentials_;
     setup.title = detail::worker_title(title_pattern_, id);
+    auto slot = scoreboard_.acquire();
+    if (slot) setup.slot = &scoreboard_[*slot];
 
     pid_t pid;
     {
@@ -546,7 +823,8 @@ class master {
         // SIGTERM when the master dies, even by SIGKILL; if it already died, leave now.
         if (!os::follow_parent(setup.master_pid, SIGTERM)) os::exit_child(0);
         // Close the master's ends: the death pipe's write end (else EOF never comes), every
-        // worker's channel (a worker must not hold its siblings' channels open) and our own.
+        // worker's channel (a worker must not hold its siblings' channels open), our own, and
+        // the handoff sockets (a successor must see EOF when its predecessor master is gone).
         // These are raw close() calls on purpose: the master's Asio objects are never touched in
         // the child (see os::exit_child).
         ::close(death_pipe_.write.get());
@@ -554,10 +832,13 @@ class master {
         for (auto& [other, l] : links_) {
           if (l.channel) ::close(l.channel->native_handle());
         }
+        if (successor_ && successor_->handoff) ::close(successor_->handoff->native_handle());
+        if (predecessor_) ::close(predecessor_->native_handle());
         os::exit_child(detail::run_worker(cfg_, setup));
       }
     }
     if (pid < 0) {
+      if (slot) scoreboard_.release(*slot);
       std::fprintf(stderr, "cluster: cannot fork worker %u: %s\n", id, std::strerror(errno));
       give_up();
       return;
@@ -566,7 +847,8 @@ class master {
     auto const now = clock::now();
     auto const verdict = sup_.started(id, pid, now);
     link& l = links_[pid];
-    l.channel = std::make_unique<boost::asio::posix::stream_descriptor>(io_, master_end.release());
+    l.channel = std::make_unique<descriptor>(io_, master_end.release());
+    l.slot = slot;
     watch_channel(pid);
     // A shutdown or a shrink may have come while this worker was decided on and forked (a plugin
     // reacting to an event): it must not be left running unsupervised.
@@ -586,7 +868,7 @@ class master {
   void watch_channel(int pid) {
     auto it = links_.find(pid);
     if (it == links_.end() || !it->second.channel) return;
-    it->second.channel->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+    it->second.channel->async_wait(descriptor::wait_read,
                                    [this, pid](boost::system::error_code ec) {
                                      if (ec) return;
                                      if (drain_channel(pid)) watch_channel(pid);
@@ -612,6 +894,8 @@ class master {
         case ipc::message_type::connected:
           sup_.connected(pid);
           cfg_.emit(events::worker_connected{w->id, pid}, *this);
+          step_roll();
+          if (sup_.all_connected()) on_all_connected();
           break;
         case ipc::message_type::exception:
           w->last_error = m.text;
@@ -621,6 +905,20 @@ class master {
           cfg_.emit(events::worker_waiting{w->id, pid, m.value}, *this);
           break;
       }
+    }
+  }
+
+  /// Every wanted worker accepts: the service is up. Said once, to whoever waits for it: the
+  /// predecessor master (which then stops), or the service manager.
+  void on_all_connected() {
+    if (ready_) return;
+    ready_ = true;
+    if (predecessor_) {
+      // The predecessor tells systemd (it is still the main process): MAINPID, then READY.
+      std::string const line = "ready\n";
+      [[maybe_unused]] auto n = ::write(predecessor_->native_handle(), line.data(), line.size());
+    } else {
+      notify("READY=1\n" + status_line());
     }
   }
 
@@ -656,49 +954,104 @@ class master {
   }
 
   void reap() {
-    std::vector<int> candidates;
-    for (auto const& [pid, w] : sup_.workers()) candidates.push_back(pid);
-    for (int pid : candidates) {
-      auto status = os::reap(pid);
-      if (!status) continue;
-      // Messages sent just before dying (the exception text) may still be queued.
-      drain_channel(status->pid);
-      // Destroying the descriptor cancels its pending wait.
-      links_.erase(status->pid);
-      detail::supervisor::entry w;
-      outcome const what = sup_.exited(status->pid, clock::now(), w);
-      cfg_.emit(events::worker_killed{w.id, w.pid, status->code, status->signal}, *this);
-      switch (what) {
-        case outcome::unknown:
-        case outcome::shutting_down:
-          break;
-        case outcome::removed:
-          cfg_.emit(events::worker_removed{w.id, w.pid}, *this);
-          break;
-        case outcome::replace:
-          // The same id, at once: the worker count is maintained whatever killed the worker. A
-          // plugin handling worker_killed may have shrunk the cluster or stopped it meanwhile.
-          if (sup_.wants(w.id)) spawn_worker(w.id);
-          break;
-        case outcome::give_up: {
-          auto const& guard = sup_.guard();
-          std::string const why = w.last_error.empty()
-                                      ? "the last one ended with " + detail::describe_exit(*status)
-                                      : "the last error was: " + w.last_error;
-          std::fprintf(
-              stderr,
-              "cluster: workers keep dying (%zu deaths within %lld s), so the application looks "
-              "broken; stopping. %s\n",
-              guard.limit(),
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::seconds>(guard.window()).count()),
-              why.c_str());
-          give_up();
-          break;
-        }
+    if (reap_all_) {
+      // PID 1: any child may have ended, ours or an orphan's; collect them all.
+      while (auto status = os::reap(-1)) handle_exit(*status);
+    } else {
+      std::vector<int> candidates;
+      for (auto const& [pid, w] : sup_.workers()) candidates.push_back(pid);
+      if (successor_) candidates.push_back(successor_->pid);
+      for (int pid : candidates) {
+        if (auto status = os::reap(pid)) handle_exit(*status);
       }
     }
     finish_if_done();
+  }
+
+  void handle_exit(os::exit_status const& status) {
+    if (successor_ && status.pid == successor_->pid) {
+      successor_exited(status);
+      return;
+    }
+    if (!sup_.find(status.pid)) return;  // an orphan a PID 1 master reaped for the system
+    // Messages sent just before dying (the exception text) may still be queued.
+    drain_channel(status.pid);
+    if (auto it = links_.find(status.pid); it != links_.end()) {
+      if (it->second.slot) scoreboard_.release(*it->second.slot);
+      // Destroying the descriptor cancels its pending wait.
+      links_.erase(it);
+    }
+    detail::supervisor::entry w;
+    outcome const what = sup_.exited(status.pid, clock::now(), w);
+    cfg_.emit(events::worker_killed{w.id, w.pid, status.code, status.signal}, *this);
+    switch (what) {
+      case outcome::unknown:
+      case outcome::shutting_down:
+        break;
+      case outcome::removed:
+        cfg_.emit(events::worker_removed{w.id, w.pid}, *this);
+        // A worker stopped by a rolling restart whose replacement died meanwhile: its slot
+        // must not stay empty.
+        if (sup_.wants(w.id)) spawn_worker(w.id);
+        break;
+      case outcome::replace:
+        // The same id, at once: the worker count is maintained whatever killed the worker. A
+        // plugin handling worker_killed may have shrunk the cluster or stopped it meanwhile.
+        if (sup_.wants(w.id)) spawn_worker(w.id);
+        break;
+      case outcome::give_up: {
+        auto const& guard = sup_.guard();
+        std::string const why = w.last_error.empty()
+                                    ? "the last one ended with " + detail::describe_exit(status)
+                                    : "the last error was: " + w.last_error;
+        std::fprintf(
+            stderr,
+            "cluster: workers keep dying (%zu deaths within %lld s), so the application looks "
+            "broken; stopping. %s\n",
+            guard.limit(),
+            static_cast<long long>(
+                std::chrono::duration_cast<std::chrono::seconds>(guard.window()).count()),
+            why.c_str());
+        give_up();
+        return;
+      }
+    }
+    step_roll(&status, &w);
+  }
+
+  /// Carries out what the rolling restart needs now; `exit`/`dead` describe a worker that just
+  /// exited (for the message if it was the replacement).
+  void step_roll(os::exit_status const* exit = nullptr,
+                 detail::supervisor::entry const* dead = nullptr) {
+    using status = detail::supervisor::roll_action::status;
+    auto const act = sup_.roll_step(clock::now());
+    for (int pid : act.stop) stop_worker(pid);
+    switch (act.what) {
+      case status::idle:
+      case status::waiting:
+        break;
+      case status::done:
+        std::fprintf(stderr, "cluster: rolling restart: every worker replaced (%u)\n",
+                     act.replaced);
+        rolling_notified_ = false;
+        notify("READY=1\n" + status_line());
+        break;
+      case status::failed: {
+        std::string why = "it failed";
+        if (exit && dead && dead->pid == act.failed_pid) {
+          why = dead->last_error.empty() ? "it ended with " + detail::describe_exit(*exit)
+                                         : "its error was: " + dead->last_error;
+        }
+        std::fprintf(stderr,
+                     "cluster: rolling restart stopped: the new worker %d died before it "
+                     "accepted (%s); the other workers keep serving\n",
+                     act.failed_pid, why.c_str());
+        rolling_notified_ = false;
+        notify("READY=1\nSTATUS=rolling restart failed: " + why);
+        break;
+      }
+    }
+    if (act.spawn) spawn_worker(*act.spawn);
   }
 
   void give_up() {
@@ -711,6 +1064,206 @@ class master {
     finished_ = true;
     cfg_.emit(events::close{}, *this);
     io_.stop();
+  }
+
+  //=== master restart ===//
+
+  static constexpr char const* restarted_at_variable = "CLUSTER_RESTARTED_AT";
+
+  void begin_restart(int stop_signal) {
+    last_restart_ = clock::now();
+    notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(os::monotonic_usec()) +
+           "\nSTATUS=restarting the master");
+    restart_state state;
+    cfg_.emit(events::restarting{state}, *this);
+
+    os::successor_plan plan;
+    plan.executable = executable_;
+    plan.arguments = command_;
+    if (plan.arguments.empty()) plan.arguments.push_back(executable_);
+    plan.directory = start_directory_;
+    for (auto const& l : listeners_) {
+      plan.listeners.push_back(l.fd.get());
+      plan.listener_names.push_back(l.family == AF_UNIX ? "unix" : "tcp");
+    }
+    plan.environment.push_back(std::string(restarted_at_variable) + "=" +
+                               std::to_string(last_restart_->time_since_epoch().count()));
+    if (notifier_.enabled()) {
+      plan.environment.push_back("NOTIFY_SOCKET=" + notifier_.address());
+      if (auto wd = notifier_.watchdog())
+        plan.environment.push_back("WATCHDOG_USEC=" + std::to_string(wd->count()));
+    }
+    // The CLUSTER_ENV this master runs, so that the successor resolves the same branch.
+    if (char const* env = std::getenv("CLUSTER_ENV"))
+      plan.environment.push_back(std::string("CLUSTER_ENV=") + env);
+
+    int pid = -1;
+    try {
+      auto [mine, theirs] = os::make_socketpair(SOCK_STREAM);
+      plan.handoff = theirs.get();
+      {
+        os::signal_block blocked;
+        pid = os::start_successor(plan);
+      }
+      successor_.emplace();
+      successor_->pid = pid;
+      successor_->stop_signal = stop_signal;
+      successor_->handoff = std::make_unique<descriptor>(io_, mine.release());
+      successor_->outgoing = os::frame_handoff_state(state.serialize());
+    } catch (std::exception const& e) {
+      restart_failed(std::string("cannot start a new master: ") + e.what());
+      return;
+    }
+    std::fprintf(stderr, "cluster: restarting: starting a new master (pid %d)\n", pid);
+    std::fflush(stderr);
+    boost::asio::async_write(*successor_->handoff, boost::asio::buffer(successor_->outgoing),
+                             [](boost::system::error_code, std::size_t) {
+                               // A successor that died before reading is reported by its exit.
+                             });
+    read_successor();
+    successor_deadline_.expires_after(cfg_.settings().timeout);
+    successor_deadline_.async_wait([this](boost::system::error_code ec) {
+      if (ec || !successor_ || successor_->ready || successor_->failed) return;
+      auto const ms = cfg_.settings().timeout.count();
+      restart_failed("the new master did not have every worker accepting within timeout (" +
+                     std::to_string(ms) + " ms)");
+    });
+  }
+
+  void read_successor() {
+    if (!successor_ || !successor_->handoff) return;
+    successor_->handoff->async_read_some(
+        boost::asio::buffer(successor_->incoming),
+        [this](boost::system::error_code ec, std::size_t n) {
+          if (!successor_) return;
+          if (ec) return;  // EOF or error: its exit (reaped) says what happened
+          successor_->reply.append(successor_->incoming.data(), n);
+          std::size_t eol;
+          while ((eol = successor_->reply.find('\n')) != std::string::npos) {
+            std::string const line = successor_->reply.substr(0, eol);
+            successor_->reply.erase(0, eol + 1);
+            if (line == "ready") {
+              successor_ready();
+            } else if (line.starts_with("exec ")) {
+              int const error = std::atoi(line.c_str() + 5);
+              restart_failed("cannot execute " + executable_ + ": " + std::strerror(error));
+            }
+          }
+          read_successor();
+        });
+  }
+
+  /// The successor's workers all accept: hand the service over and stop.
+  void successor_ready() {
+    if (!successor_ || successor_->ready || successor_->failed) return;
+    successor_->ready = true;
+    successor_deadline_.cancel();
+    handed_over_ = true;
+    std::fprintf(stderr, "cluster: restart: new master %d is serving; this master stops\n",
+                 successor_->pid);
+    std::fflush(stderr);
+    // This master is systemd's main process until now: it names the new one, whose readiness it
+    // has just seen.
+    notify("MAINPID=" + std::to_string(successor_->pid) + "\nREADY=1\n" + status_line());
+    int const sig = successor_->stop_signal;
+    if (sig == 0) {
+      close();
+    } else {
+      on_signal(sig);
+      if (sup_.state() == master_state::active) close();
+    }
+  }
+
+  /// The restart did not happen: report it once, stop the would-be successor, keep serving.
+  void restart_failed(std::string const& why) {
+    if (successor_) {
+      if (successor_->failed || successor_->ready) return;
+      successor_->failed = true;
+      successor_deadline_.cancel();
+      // As any master, it takes SIGTERM for a hard stop: its workers go with it.
+      ::kill(successor_->pid, SIGTERM);
+    }
+    std::fprintf(stderr, "cluster: restart failed: %s; this master keeps serving\n", why.c_str());
+    std::fflush(stderr);
+    notify("READY=1\nSTATUS=restart failed: " + why);
+  }
+
+  void successor_exited(os::exit_status const& status) {
+    if (!successor_->ready && !successor_->failed) {
+      restart_failed("the new master ended with " + detail::describe_exit(status) +
+                     " before its workers were ready");
+    }
+    successor_.reset();
+  }
+
+  /// A shutdown during a restart: the successor, not yet serving, must not outlive us.
+  void abandon_successor() {
+    restart_delay_.cancel();
+    restart_delayed_ = false;
+    if (!successor_ || successor_->ready || successor_->failed) return;
+    successor_->failed = true;
+    successor_deadline_.cancel();
+    ::kill(successor_->pid, SIGTERM);
+  }
+
+  /// In a successor: waits for the predecessor to end (its end of the handoff socket closes),
+  /// then emits `restart` with the state it handed over.
+  void watch_predecessor() {
+    predecessor_->async_wait(descriptor::wait_read, [this](boost::system::error_code ec) {
+      if (ec) return;
+      char buf[64];
+      ssize_t const n = ::read(predecessor_->native_handle(), buf, sizeof buf);
+      if (n > 0 || (n < 0 && errno == EINTR)) {
+        watch_predecessor();
+        return;
+      }
+      predecessor_.reset();
+      took_over_ = true;
+      restart_state const state = std::move(inherited_);
+      inherited_ = restart_state{};
+      cfg_.emit(events::restart{state}, *this);
+      for (auto const& problem : state.problems()) std::fprintf(stderr, "%s\n", problem.c_str());
+    });
+  }
+
+  //=== service manager ===//
+
+  void notify(std::string const& state) const {
+    if (notifier_.enabled()) notifier_.send(state);
+  }
+
+  [[nodiscard]] std::string status_line() const {
+    std::string where;
+    for (auto const& l : listeners_) where += (where.empty() ? "" : ", ") + l.name;
+    return "STATUS=serving" + (where.empty() ? std::string() : " on " + where) + " with " +
+           std::to_string(sup_.target()) + " workers";
+  }
+
+  /// True when the service works: every wanted worker accepts, and each one's event loop has
+  /// run recently (a worker stuck in a handler stops beating). Only then does the watchdog get
+  /// its keep-alive, so that systemd restarts a service that is up but no longer serves.
+  [[nodiscard]] bool healthy() const {
+    if (!sup_.all_connected()) return false;
+    auto const now = ipc::heartbeat_now();
+    for (auto const& [pid, w] : sup_.workers()) {
+      if (w.stopping) continue;
+      auto it = links_.find(pid);
+      if (it == links_.end() || !it->second.slot) continue;
+      auto const beat = scoreboard_[*it->second.slot].heartbeat.load(std::memory_order_relaxed);
+      if (now - beat > stale_heartbeat.count()) return false;
+    }
+    return true;
+  }
+
+  /// Sends WATCHDOG=1 at half the interval systemd asked for, while the service is healthy.
+  void keep_watchdog() {
+    auto const every = std::chrono::duration_cast<clock::duration>(*notifier_.watchdog()) / 2;
+    watchdog_.expires_after(every);
+    watchdog_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      if (sup_.state() == master_state::active && !handed_over_ && healthy()) notify("WATCHDOG=1");
+      keep_watchdog();
+    });
   }
 
   //=== signals ===//
@@ -744,13 +1297,18 @@ class master {
         spawn(-1);
         break;
       case master_action::restart:
-        std::fprintf(stderr, "cluster: restart is not supported yet; signal %d ignored\n", sig);
+        restart();
+        break;
+      case master_action::restart_workers:
+        restart_workers();
         break;
     }
   }
 
-  /// Removes the unix socket files this master created, if they are still the same files.
+  /// Removes the unix socket files this master created, if they are still the same files. Not
+  /// after a handover: the successor listens on them now.
   void remove_unix_sockets() {
+    if (handed_over_) return;
     std::size_t i = 0;
     for (auto const& l : listeners_) {
       if (l.unix_path.empty()) continue;
@@ -766,7 +1324,10 @@ class master {
   Config& cfg_;
   boost::asio::io_context io_{1};
   boost::asio::signal_set signals_;
-  boost::asio::steady_timer deadline_;  ///< the next graceful-stop deadline, if any
+  boost::asio::steady_timer deadline_;            ///< the next graceful-stop deadline, if any
+  boost::asio::steady_timer restart_delay_;       ///< a restart delayed as cyclic
+  boost::asio::steady_timer successor_deadline_;  ///< the successor must be ready by then
+  boost::asio::steady_timer watchdog_;
   std::vector<os::listener> listeners_;
   std::vector<std::pair<dev_t, ino_t>> unix_inodes_;
   os::pipe_ends death_pipe_;
@@ -774,6 +1335,23 @@ class master {
   std::string title_pattern_;
   detail::supervisor sup_;
   std::map<int, link> links_;
+  ipc::scoreboard scoreboard_;
+  os::notifier notifier_;
+  // Master restart.
+  std::string executable_;
+  std::vector<std::string> command_;
+  std::string start_directory_;
+  std::optional<successor> successor_;
+  std::optional<clock::time_point> last_restart_;
+  bool restart_delayed_ = false;
+  int delayed_stop_signal_ = 0;
+  bool handed_over_ = false;  ///< a successor serves: this master only drains and exits
+  std::unique_ptr<descriptor> predecessor_;
+  restart_state inherited_;
+  bool took_over_ = false;
+  bool ready_ = false;
+  bool rolling_notified_ = false;
+  bool reap_all_ = false;
   int exit_status_ = 0;
   bool finished_ = false;
 };

@@ -103,14 +103,16 @@ class notifier {
     auto const usec = detail::take_environment("WATCHDOG_USEC");
     auto const pid = detail::take_environment("WATCHDOG_PID");
     std::optional<std::chrono::microseconds> watchdog;
-    auto const interval = usec ? detail::parse_positive(*usec) : std::nullopt;
+    // 0 stands for "none": parse_positive never yields it. (A plain value, not an optional:
+    // g++ 12 at -O2 warns that the optional's payload may be read uninitialized.)
+    std::uint64_t const interval = usec ? detail::parse_positive(*usec).value_or(0) : 0;
     bool const for_us =
         !pid || detail::parse_positive(*pid) == static_cast<std::uint64_t>(::getpid());
     // systemd's "infinity" is UINT64_MAX; anything that does not fit the duration is no
     // watchdog at all, as sd_watchdog_enabled() treats it.
-    if (interval && for_us &&
-        *interval < static_cast<std::uint64_t>(std::chrono::microseconds::max().count())) {
-      watchdog = std::chrono::microseconds(static_cast<std::chrono::microseconds::rep>(*interval));
+    if (interval != 0 && for_us &&
+        interval < static_cast<std::uint64_t>(std::chrono::microseconds::max().count())) {
+      watchdog = std::chrono::microseconds(static_cast<std::chrono::microseconds::rep>(interval));
     }
     return notifier(socket.value_or(std::string{}), watchdog);
   }

@@ -78,11 +78,13 @@ struct exit_status {
   int signal = 0;  ///< the signal that killed the child, or 0
 };
 
-/// Reaps the child `pid` if it has ended, without blocking; empty while it runs.
+/// Reaps the child `pid` if it has ended, without blocking; empty while it runs. With -1, any
+/// child that has ended.
 ///
 /// The master asks for each of its workers by pid rather than for any child (`waitpid(-1)`):
 /// a plugin that runs a command of its own must get that command's status, not lose it to us.
-/// Signals coalesce, so one SIGCHLD may stand for many deaths: every worker is asked.
+/// Signals coalesce, so one SIGCHLD may stand for many deaths: every worker is asked. Only as
+/// PID 1, where every orphan of the system becomes its child, does the master reap any child.
 inline std::optional<exit_status> reap(pid_t child) {
   int status = 0;
   pid_t pid;

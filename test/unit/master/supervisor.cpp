@@ -345,3 +345,121 @@ TEST_CASE("deaths during a hard shutdown are not replaced; the last one finishes
   CHECK(s.grow(1).empty());
   CHECK_FALSE(s.wants(0));
 }
+
+//=== rolling restart ===//
+
+namespace {
+using roll = supervisor::roll_action::status;
+}  // namespace
+
+TEST_CASE("a rolling restart replaces each worker before stopping it, one id at a time") {
+  supervisor s{supervisor::clock::time_point{}};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(2), t);
+  s.connected(100);
+  s.connected(101);
+  REQUIRE(s.begin_roll());
+  auto a = s.roll_step(t);
+  CHECK(a.what == roll::waiting);
+  REQUIRE(a.spawn == 0u);
+  CHECK(a.stop.empty());
+  CHECK(s.started(0, 200, t) == supervisor::verdict::keep);
+  // Two workers with id 0 now; the old one serves until the new one accepts.
+  CHECK(s.roll_step(t).what == roll::waiting);
+  CHECK_FALSE(s.roll_step(t).spawn);
+  s.connected(200);
+  auto b = s.roll_step(t);
+  CHECK(b.stop == std::vector<int>{100});
+  REQUIRE(b.spawn == 1u);
+  CHECK(s.find(100)->stopping);
+  s.started(1, 201, t);
+  supervisor::entry dead;
+  CHECK(s.exited(100, t, dead) == outcome::removed);
+  CHECK_FALSE(s.wants(0));  // the replacement holds the slot
+  s.connected(201);
+  auto c = s.roll_step(t);
+  CHECK(c.what == roll::done);
+  CHECK(c.replaced == 2);
+  CHECK(c.stop == std::vector<int>{101});
+  CHECK_FALSE(s.rolling());
+  CHECK(s.roll_step(t).what == roll::idle);
+}
+
+TEST_CASE("a replacement that dies before it accepts stops the rolling restart") {
+  supervisor s{supervisor::clock::time_point{}};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(2), t);
+  s.connected(100);
+  s.connected(101);
+  s.begin_roll();
+  REQUIRE(s.roll_step(t).spawn == 0u);
+  s.started(0, 200, t);
+  supervisor::entry dead;
+  s.exited(200, t + 1s, dead);
+  CHECK_FALSE(s.wants(0));  // the old worker still serves id 0: nothing to start
+  auto a = s.roll_step(t + 1s);
+  CHECK(a.what == roll::failed);
+  CHECK(a.failed_pid == 200);
+  CHECK(a.stop.empty());
+  CHECK_FALSE(s.find(100)->stopping);
+  CHECK_FALSE(s.rolling());
+}
+
+TEST_CASE("asking again during a rolling restart runs one more pass, not one per request") {
+  supervisor s{supervisor::clock::time_point{}};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(1), t);
+  s.connected(100);
+  s.begin_roll();
+  REQUIRE(s.roll_step(t).spawn == 0u);
+  s.begin_roll();
+  s.begin_roll();
+  s.started(0, 200, t);
+  s.connected(200);
+  auto a = s.roll_step(t);
+  CHECK(a.stop == std::vector<int>{100});
+  REQUIRE(a.spawn == 0u);  // the second pass
+  s.started(0, 300, t);
+  s.connected(300);
+  auto b = s.roll_step(t);
+  CHECK(b.what == roll::done);
+  CHECK(b.stop == std::vector<int>{200});
+}
+
+TEST_CASE("a shutdown cancels a rolling restart; a shrink skips the removed ids") {
+  supervisor s{supervisor::clock::time_point{}};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(3), t);
+  for (int pid : {100, 101, 102}) s.connected(pid);
+  s.begin_roll();
+  REQUIRE(s.roll_step(t).spawn == 0u);
+  s.started(0, 200, t);
+  SECTION("shrink") {
+    s.shrink(2, t);  // ids 1 and 2 go
+    s.connected(200);
+    auto a = s.roll_step(t);
+    CHECK(a.what == roll::done);
+    CHECK(a.stop == std::vector<int>{100});
+  }
+  SECTION("graceful shutdown") {
+    s.begin_graceful(t);
+    CHECK_FALSE(s.rolling());
+    CHECK(s.roll_step(t).what == roll::idle);
+    CHECK_FALSE(s.begin_roll());
+  }
+}
+
+TEST_CASE("all_connected needs one accepting, non-stopping worker per wanted id") {
+  supervisor s{supervisor::clock::time_point{}};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(2), t);
+  CHECK_FALSE(s.all_connected());
+  s.connected(100);
+  CHECK_FALSE(s.all_connected());
+  s.connected(101);
+  CHECK(s.all_connected());
+  s.shrink(1, t);
+  CHECK(s.all_connected());
+  s.begin_graceful(t);
+  CHECK_FALSE(s.all_connected());
+}
