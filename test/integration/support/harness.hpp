@@ -67,6 +67,10 @@ class master_process {
 
   /// Starts `p.argv[0]` with the arguments `p.argv`.
   master_process(program const& p, std::map<std::string, std::string> env) {
+    // A master started by `restart()` outlives the master that started it: once that one is
+    // gone, the successor and its workers become children of the test (rather than of a PID 1
+    // that may never reap them), and the destructor can reap them.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
     env.try_emplace("CLUSTER_TEST_EVENTS", "1");
@@ -110,12 +114,22 @@ class master_process {
   master_process(master_process const&) = delete;
   master_process& operator=(master_process const&) = delete;
   ~master_process() {
-    if (!reaped_) ::kill(-pid_, SIGKILL);
-    for (int pid : seen_pids()) {
+    // The whole group, even once the first master is reaped: successors share its group.
+    ::kill(-pid_, SIGKILL);
+    std::vector<int> others = seen_pids();
+    for (int pid : successor_pids()) others.push_back(pid);
+    for (int pid : others) {
       // Workers outlive a SIGKILLed master only by a moment; make sure of it.
       if (alive(pid)) ::kill(pid, SIGKILL);
     }
     wait(5s);
+    // Those re-parented to the test (see the constructor) are reaped here; the others are not
+    // ours to wait for.
+    auto const until = clock::now() + 5s;
+    for (int pid : others) {
+      while (::waitpid(pid, nullptr, WNOHANG) == 0 && clock::now() < until)
+        std::this_thread::sleep_for(1ms);
+    }
     ::close(err_);
   }
 
@@ -194,6 +208,18 @@ class master_process {
     drain();
     std::vector<int> out;
     std::regex const re(R"(worker_spawned id=\d+ pid=(\d+))");
+    for (auto const& l : lines_) {
+      std::smatch m;
+      if (std::regex_search(l, m, re)) out.push_back(std::stoi(m[1].str()));
+    }
+    return out;
+  }
+
+  /// Pids of every successor master a restart started, in order.
+  std::vector<int> successor_pids() {
+    drain();
+    std::vector<int> out;
+    std::regex const re(R"(cluster: restarting: starting a new master \(pid (\d+)\))");
     for (auto const& l : lines_) {
       std::smatch m;
       if (std::regex_search(l, m, re)) out.push_back(std::stoi(m[1].str()));

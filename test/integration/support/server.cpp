@@ -11,22 +11,43 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace {
 
-/// `/` answers `pid=P worker=N`; `/slow?ms=N` answers after N ms; `/throw` throws.
+/// Set when the file named by `CLUSTER_TEST_BREAK_FILE` exists as a worker starts: its content
+/// says how the worker fails (`throw`: its server cannot be built; `hang`: it never accepts).
+/// A test creates the file to make a freshly started master (a bad deploy) fail.
+void maybe_break() {
+  char const* path = std::getenv("CLUSTER_TEST_BREAK_FILE");
+  if (!path || !std::filesystem::exists(path)) return;
+  std::ifstream in(path);
+  std::string how;
+  in >> how;
+  if (how == "hang") {
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  throw std::runtime_error("broken deploy (" + std::string(path) + ")");
+}
+
+/// `/` answers `pid=P worker=N`; `/slow?ms=N` answers after N ms; `/throw` throws; `/orphan`
+/// leaves an orphaned grandchild that exits 100 ms later (its pid is in the body).
 struct http_app {
+  http_app() { maybe_break(); }
   cluster::http::response handle(cluster::http::request const& req) {
     std::string_view const target = req.target();
     if (target.starts_with("/slow")) {
@@ -39,6 +60,35 @@ struct http_app {
     }
     if (target == "/throw") throw std::runtime_error("handler failed on purpose");
     cluster::http::response res{cluster::http::status::ok, req.version()};
+    if (target.starts_with("/env/")) {
+      std::string const name(target.substr(5));
+      char const* value = std::getenv(name.c_str());
+      res.body() = name + (value ? "=" + std::string(value) : std::string(" unset")) + "\n";
+      return res;
+    }
+    if (target == "/orphan") {
+      // The child forks the grandchild and exits at once: the grandchild is re-parented to the
+      // nearest subreaper or init, which must reap it when it exits.
+      int pipe_fds[2];
+      if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe");
+      pid_t const child = ::fork();
+      if (child == 0) {
+        pid_t const grandchild = ::fork();
+        if (grandchild == 0) {
+          ::usleep(100000);
+          ::_exit(0);
+        }
+        [[maybe_unused]] auto n = ::write(pipe_fds[1], &grandchild, sizeof grandchild);
+        ::_exit(0);
+      }
+      pid_t grandchild = 0;
+      [[maybe_unused]] auto n = ::read(pipe_fds[0], &grandchild, sizeof grandchild);
+      ::close(pipe_fds[0]);
+      ::close(pipe_fds[1]);
+      ::waitpid(child, nullptr, 0);
+      res.body() = "orphan=" + std::to_string(grandchild) + "\n";
+      return res;
+    }
     res.set(cluster::http::field::content_type, "text/plain");
     res.body() = "pid=" + std::to_string(::getpid()) +
                  " worker=" + std::to_string(cluster::worker_id().value_or(999)) +
@@ -170,6 +220,46 @@ struct operations {
   }
 };
 
+/// Hands a generation counter from each master to its successor: `restarting` puts the count it
+/// received plus one, `restart` prints what arrived (`cluster-event: handover generation=N`).
+/// Built twice: the second program reads a newer version of the state (CLUSTER_TEST_HANDOVER_V2).
+struct handover_probe {
+  static constexpr cluster::fixed_string name = "handover probe";
+#ifdef CLUSTER_TEST_HANDOVER_V2
+  struct handover {
+    std::uint64_t generation = 0;
+    std::string note;
+    std::vector<std::int32_t> ids;
+  };
+  static constexpr std::uint32_t handover_version = 2;
+#else
+  struct handover {
+    std::uint64_t generation = 0;
+    std::string note;
+  };
+  static constexpr std::uint32_t handover_version = 1;
+#endif
+  std::uint64_t generation = 0;
+
+  template <class Master>
+  void on(cluster::events::restarting const& e, Master& m) {
+    handover h{};
+    h.generation = generation + 1;
+    h.note = "from " + std::to_string(::getpid()) + " with " + std::to_string(m.worker_count());
+    e.state.template put<handover_probe>(h);
+  }
+  template <class Master>
+  void on(cluster::events::restart const& e, Master&) {
+    if (auto h = e.state.template get<handover_probe>()) {
+      generation = h->generation;
+      std::fprintf(stderr, "cluster-event: handover generation=%llu note=%s\n",
+                   static_cast<unsigned long long>(h->generation), h->note.c_str());
+    } else {
+      std::fprintf(stderr, "cluster-event: handover none\n");
+    }
+  }
+};
+
 template <class Server, class SignalPolicy = void, class Plugin = cluster::testing::no_plugin>
 int run() {
   cluster::testing::test_config<Server, SignalPolicy, Plugin> cfg;
@@ -181,6 +271,7 @@ int run() {
 int main(int argc, char** argv) {
   std::string_view const mode = argc > 1 ? argv[1] : "http";
   if (mode == "http") return run<http_app>();
+  if (mode == "handover") return run<http_app, void, handover_probe>();
   if (mode == "container") return run<http_app, cluster::container_signals>();
   if (mode == "impatient") return run<impatient_app>();
   if (mode == "async") return run<async_http_app>();
@@ -200,7 +291,8 @@ int main(int argc, char** argv) {
   }
   std::fprintf(
       stderr,
-      "Usage: %s http|impatient|async|container|broken|echo|polite-echo|job|stuck|fds|ops|lambda\n",
+      "Usage: %s "
+      "http|handover|impatient|async|container|broken|echo|polite-echo|job|stuck|fds|ops|lambda\n",
       argv[0]);
   return 2;
 }

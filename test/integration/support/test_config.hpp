@@ -4,6 +4,7 @@
 
 #include <cluster/config/core_settings.hpp>
 #include <cluster/events.hpp>
+#include <cluster/restart_state.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -20,7 +21,10 @@ namespace cluster::testing {
 /// Prints one line per event on stderr (`cluster-event: worker_spawned id=0 pid=123`), so that
 /// tests can wait for what the master did; enabled by `CLUSTER_TEST_EVENTS=1`.
 struct event_trace {
-  bool enabled = std::getenv("CLUSTER_TEST_EVENTS") != nullptr;
+  bool enabled = [] {
+    char const* v = std::getenv("CLUSTER_TEST_EVENTS");
+    return v != nullptr && *v != '\0' && std::string_view(v) != "0";
+  }();
 
   void line(std::string const& text) const {
     if (!enabled) return;
@@ -80,6 +84,18 @@ struct event_trace {
   void on(events::kill const& e, M&) {
     line("kill signal=" + std::to_string(e.signal));
   }
+  template <class M>
+  void on(events::restarting const&, M&) {
+    line("restarting");
+  }
+  template <class M>
+  void on(events::restart const&, M&) {
+    line("restart");
+  }
+  template <class M>
+  void on(events::cyclic_restart const& e, M&) {
+    line("cyclic_restart delay=" + std::to_string(e.delay.count()));
+  }
 };
 
 /// Settings from the environment, as the examples and test servers use them:
@@ -93,6 +109,10 @@ inline core_settings settings_from_environment(unsigned default_workers = 2) {
   if (char const* u = std::getenv("CLUSTER_TEST_USER")) s.user.name = u;
   if (char const* t = std::getenv("CLUSTER_TEST_TIMEOUT_MS"))
     s.timeout = std::chrono::milliseconds(std::atoi(t));
+  if (char const* t = std::getenv("CLUSTER_TEST_RESTART_THRESHOLD_MS"))
+    s.restart_threshold = std::chrono::milliseconds(std::atoi(t));
+  if (char const* t = std::getenv("CLUSTER_TEST_RESTART_TIMEOUT_MS"))
+    s.restart_timeout = std::chrono::milliseconds(std::atoi(t));
   return s;
 }
 

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: BSL-1.0
+// Restart without downtime, under load: master restart, rolling restart, graceful shutdown, bad
+// deploys, state handover and restart storms.
+#include "support/harness.hpp"
+#include "support/load.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace cluster::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The children of `parent` as (pid, state letter), read from /proc.
+std::map<int, char> children_of(int parent) {
+  std::map<int, char> out;
+  for (auto const& entry : fs::directory_iterator("/proc")) {
+    std::string const name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto const close = text.rfind(')');
+    if (close == std::string::npos || close + 4 >= text.size()) continue;
+    char const state = text[close + 2];
+    int const ppid = std::atoi(text.c_str() + close + 4);
+    if (ppid == parent) out[std::stoi(name)] = state;
+  }
+  return out;
+}
+
+/// The live (non-zombie) children of `parent`.
+std::set<int> live_children(int parent) {
+  std::set<int> out;
+  for (auto const& [pid, state] : children_of(parent)) {
+    if (state != 'Z' && state != 'X') out.insert(pid);
+  }
+  return out;
+}
+
+/// What `pid` holds open, by kind (`socket`, `pipe`, `anon_inode:[eventpoll]`, ...): compared
+/// between two masters, a leak shows as one more of some kind.
+std::map<std::string, int> descriptor_kinds(int pid) {
+  std::map<std::string, int> out;
+  for (auto const& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    std::error_code ec;
+    std::string target = fs::read_symlink(entry.path(), ec).string();
+    if (ec) continue;
+    if (auto colon = target.find(":["); colon != std::string::npos && target[0] != 'a')
+      target.resize(colon);  // socket:[123] -> socket
+    if (target.starts_with("/")) target = "file";
+    ++out[target];
+  }
+  return out;
+}
+
+/// Waits until `pid` (a child of the test: a master re-parented to it) has exited, and reaps it.
+bool wait_gone(int pid, std::chrono::milliseconds limit = 20s) {
+  bool const gone = wait_until([&] { return !alive(pid); }, limit);
+  ::waitpid(pid, nullptr, WNOHANG);
+  return gone;
+}
+
+/// A load generator on `port`: 50 keep-alive connections, bounded to 120 s.
+std::vector<std::string> load_args(int port) {
+  return {"--port", std::to_string(port), "--connections", "50", "--max-seconds", "120"};
+}
+
+/// A copy of the test server in a temporary directory, to be replaced as a deploy would.
+struct deployed_copy {
+  fs::path dir;
+  fs::path app;
+
+  explicit deployed_copy(fs::path const& from) {
+    char tmpl[] = "/tmp/cluster-deploy-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    app = dir / "app";
+    fs::copy_file(from, app);
+    fs::permissions(app, fs::perms::owner_all);
+  }
+  deployed_copy(deployed_copy const&) = delete;
+  deployed_copy& operator=(deployed_copy const&) = delete;
+  ~deployed_copy() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  /// Puts `next` at the app's path the way deploys do: a new file renamed over the old one.
+  void deploy(fs::path const& next, fs::perms perms = fs::perms::owner_all) const {
+    fs::path const staged = dir / "app.new";
+    fs::copy_file(next, staged, fs::copy_options::overwrite_existing);
+    fs::permissions(staged, perms);
+    fs::rename(staged, app);
+  }
+
+  /// Deploys a script with `body` instead of a program.
+  void deploy_script(std::string const& body) const {
+    fs::path const staged = dir / "app.new";
+    std::ofstream(staged) << "#!/bin/sh\n" << body << "\n";
+    fs::permissions(staged, fs::perms::owner_all);
+    fs::rename(staged, app);
+  }
+};
+
+constexpr char const* serving = R"(cluster: restart: new master (\d+) is serving)";
+
+}  // namespace
+
+TEST_CASE("a master restart under load loses no request and leaves exactly N workers") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  REQUIRE(port > 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  auto const old_workers = live_children(m.pid());
+  REQUIRE(old_workers.size() == 2);
+  auto const fds_before = descriptor_kinds(m.pid());
+
+  load_process load(load_args(port));
+  REQUIRE(load.wait_running());
+  auto const before = load.wait_ok(500, 10s);
+  REQUIRE(before);
+  m.signal(SIGUSR2);
+  std::string const next = m.capture(serving, 20s);
+  REQUIRE_FALSE(next.empty());
+  int const successor = std::stoi(next);
+  CHECK(m.wait(20s) == 0);  // the old master drained and exited
+  REQUIRE(load.wait_ok(before->ok + 2000, 20s));
+  auto const result = load.stop();
+  REQUIRE(result);
+  INFO("requests=" << result->requests << " ok=" << result->ok << " lost=" << result->lost
+                   << " fresh_failed=" << result->fresh_failed
+                   << " connect_errors=" << result->connect_errors << " non200=" << result->non200);
+  CHECK(result->failures() == 0);
+
+  // The successor serves with its own two workers; every old one is gone.
+  REQUIRE(wait_until([&] { return live_children(successor).size() == 2; }));
+  for (int pid : old_workers) CHECK_FALSE(alive(pid));
+  int const answered_by = served_by(http_get(port, "/"));
+  CHECK(live_children(successor).count(answered_by) == 1);
+  // The `restart` event came once the old master had gone: the handoff socket is closed, so the
+  // successor holds exactly what the first master held.
+  REQUIRE(m.wait_line("cluster-event: restart$", 10s) >= 0);
+  CHECK(descriptor_kinds(successor) == fds_before);
+
+  ::kill(successor, SIGQUIT);
+  CHECK(wait_gone(successor));
+}
+
+TEST_CASE("a rolling restart under load replaces every worker and loses no request") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  REQUIRE(port > 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  auto const old_workers = live_children(m.pid());
+  REQUIRE(old_workers.size() == 2);
+
+  load_process load(load_args(port));
+  REQUIRE(load.wait_running());
+  auto const before = load.wait_ok(500, 10s);
+  REQUIRE(before);
+  m.signal(SIGHUP);
+  REQUIRE(m.wait_line(R"(cluster: rolling restart: every worker replaced \(2\))", 20s) >= 0);
+  REQUIRE(wait_until(
+      [&] {
+        for (int pid : old_workers) {
+          if (alive(pid)) return false;
+        }
+        return true;
+      },
+      20s));
+  REQUIRE(load.wait_ok(before->ok + 2000, 20s));
+  auto const result = load.stop();
+  REQUIRE(result);
+  INFO("lost=" << result->lost << " fresh_failed=" << result->fresh_failed
+               << " connect_errors=" << result->connect_errors << " non200=" << result->non200);
+  CHECK(result->failures() == 0);
+  auto const now = live_children(m.pid());
+  CHECK(now.size() == 2);
+  for (int pid : now) CHECK(old_workers.count(pid) == 0);
+  // Each replacement was started before its predecessor was stopped.
+  // Each replacement accepted before the worker it replaced was stopped.
+  auto const lines = m.lines();
+  auto first_index = [&](std::string const& pattern) {
+    std::regex const re(pattern);
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      if (std::regex_search(lines[i], re)) return static_cast<long>(i);
+    return -1L;
+  };
+  for (int old : old_workers) {
+    std::smatch id;
+    std::string const died_line = lines[static_cast<std::size_t>(
+        first_index("worker_killed id=\\d+ pid=" + std::to_string(old) + " "))];
+    REQUIRE(std::regex_search(died_line, id, std::regex("id=(\\d+)")));
+    long const died = first_index("worker_killed id=\\d+ pid=" + std::to_string(old) + " ");
+    long connected = -1;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].find("worker_connected id=" + id[1].str() + " ") != std::string::npos &&
+          lines[i].find("pid=" + std::to_string(old)) == std::string::npos) {
+        connected = static_cast<long>(i);
+        break;
+      }
+    }
+    CHECK(connected >= 0);
+    CHECK(connected < died);
+    CHECK(m.count("worker_removed id=\\d+ pid=" + std::to_string(old) + "$") == 1);
+  }
+  CHECK(m.count("cluster-event: worker_connected") == 4);
+}
+
+TEST_CASE("a graceful shutdown under load completes every request already accepted") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  REQUIRE(port > 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  load_process load(load_args(port));
+  REQUIRE(load.wait_running());
+  REQUIRE(load.wait_ok(1000, 10s));
+  m.signal(SIGQUIT);
+  CHECK(m.wait(20s) == 0);
+  auto const result = load.stop();
+  REQUIRE(result);
+  INFO("lost=" << result->lost << " non200=" << result->non200);
+  // Connections the master never accepted are refused or reset once it is gone; but no request
+  // sent on an accepted keep-alive connection goes unanswered.
+  CHECK(result->lost == 0);
+  CHECK(result->non200 == 0);
+}
+
+TEST_CASE("a stopping worker answers requests on its idle keep-alive connections, then closes") {
+  master_process m("http", {{"WEB_CONCURRENCY", "1"}});
+  int const port = m.port();
+  REQUIRE(port > 0);
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  std::string const request = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+  auto complete = [](std::string const& r) {
+    auto const end = r.find("\r\n\r\n");
+    return end != std::string::npos && r.find("\n", end + 4) != std::string::npos;
+  };
+  std::vector<std::unique_ptr<client>> clients;
+  for (int i = 0; i < 5; ++i) {
+    clients.push_back(std::make_unique<client>(port));
+    clients.back()->send(request);
+    REQUIRE(complete(clients.back()->receive(complete)));
+  }
+  m.signal(SIGQUIT);
+  // The worker reports its open connections once it is stopping.
+  REQUIRE(m.wait_line("worker_waiting id=0 pid=\\d+ connections=5") >= 0);
+  // The client's next request races with the stop: it must be answered, and told to go.
+  for (auto& c : clients) {
+    c->send(request);
+    std::string const r = c->receive(complete);
+    CHECK(r.starts_with("HTTP/1.1 200"));
+    CHECK(r.find("Connection: close") != std::string::npos);
+    CHECK(c->receive_all(3s).empty());  // then the worker closes it
+  }
+  CHECK(m.wait(10s) == 0);
+}
+
+TEST_CASE("state put in restarting arrives in restart, from master to master") {
+  master_process m("handover",
+                   {{"WEB_CONCURRENCY", "1"}, {"CLUSTER_TEST_RESTART_THRESHOLD_MS", "0"}});
+  REQUIRE(m.port() > 0);
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  m.signal(SIGUSR2);
+  int const first = std::stoi(m.capture(serving, 20s));
+  std::string const note = "note=from " + std::to_string(m.pid()) + " with 1";
+  CHECK(m.wait_line("cluster-event: handover generation=1 " + note + "$", 20s) >= 0);
+  CHECK(m.wait(20s) == 0);
+  // The successor hands over in turn: the count it received, plus one.
+  ::kill(first, SIGUSR2);
+  REQUIRE(m.wait_line("starting a new master", 10s, 0) >= 0);
+  REQUIRE(wait_until([&] { return m.successor_pids().size() == 2; }, 20s));
+  CHECK(m.wait_line(
+            "cluster-event: handover generation=2 note=from " + std::to_string(first) + " with 1$",
+            20s) >= 0);
+  CHECK(wait_gone(first));
+  ::kill(m.successor_pids().back(), SIGQUIT);
+  CHECK(wait_gone(m.successor_pids().back()));
+}
+
+TEST_CASE("a new build refuses state of a version it cannot read, and still takes over") {
+  deployed_copy copy(CLUSTER_TEST_SERVER);
+  master_process m(program{{copy.app.string(), "handover"}}, {{"WEB_CONCURRENCY", "1"}});
+  REQUIRE(m.port() > 0);
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  copy.deploy(CLUSTER_TEST_SERVER_V2);
+  m.signal(SIGUSR2);
+  int const next = std::stoi(m.capture(serving, 20s));
+  CHECK(m.wait_line("cluster-event: handover none", 20s) >= 0);
+  CHECK(m.wait_line(R"(cluster: restart: .*handover probe.*version 1.*version 2)", 5s) >= 0);
+  CHECK(m.wait(20s) == 0);
+  CHECK(served_by(http_get(m.port(), "/")) != 0);
+  ::kill(next, SIGQUIT);
+  CHECK(wait_gone(next));
+}
+
+TEST_CASE("a restart to a binary that cannot start leaves the old master serving") {
+  deployed_copy copy(CLUSTER_TEST_SERVER);
+  fs::path const broken = copy.dir / "broken";
+  std::map<std::string, std::string> env{{"WEB_CONCURRENCY", "2"},
+                                         {"CLUSTER_TEST_RESTART_THRESHOLD_MS", "0"},
+                                         {"CLUSTER_TEST_BREAK_FILE", broken.string()},
+                                         {"CLUSTER_TEST_TIMEOUT_MS", "2000"}};
+  master_process m(program{{copy.app.string(), "http"}}, env);
+  int const port = m.port();
+  REQUIRE(port > 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  auto const workers = live_children(m.pid());
+  load_process load(load_args(port));
+  REQUIRE(load.wait_running());
+
+  struct attempt {
+    char const* name;
+    std::function<void()> prepare;
+    char const* reason;
+  };
+  std::vector<attempt> const attempts{
+      {"the new binary exits at once", [&] { copy.deploy_script("exit 3"); },
+       "the new master ended with exit code 3 before its workers were ready"},
+      {"the new file is not executable",
+       [&] { copy.deploy(CLUSTER_TEST_SERVER, fs::perms::owner_read | fs::perms::owner_write); },
+       "cannot execute .*: Permission denied"},
+      {"the new workers cannot start",
+       [&] {
+         copy.deploy(CLUSTER_TEST_SERVER);
+         std::ofstream(broken) << "throw\n";
+       },
+       "the new master ended with exit code 1 before its workers were ready"},
+      {"the new workers never accept",
+       [&] {
+         copy.deploy(CLUSTER_TEST_SERVER);
+         std::ofstream(broken) << "hang\n";
+       },
+       R"(the new master did not have every worker accepting within timeout \(2000 ms\))"},
+  };
+  for (auto const& a : attempts) {
+    INFO(a.name);
+    a.prepare();
+    std::size_t const from = m.lines().size();
+    m.signal(SIGUSR2);
+    REQUIRE(m.wait_line("starting a new master", 10s, from) >= 0);
+    int const successor = m.successor_pids().back();
+    bool const reported =
+        m.wait_line(std::string("cluster: restart failed: ") + a.reason +
+                        "; this master keeps serving",
+                    30s, from) >= 0;
+    if (!reported) {
+      for (auto const& l : m.lines()) std::fprintf(stderr, "  | %s\n", l.c_str());
+    }
+    CHECK(reported);
+    // The would-be successor and its workers are gone; the old master never stopped serving.
+    CHECK(wait_until([&] { return !alive(successor); }, 10s));
+    CHECK(alive(m.pid()));
+    CHECK(live_children(m.pid()).size() >= 2);
+    auto const progress = load.progress();
+    REQUIRE(progress);
+    CHECK(progress->failures() == 0);
+    std::error_code ec;
+    fs::remove(broken, ec);
+  }
+  CHECK(live_children(m.pid()) == workers);
+  auto const result = load.stop();
+  REQUIRE(result);
+  CHECK(result->failures() == 0);
+}
+
+TEST_CASE("ten SIGUSR2 in a row give one restart; restarts too close together are delayed") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"},
+                            {"CLUSTER_TEST_RESTART_THRESHOLD_MS", "5000"},
+                            {"CLUSTER_TEST_RESTART_TIMEOUT_MS", "1500"}});
+  int const port = m.port();
+  REQUIRE(port > 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  auto const fds_before = descriptor_kinds(m.pid());
+  load_process load(load_args(port));
+  REQUIRE(load.wait_running());
+
+  for (int i = 0; i < 10; ++i) m.signal(SIGUSR2);
+  int const first = std::stoi(m.capture(serving, 20s));
+  CHECK(m.wait(20s) == 0);
+  CHECK(m.successor_pids().size() == 1);
+
+  // The successor restarted less than `restart threshold` ago: the first request is delayed by
+  // `restart timeout`, and the nine others join it.
+  REQUIRE(m.wait_line("cluster-event: restart$", 10s) >= 0);
+  std::size_t const from = m.lines().size();
+  for (int i = 0; i < 10; ++i) ::kill(first, SIGUSR2);
+  REQUIRE(m.wait_line("cluster: cyclic restart: the last restart was \\d+ ms ago \\(restart "
+                      "threshold 5000 ms\\); restarting in 1500 ms",
+                      10s, from) >= 0);
+  CHECK(m.wait_line("cluster-event: cyclic_restart delay=1500", 5s, from) >= 0);
+  REQUIRE(wait_until([&] { return m.successor_pids().size() == 2; }, 20s));
+  int const second = m.successor_pids().back();
+  CHECK(m.wait_line(std::string(R"(cluster: restart: new master )") + std::to_string(second) +
+                        " is serving",
+                    20s, from) >= 0);
+  CHECK(wait_gone(first));
+  REQUIRE(m.wait_line("cluster-event: restart$", 10s, from) >= 0);
+  CHECK(m.count("cluster: cyclic restart") == 1);
+  CHECK(m.successor_pids().size() == 2);
+
+  // Exactly two workers, no zombie, and nothing more held open than the first master held.
+  REQUIRE(wait_until([&] { return live_children(second).size() == 2; }));
+  for (auto const& [pid, state] : children_of(second)) CHECK(state != 'Z');
+  CHECK(descriptor_kinds(second) == fds_before);
+  auto const result = load.stop();
+  REQUIRE(result);
+  CHECK(result->failures() == 0);
+  ::kill(second, SIGQUIT);
+  CHECK(wait_gone(second));
+}

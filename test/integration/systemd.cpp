@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: BSL-1.0
+// Under systemd: socket activation, and the notifications a Type=notify service sends, read from
+// a NOTIFY_SOCKET the test binds itself, the way systemd would.
+#include "support/harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstdlib>
+#include <string>
+
+using namespace cluster::testing;
+
+namespace {
+
+/// One notification and the pid that sent it (from SCM_CREDENTIALS, as systemd checks it).
+struct notification {
+  std::string text;
+  int pid = 0;
+};
+
+/// A NOTIFY_SOCKET bound at a temporary path.
+class notify_socket {
+ public:
+  notify_socket() : fd_(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+    char tmpl[] = "/tmp/cluster-notify-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    path_ = dir_ + "/notify";
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path_.data(), path_.size());
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+      throw std::runtime_error("bind notify socket");
+    int const one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+  }
+  notify_socket(notify_socket const&) = delete;
+  notify_socket& operator=(notify_socket const&) = delete;
+  ~notify_socket() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+
+  [[nodiscard]] std::string const& path() const { return path_; }
+
+  /// The next notification, or nothing within `limit`.
+  std::optional<notification> next(std::chrono::milliseconds limit = 10s) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return std::nullopt;
+    char buf[4096];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t const n = ::recvmsg(fd_, &msg, 0);
+    if (n < 0) return std::nullopt;
+    notification out{std::string(buf, static_cast<std::size_t>(n)), 0};
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+        ucred cred{};
+        std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        out.pid = cred.pid;
+      }
+    }
+    return out;
+  }
+
+  /// The next notification matching `pattern`, skipping the others (watchdog keep-alives).
+  std::optional<notification> wait_for(std::string const& pattern,
+                                       std::chrono::milliseconds limit = 20s) {
+    std::regex const re(pattern);
+    auto const until = clock::now() + limit;
+    while (clock::now() < until) {
+      auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+      auto n = next(left);
+      if (n && std::regex_search(n->text, re)) return n;
+    }
+    return std::nullopt;
+  }
+
+  /// True once `quiet` has passed without a WATCHDOG=1, within `limit`.
+  bool watchdog_silent_for(std::chrono::milliseconds quiet, std::chrono::milliseconds limit) {
+    auto const until = clock::now() + limit;
+    auto last = clock::now();
+    while (clock::now() < until) {
+      auto n = next(50ms);
+      if (n && n->text.find("WATCHDOG=1") != std::string::npos) last = clock::now();
+      if (clock::now() - last >= quiet) return true;
+    }
+    return false;
+  }
+
+ private:
+  int fd_;
+  std::string dir_;
+  std::string path_;
+};
+
+/// A listening TCP socket on 127.0.0.1, port chosen by the kernel, as a .socket unit would make.
+struct activation_socket {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int port = 0;
+  activation_socket() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd, 128);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  activation_socket(activation_socket const&) = delete;
+  activation_socket& operator=(activation_socket const&) = delete;
+  ~activation_socket() { ::close(fd); }
+};
+
+}  // namespace
+
+TEST_CASE("socket activation and notifications through a master's life") {
+  notify_socket notify;
+  activation_socket sock;
+  // 400 ms: keep-alives every 200 ms, so that silence is seen quickly.
+  master_process m(program{{CLUSTER_TEST_SERVER, "http"}, sock.fd},
+                   {{"NOTIFY_SOCKET", notify.path()},
+                    {"WATCHDOG_USEC", "400000"},
+                    {"WEB_CONCURRENCY", "2"},
+                    {"CLUSTER_TEST_RESTART_THRESHOLD_MS", "0"}});
+  // The master adopts the socket it was given instead of binding one.
+  CHECK(m.port() == sock.port);
+  auto ready = notify.wait_for("READY=1");
+  REQUIRE(ready);
+  CHECK(ready->pid == m.pid());
+  CHECK(ready->text.find("STATUS=serving on 127.0.0.1:" + std::to_string(sock.port) +
+                         " with 2 workers") != std::string::npos);
+  // READY means serving: both workers accept already.
+  CHECK(m.count("worker_connected") == 2);
+  CHECK(served_by(http_get(sock.port, "/")) != 0);
+
+  SECTION("the watchdog is fed only while every worker's loop runs") {
+    for (int i = 0; i < 3; ++i) REQUIRE(notify.wait_for("^WATCHDOG=1$", 2s));
+    int const worker = m.worker_pid(0);
+    ::kill(worker, SIGSTOP);  // alive, but no longer serving
+    CHECK(notify.watchdog_silent_for(1500ms, 10s));
+    ::kill(worker, SIGCONT);
+    CHECK(notify.wait_for("^WATCHDOG=1$", 5s));
+  }
+
+  SECTION("a rolling restart reports reloading, then ready") {
+    m.signal(SIGHUP);
+    auto reloading = notify.wait_for("RELOADING=1");
+    REQUIRE(reloading);
+    CHECK(std::regex_search(reloading->text, std::regex("MONOTONIC_USEC=\\d+")));
+    auto again = notify.wait_for("READY=1");
+    REQUIRE(again);
+    CHECK(m.count("cluster: rolling restart: every worker replaced") == 1);
+  }
+
+  SECTION("a master restart names the new main pid, which then notifies") {
+    m.signal(SIGUSR2);
+    REQUIRE(notify.wait_for("RELOADING=1"));
+    auto handover = notify.wait_for("MAINPID=");
+    REQUIRE(handover);
+    std::smatch found;
+    REQUIRE(std::regex_search(handover->text, found, std::regex(R"(MAINPID=(\d+))")));
+    int const successor = std::stoi(found[1].str());
+    CHECK(successor == m.successor_pids().back());
+    CHECK(handover->text.find("READY=1") != std::string::npos);
+    CHECK(handover->pid == m.pid());  // sent by the main process systemd knows
+    CHECK(m.wait(20s) == 0);
+    // The old master, gone, sent no STOPPING=1; the successor feeds the watchdog now.
+    auto fed = notify.wait_for("^WATCHDOG=1$", 5s);
+    REQUIRE(fed);
+    CHECK(fed->pid == successor);
+    ::kill(successor, SIGQUIT);
+    auto stopping = notify.wait_for("STOPPING=1", 10s);
+    REQUIRE(stopping);
+    CHECK(stopping->pid == successor);
+    CHECK(wait_until([&] { return !alive(successor); }, 20s));
+    ::waitpid(successor, nullptr, WNOHANG);
+  }
+
+  SECTION("a shutdown reports stopping") {
+    m.signal(SIGQUIT);
+    auto stopping = notify.wait_for("STOPPING=1");
+    REQUIRE(stopping);
+    CHECK(stopping->pid == m.pid());
+    CHECK(m.wait(10s) == 0);
+  }
+}
+
+TEST_CASE("workers inherit neither the notification socket nor the activation variables") {
+  notify_socket notify;
+  activation_socket sock;
+  master_process m(
+      program{{CLUSTER_TEST_SERVER, "http"}, sock.fd},
+      {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "5000000"}, {"WEB_CONCURRENCY", "1"}});
+  REQUIRE(notify.wait_for("READY=1"));
+  for (char const* name : {"NOTIFY_SOCKET", "WATCHDOG_USEC", "LISTEN_FDS", "LISTEN_PID"}) {
+    std::string const r = http_get(sock.port, std::string("/env/") + name);
+    CHECK(r.find(std::string(name) + " unset") != std::string::npos);
+  }
+}
