@@ -16,6 +16,7 @@
 #include <cluster/os/successor.hpp>
 #include <cluster/os/title.hpp>
 #include <cluster/restart_state.hpp>
+#include <cluster/systemd.hpp>
 #include <cluster/worker.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -543,7 +544,12 @@ class master {
   /// be bound, an unknown user, and the like print one line `cluster: ...` on stderr and return 1
   /// before any worker is forked. Workers that keep dying right after they start stop the master
   /// with a message and status 1.
+  ///
+  /// With `CLUSTER_PRINT_UNIT=service` (or `socket`) in the environment it starts nothing: it
+  /// prints the systemd unit derived from this configuration (see docs/deployment.md) and
+  /// returns 0; `CLUSTER_UNIT_NAME` names the unit (default: the executable's file name).
   int run() {
+    if (char const* unit = std::getenv("CLUSTER_PRINT_UNIT")) return print_unit(unit);
     try {
       start();
     } catch (startup_error const& e) {
@@ -777,6 +783,37 @@ class master {
     if (predecessor_) watch_predecessor();
     if (notifier_.watchdog()) keep_watchdog();
     cfg_.run_actions(*this);
+  }
+
+  /// Prints the unit `which` (`service` or `socket`) for this configuration; the exit status.
+  int print_unit(std::string_view which) {
+    try {
+      systemd::unit_options o;
+      if (char const* name = std::getenv("CLUSTER_UNIT_NAME")) o.name = name;
+      auto const args = os::command_line();
+      if (args.size() > 1) o.arguments.assign(args.begin() + 1, args.end());
+      if (char const* env = std::getenv("CLUSTER_ENV")) o.environment = env;
+      if (which == "service") {
+        std::fputs(
+            systemd::service_unit(cfg_.settings(), o, systemd::graceful_signal<signal_policy>(),
+                                  systemd::restart_signal<signal_policy>())
+                .c_str(),
+            stdout);
+      } else if (which == "socket") {
+        std::fputs(systemd::socket_unit(cfg_.listeners(), cfg_.settings(), o).c_str(), stdout);
+      } else {
+        throw startup_error("cluster: CLUSTER_PRINT_UNIT=" + std::string(which) +
+                            " names no unit; use CLUSTER_PRINT_UNIT=service or =socket");
+      }
+      std::fflush(stdout);
+      return 0;
+    } catch (std::exception const& e) {
+      std::string_view const what = e.what();
+      std::fprintf(stderr, "%s%.*s\n",
+                   what.starts_with("cluster: ") ? "" : "cluster: ", static_cast<int>(what.size()),
+                   what.data());
+      return 1;
+    }
   }
 
   /// In a master started by `restart()`: takes the handoff socket and the state the predecessor
@@ -1261,7 +1298,10 @@ class master {
     watchdog_.expires_after(every);
     watchdog_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      if (sup_.state() == master_state::active && !handed_over_ && healthy()) notify("WATCHDOG=1");
+      // Not before the predecessor is gone: until then it is systemd's main process, and
+      // keep-alives from another pid would only be logged as refused.
+      if (sup_.state() == master_state::active && !handed_over_ && !predecessor_ && healthy())
+        notify("WATCHDOG=1");
       keep_watchdog();
     });
   }

@@ -6,3 +6,4 @@
 #include "config/fixed_string.hpp"
 #include "config/settings.hpp"
 #include "events.hpp"
+#include "restart_state.hpp"

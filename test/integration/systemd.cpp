@@ -207,3 +207,45 @@ TEST_CASE("workers inherit neither the notification socket nor the activation va
     CHECK(r.find(std::string(name) + " unset") != std::string::npos);
   }
 }
+
+namespace {
+/// Runs the test server with `env` through the shell; its stdout and stderr, and exit status.
+std::pair<std::string, int> run_printing(std::string const& env, std::string const& mode) {
+  std::string const command = env + " " + CLUSTER_TEST_SERVER + " " + mode + " 2>&1";
+  FILE* out = ::popen(command.c_str(), "r");
+  std::string text;
+  char buf[4096];
+  for (std::size_t n; out && (n = std::fread(buf, 1, sizeof buf, out)) > 0;) text.append(buf, n);
+  int const status = out ? ::pclose(out) : -1;
+  return {text, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+}  // namespace
+
+TEST_CASE("the program prints its own units, derived from its configuration") {
+  auto [service, status] = run_printing(
+      "CLUSTER_PRINT_UNIT=service CLUSTER_UNIT_NAME=shop CLUSTER_TEST_TIMEOUT_MS=30000", "http");
+  CHECK(status == 0);
+  CHECK(service.find("Type=notify\n") != std::string::npos);
+  CHECK(service.find("KillSignal=SIGQUIT\n") != std::string::npos);
+  CHECK(service.find("ExecReload=/bin/kill -USR2 $MAINPID\n") != std::string::npos);
+  CHECK(service.find("Requires=shop.socket") != std::string::npos);
+  std::smatch stop;
+  REQUIRE(std::regex_search(service, stop, std::regex(R"(TimeoutStopSec=(\d+))")));
+  CHECK(std::stoi(stop[1].str()) >= 30);
+  // Printing starts nothing: no listener, no worker.
+  CHECK(service.find("cluster: listening") == std::string::npos);
+
+  auto [container, cstatus] = run_printing("CLUSTER_PRINT_UNIT=service", "container");
+  CHECK(cstatus == 0);
+  CHECK(container.find("KillSignal=SIGTERM\n") != std::string::npos);
+
+  auto [socket, sstatus] = run_printing("CLUSTER_PRINT_UNIT=socket PORT=8080", "http");
+  CHECK(sstatus == 0);
+  CHECK(socket.find("ListenStream=127.0.0.1:8080\n") != std::string::npos);
+
+  auto [bad, bstatus] = run_printing("CLUSTER_PRINT_UNIT=timer", "http");
+  CHECK(bstatus == 1);
+  CHECK(bad ==
+        "cluster: CLUSTER_PRINT_UNIT=timer names no unit; use CLUSTER_PRINT_UNIT=service "
+        "or =socket\n");
+}
