@@ -4,6 +4,7 @@
 
 #include <cluster/config/core_settings.hpp>
 #include <cluster/config/fixed_string.hpp>
+#include <cluster/detail/restart.hpp>
 #include <cluster/events.hpp>
 #include <cluster/ipc/channel.hpp>
 #include <cluster/ipc/scoreboard.hpp>
@@ -16,7 +17,6 @@
 #include <cluster/os/successor.hpp>
 #include <cluster/os/title.hpp>
 #include <cluster/restart_state.hpp>
-#include <cluster/systemd.hpp>
 #include <cluster/worker.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -151,15 +151,6 @@ class crash_guard {
   clock::duration window_;
   std::deque<clock::time_point> deaths_;
 };
-
-/// Describes how a worker ended, for messages: `exit code 3`, `signal 9 (Killed)`.
-inline std::string describe_exit(os::exit_status const& s) {
-  if (s.signal != 0) {
-    char const* name = ::strsignal(s.signal);
-    return "signal " + std::to_string(s.signal) + " (" + (name ? name : "?") + ")";
-  }
-  return "exit code " + std::to_string(s.code);
-}
 
 /// The state of a rolling restart (see `supervisor::begin_roll`): the ids left, and the slot being
 /// replaced.
@@ -506,18 +497,6 @@ class master {
     std::optional<std::size_t> slot;
   };
 
-  /// A successor master being started by `restart()`.
-  struct successor {
-    int pid = 0;
-    std::unique_ptr<descriptor> handoff;  ///< our end of the handoff socket
-    int stop_signal = 0;                  ///< how this master stops once the successor serves
-    std::string outgoing;                 ///< the framed state, being written
-    std::array<char, 256> incoming{};     ///< what the successor reports
-    std::string reply;
-    bool ready = false;   ///< its workers accept: this master stops
-    bool failed = false;  ///< given up on (reported once); only its exit is awaited
-  };
-
   /// How long a heartbeat may be old for its worker to count as alive for the watchdog.
   static constexpr std::chrono::milliseconds stale_heartbeat{1000};
   /// Scoreboard slots: enough for any worker count a machine runs; beyond, workers have no slot
@@ -531,7 +510,8 @@ class master {
         signals_(io_),
         deadline_(io_),
         restart_delay_(io_),
-        successor_deadline_(io_),
+        successor_(io_),
+        predecessor_(io_),
         watchdog_(io_) {}
 
   master(master const&) = delete;
@@ -549,7 +529,8 @@ class master {
   /// prints the systemd unit derived from this configuration (see docs/deployment.md) and
   /// returns 0; `CLUSTER_UNIT_NAME` names the unit (default: the executable's file name).
   int run() {
-    if (char const* unit = std::getenv("CLUSTER_PRINT_UNIT")) return print_unit(unit);
+    if (char const* unit = std::getenv("CLUSTER_PRINT_UNIT"))
+      return detail::print_unit<signal_policy>(unit, cfg_.settings(), cfg_.listeners());
     try {
       start();
     } catch (startup_error const& e) {
@@ -628,9 +609,9 @@ class master {
                    "workers in place (SIGHUP)\n");
       return;
     }
-    if (successor_ && !successor_->failed) {
+    if (successor_.pending()) {
       std::fprintf(stderr, "cluster: a restart is already under way (new master %d); joined\n",
-                   successor_->pid);
+                   successor_.pid());
       return;
     }
     if (restart_delayed_) return;
@@ -716,7 +697,7 @@ class master {
   }
 
   /// True when this master was started by a previous one (`restart()`), whose state it received.
-  [[nodiscard]] bool restarted() const noexcept { return predecessor_ != nullptr || took_over_; }
+  [[nodiscard]] bool restarted() const noexcept { return predecessor_.present() || took_over_; }
 
   /// The master's event loop, for plugins that add timers or sockets of their own.
   [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
@@ -780,40 +761,20 @@ class master {
     for (int sig : signal_policy::signals) signals_.add(sig);
     signals_.add(SIGCHLD);
     wait_signal();
-    if (predecessor_) watch_predecessor();
-    if (notifier_.watchdog()) keep_watchdog();
-    cfg_.run_actions(*this);
-  }
-
-  /// Prints the unit `which` (`service` or `socket`) for this configuration; the exit status.
-  int print_unit(std::string_view which) {
-    try {
-      systemd::unit_options o;
-      if (char const* name = std::getenv("CLUSTER_UNIT_NAME")) o.name = name;
-      auto const args = os::command_line();
-      if (args.size() > 1) o.arguments.assign(args.begin() + 1, args.end());
-      if (char const* env = std::getenv("CLUSTER_ENV")) o.environment = env;
-      if (which == "service") {
-        std::fputs(
-            systemd::service_unit(cfg_.settings(), o, systemd::graceful_signal<signal_policy>(),
-                                  systemd::restart_signal<signal_policy>())
-                .c_str(),
-            stdout);
-      } else if (which == "socket") {
-        std::fputs(systemd::socket_unit(cfg_.listeners(), cfg_.settings(), o).c_str(), stdout);
-      } else {
-        throw startup_error("cluster: CLUSTER_PRINT_UNIT=" + std::string(which) +
-                            " names no unit; use CLUSTER_PRINT_UNIT=service or =socket");
-      }
-      std::fflush(stdout);
-      return 0;
-    } catch (std::exception const& e) {
-      std::string_view const what = e.what();
-      std::fprintf(stderr, "%s%.*s\n",
-                   what.starts_with("cluster: ") ? "" : "cluster: ", static_cast<int>(what.size()),
-                   what.data());
-      return 1;
+    if (predecessor_.present()) {
+      predecessor_.watch([this](restart_state const& state) {
+        took_over_ = true;
+        cfg_.emit(events::restart{state}, *this);
+        for (auto const& problem : state.problems()) std::fprintf(stderr, "%s\n", problem.c_str());
+      });
     }
+    // Keep-alives only while serving, and not before the predecessor is gone: until then it is
+    // systemd's main process, and keep-alives from another pid would only be logged as refused.
+    watchdog_.start(notifier_, [this] {
+      return sup_.state() == master_state::active && !handed_over_ && !predecessor_.present() &&
+             healthy();
+    });
+    cfg_.run_actions(*this);
   }
 
   /// In a master started by `restart()`: takes the handoff socket and the state the predecessor
@@ -823,17 +784,7 @@ class master {
       last_restart_ = clock::time_point(clock::duration(std::strtoll(at, nullptr, 10)));
       ::unsetenv(restarted_at_variable);
     }
-    int const fd = os::take_handoff_fd();
-    if (fd < 0) return;
-    predecessor_ = std::make_unique<descriptor>(io_, fd);
-    // The predecessor writes the state right after it started us: a short wait is plenty.
-    if (auto bytes = os::read_handoff_state(fd, std::chrono::seconds(10))) {
-      inherited_ = restart_state::parse(*bytes);
-    } else {
-      std::fprintf(stderr,
-                   "cluster: restart: the previous master's state could not be read; starting "
-                   "without it\n");
-    }
+    predecessor_.adopt();
   }
 
   //=== workers ===//
@@ -869,8 +820,8 @@ class master {
         for (auto& [other, l] : links_) {
           if (l.channel) ::close(l.channel->native_handle());
         }
-        if (successor_ && successor_->handoff) ::close(successor_->handoff->native_handle());
-        if (predecessor_) ::close(predecessor_->native_handle());
+        if (int const fd = successor_.handoff_fd(); fd >= 0) ::close(fd);
+        if (int const fd = predecessor_.handoff_fd(); fd >= 0) ::close(fd);
         os::exit_child(detail::run_worker(cfg_, setup));
       }
     }
@@ -950,10 +901,9 @@ class master {
   void on_all_connected() {
     if (ready_) return;
     ready_ = true;
-    if (predecessor_) {
+    if (predecessor_.present()) {
       // The predecessor tells systemd (it is still the main process): MAINPID, then READY.
-      std::string const line = "ready\n";
-      [[maybe_unused]] auto n = ::write(predecessor_->native_handle(), line.data(), line.size());
+      predecessor_.announce_ready();
     } else {
       notify("READY=1\n" + status_line());
     }
@@ -997,7 +947,7 @@ class master {
     } else {
       std::vector<int> candidates;
       for (auto const& [pid, w] : sup_.workers()) candidates.push_back(pid);
-      if (successor_) candidates.push_back(successor_->pid);
+      if (successor_.running()) candidates.push_back(successor_.pid());
       for (int pid : candidates) {
         if (auto status = os::reap(pid)) handle_exit(*status);
       }
@@ -1006,8 +956,8 @@ class master {
   }
 
   void handle_exit(os::exit_status const& status) {
-    if (successor_ && status.pid == successor_->pid) {
-      successor_exited(status);
+    if (successor_.running() && status.pid == successor_.pid()) {
+      successor_.exited(status);
       return;
     }
     if (!sup_.find(status.pid)) return;  // an orphan a PID 1 master reaped for the system
@@ -1130,137 +1080,49 @@ class master {
       if (auto wd = notifier_.watchdog())
         plan.environment.push_back("WATCHDOG_USEC=" + std::to_string(wd->count()));
     }
-    // The CLUSTER_ENV this master runs, so that the successor resolves the same branch.
-    if (char const* env = std::getenv("CLUSTER_ENV"))
-      plan.environment.push_back(std::string("CLUSTER_ENV=") + env);
-
-    int pid = -1;
     try {
-      auto [mine, theirs] = os::make_socketpair(SOCK_STREAM);
-      plan.handoff = theirs.get();
-      {
-        os::signal_block blocked;
-        pid = os::start_successor(plan);
-      }
-      successor_.emplace();
-      successor_->pid = pid;
-      successor_->stop_signal = stop_signal;
-      successor_->handoff = std::make_unique<descriptor>(io_, mine.release());
-      successor_->outgoing = os::frame_handoff_state(state.serialize());
+      successor_.start(
+          std::move(plan), state.serialize(), cfg_.settings().timeout,
+          [this, stop_signal](detail::successor_link::news what, std::string const& why) {
+            if (what == detail::successor_link::news::ready) {
+              successor_ready(stop_signal);
+            } else {
+              restart_failed(why);
+            }
+          });
     } catch (std::exception const& e) {
       restart_failed(std::string("cannot start a new master: ") + e.what());
       return;
     }
-    std::fprintf(stderr, "cluster: restarting: starting a new master (pid %d)\n", pid);
+    std::fprintf(stderr, "cluster: restarting: starting a new master (pid %d)\n", successor_.pid());
     std::fflush(stderr);
-    boost::asio::async_write(*successor_->handoff, boost::asio::buffer(successor_->outgoing),
-                             [](boost::system::error_code, std::size_t) {
-                               // A successor that died before reading is reported by its exit.
-                             });
-    read_successor();
-    successor_deadline_.expires_after(cfg_.settings().timeout);
-    successor_deadline_.async_wait([this](boost::system::error_code ec) {
-      if (ec || !successor_ || successor_->ready || successor_->failed) return;
-      auto const ms = cfg_.settings().timeout.count();
-      restart_failed("the new master did not have every worker accepting within timeout (" +
-                     std::to_string(ms) + " ms)");
-    });
-  }
-
-  void read_successor() {
-    if (!successor_ || !successor_->handoff) return;
-    successor_->handoff->async_read_some(
-        boost::asio::buffer(successor_->incoming),
-        [this](boost::system::error_code ec, std::size_t n) {
-          if (!successor_) return;
-          if (ec) return;  // EOF or error: its exit (reaped) says what happened
-          successor_->reply.append(successor_->incoming.data(), n);
-          std::size_t eol;
-          while ((eol = successor_->reply.find('\n')) != std::string::npos) {
-            std::string const line = successor_->reply.substr(0, eol);
-            successor_->reply.erase(0, eol + 1);
-            if (line == "ready") {
-              successor_ready();
-            } else if (line.starts_with("exec ")) {
-              int const error = std::atoi(line.c_str() + 5);
-              restart_failed("cannot execute " + executable_ + ": " + std::strerror(error));
-            }
-          }
-          read_successor();
-        });
   }
 
   /// The successor's workers all accept: hand the service over and stop.
-  void successor_ready() {
-    if (!successor_ || successor_->ready || successor_->failed) return;
-    successor_->ready = true;
-    successor_deadline_.cancel();
+  void successor_ready(int stop_signal) {
     handed_over_ = true;
     std::fprintf(stderr, "cluster: restart: new master %d is serving; this master stops\n",
-                 successor_->pid);
+                 successor_.pid());
     std::fflush(stderr);
     // This master is systemd's main process until now: it names the new one, whose readiness it
     // has just seen.
-    notify("MAINPID=" + std::to_string(successor_->pid) + "\nREADY=1\n" + status_line());
-    int const sig = successor_->stop_signal;
-    if (sig == 0) {
-      close();
-    } else {
-      on_signal(sig);
-      if (sup_.state() == master_state::active) close();
-    }
+    notify("MAINPID=" + std::to_string(successor_.pid()) + "\nREADY=1\n" + status_line());
+    if (stop_signal != 0) on_signal(stop_signal);
+    if (sup_.state() == master_state::active) close();
   }
 
   /// The restart did not happen: report it once, stop the would-be successor, keep serving.
   void restart_failed(std::string const& why) {
-    if (successor_) {
-      if (successor_->failed || successor_->ready) return;
-      successor_->failed = true;
-      successor_deadline_.cancel();
-      // As any master, it takes SIGTERM for a hard stop: its workers go with it.
-      ::kill(successor_->pid, SIGTERM);
-    }
     std::fprintf(stderr, "cluster: restart failed: %s; this master keeps serving\n", why.c_str());
     std::fflush(stderr);
     notify("READY=1\nSTATUS=restart failed: " + why);
-  }
-
-  void successor_exited(os::exit_status const& status) {
-    if (!successor_->ready && !successor_->failed) {
-      restart_failed("the new master ended with " + detail::describe_exit(status) +
-                     " before its workers were ready");
-    }
-    successor_.reset();
   }
 
   /// A shutdown during a restart: the successor, not yet serving, must not outlive us.
   void abandon_successor() {
     restart_delay_.cancel();
     restart_delayed_ = false;
-    if (!successor_ || successor_->ready || successor_->failed) return;
-    successor_->failed = true;
-    successor_deadline_.cancel();
-    ::kill(successor_->pid, SIGTERM);
-  }
-
-  /// In a successor: waits for the predecessor to end (its end of the handoff socket closes),
-  /// then emits `restart` with the state it handed over.
-  void watch_predecessor() {
-    predecessor_->async_wait(descriptor::wait_read, [this](boost::system::error_code ec) {
-      if (ec) return;
-      char buf[64];
-      ssize_t const n = ::read(predecessor_->native_handle(), buf, sizeof buf);
-      if (n > 0 || (n < 0 && errno == EINTR)) {
-        watch_predecessor();
-        return;
-      }
-      predecessor_.reset();
-      took_over_ = true;
-      restart_state const state = std::move(inherited_);
-      inherited_ = restart_state{};
-      cfg_.emit(events::restart{state}, *this);
-      for (auto const& problem : state.problems()) std::fprintf(stderr, "%s\n", problem.c_str());
-    });
+    successor_.abandon();
   }
 
   //=== service manager ===//
@@ -1290,20 +1152,6 @@ class master {
       if (now - beat > stale_heartbeat.count()) return false;
     }
     return true;
-  }
-
-  /// Sends WATCHDOG=1 at half the interval systemd asked for, while the service is healthy.
-  void keep_watchdog() {
-    auto const every = std::chrono::duration_cast<clock::duration>(*notifier_.watchdog()) / 2;
-    watchdog_.expires_after(every);
-    watchdog_.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
-      // Not before the predecessor is gone: until then it is systemd's main process, and
-      // keep-alives from another pid would only be logged as refused.
-      if (sup_.state() == master_state::active && !handed_over_ && !predecessor_ && healthy())
-        notify("WATCHDOG=1");
-      keep_watchdog();
-    });
   }
 
   //=== signals ===//
@@ -1364,10 +1212,8 @@ class master {
   Config& cfg_;
   boost::asio::io_context io_{1};
   boost::asio::signal_set signals_;
-  boost::asio::steady_timer deadline_;            ///< the next graceful-stop deadline, if any
-  boost::asio::steady_timer restart_delay_;       ///< a restart delayed as cyclic
-  boost::asio::steady_timer successor_deadline_;  ///< the successor must be ready by then
-  boost::asio::steady_timer watchdog_;
+  boost::asio::steady_timer deadline_;       ///< the next graceful-stop deadline, if any
+  boost::asio::steady_timer restart_delay_;  ///< a restart delayed as cyclic
   std::vector<os::listener> listeners_;
   std::vector<std::pair<dev_t, ino_t>> unix_inodes_;
   os::pipe_ends death_pipe_;
@@ -1381,13 +1227,13 @@ class master {
   std::string executable_;
   std::vector<std::string> command_;
   std::string start_directory_;
-  std::optional<successor> successor_;
+  detail::successor_link successor_;
   std::optional<clock::time_point> last_restart_;
   bool restart_delayed_ = false;
   int delayed_stop_signal_ = 0;
   bool handed_over_ = false;  ///< a successor serves: this master only drains and exits
-  std::unique_ptr<descriptor> predecessor_;
-  restart_state inherited_;
+  detail::predecessor_link predecessor_;
+  detail::watchdog_feeder watchdog_;
   bool took_over_ = false;
   bool ready_ = false;
   bool rolling_notified_ = false;
