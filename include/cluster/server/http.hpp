@@ -70,12 +70,11 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
       // connection, since no request is half received. A read, not `async_wait(wait_read)`:
       // Asio re-arms epoll (one epoll_ctl call) for every wait on a socket, whereas a read that
       // finds nothing waits on the registration the socket already has.
-      g.expire_in(first ? request_timeout<Server>() : keep_alive_timeout<Server>());
-      g.idle(true);
+      g.wait_request(first ? request_timeout<Server>() : keep_alive_timeout<Server>());
       auto [iec, n] =
           co_await sock.async_read_some(buffer.prepare(boost::beast::read_size(buffer, 65536)),
                                         asio::as_tuple(asio::use_awaitable));
-      g.idle(false);
+      g.busy();
       if (iec) break;
       buffer.commit(n);
     }

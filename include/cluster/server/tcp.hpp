@@ -56,17 +56,19 @@ class connection_set {
       --set_.active_;
       set_.check_drained();
     }
-    /// Marks the connection idle (waiting for a request) or busy. Becoming idle is the
-    /// connection's last sign of life, from which a draining worker counts its grace period.
-    /// Call it after `expire_in`: in a stopping worker an idle connection waits no longer than
-    /// the drain grace, whatever its keep-alive timeout.
-    void idle(bool on) noexcept {
-      idle_ = on;
-      if (!on) return;
+    /// Marks the connection idle, waiting for a request that must start within `d`. Becoming
+    /// idle is the connection's last sign of life, from which a draining worker counts its
+    /// grace period: in a stopping worker an idle connection waits no longer than that, whatever
+    /// `d`. One clock read serves both.
+    void wait_request(std::chrono::milliseconds d) noexcept {
+      idle_ = true;
       idle_since_ = clock::now();
+      deadline_ = idle_since_ + d;
       if (set_.stopping_ && idle_since_ + drain_grace < deadline_)
         deadline_ = idle_since_ + drain_grace;
     }
+    /// Marks the connection busy: a request is being read or served.
+    void busy() noexcept { idle_ = false; }
     /// Closes the connection if it is still waiting `d` from now; `clear_deadline` disarms.
     void expire_in(std::chrono::milliseconds d) noexcept { deadline_ = clock::now() + d; }
     void clear_deadline() noexcept { deadline_ = clock::time_point::max(); }
