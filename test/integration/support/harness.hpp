@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -114,6 +116,10 @@ class master_process {
   master_process(master_process const&) = delete;
   master_process& operator=(master_process const&) = delete;
   ~master_process() {
+    // A REQUIRE that failed is unwinding: what the masters said is the best clue to why.
+    if (std::uncaught_exceptions() > 0) {
+      for (auto const& l : lines()) std::fprintf(stderr, "  | %s\n", l.c_str());
+    }
     // The whole group, even once the first master is reaped: successors share its group.
     ::kill(-pid_, SIGKILL);
     std::vector<int> others = seen_pids();
