@@ -118,7 +118,12 @@ class master_process {
   ~master_process() {
     // A REQUIRE that failed is unwinding: what the masters said is the best clue to why.
     if (std::uncaught_exceptions() > 0) {
-      for (auto const& l : lines()) std::fprintf(stderr, "  | %s\n", l.c_str());
+      auto const& all = lines();
+      for (std::size_t i = 0; i < all.size(); ++i) {
+        auto const ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(arrived_[i] - started_).count();
+        std::fprintf(stderr, "  | %6lld ms  %s\n", static_cast<long long>(ms), all[i].c_str());
+      }
     }
     // The whole group, even once the first master is reaped: successors share its group.
     ::kill(-pid_, SIGKILL);
@@ -255,6 +260,7 @@ class master_process {
     partial_.append(buf, static_cast<std::size_t>(n));
     for (std::size_t nl; (nl = partial_.find('\n')) != std::string::npos;) {
       lines_.push_back(partial_.substr(0, nl));
+      arrived_.push_back(clock::now());
       partial_.erase(0, nl + 1);
     }
     return true;
@@ -270,6 +276,8 @@ class master_process {
   int status_ = -1;
   std::string partial_;
   std::vector<std::string> lines_;
+  std::vector<clock::time_point> arrived_;  ///< when each line was read, for the failure dump
+  clock::time_point started_ = clock::now();
 };
 
 /// A connected client socket with a deadline on every read.
