@@ -667,6 +667,7 @@ class master {
     for (auto const& [pid, w] : sup_.workers()) by_id.emplace_back(w.id, pid);
     std::sort(by_id.begin(), by_id.end());
     std::vector<int> out;
+    out.reserve(by_id.size());
     for (auto const& p : by_id) out.push_back(p.second);
     return out;
   }

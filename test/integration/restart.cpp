@@ -245,7 +245,7 @@ TEST_CASE("a stopping worker answers requests on its idle keep-alive connections
   std::string const request = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
   auto complete = [](std::string const& r) {
     auto const end = r.find("\r\n\r\n");
-    return end != std::string::npos && r.find("\n", end + 4) != std::string::npos;
+    return end != std::string::npos && r.find('\n', end + 4) != std::string::npos;
   };
   std::vector<std::unique_ptr<client>> clients;
   for (int i = 0; i < 5; ++i) {
@@ -351,10 +351,9 @@ TEST_CASE("a restart to a binary that cannot start leaves the old master serving
     m.signal(SIGUSR2);
     REQUIRE(m.wait_line("starting a new master", 10s, from) >= 0);
     int const successor = m.successor_pids().back();
-    bool const reported =
-        m.wait_line(std::string("cluster: restart failed: ") + a.reason +
-                        "; this master keeps serving",
-                    30s, from) >= 0;
+    bool const reported = m.wait_line(std::string("cluster: restart failed: ") + a.reason +
+                                          "; this master keeps serving",
+                                      30s, from) >= 0;
     if (!reported) {
       for (auto const& l : m.lines()) std::fprintf(stderr, "  | %s\n", l.c_str());
     }

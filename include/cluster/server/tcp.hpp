@@ -142,7 +142,7 @@ class connection_set {
 /// Rethrows an exception that escaped a connection's coroutine out of `io_context::run()`, so
 /// that the worker reports it to the master and is replaced.
 struct rethrow {
-  void operator()(std::exception_ptr e) const {
+  void operator()(std::exception_ptr const& e) const {
     if (e) std::rethrow_exception(e);
   }
 };
