@@ -614,27 +614,21 @@ class master {
                    successor_.pid());
       return;
     }
-    if (restart_delayed_) return;
+    if (restart_delay_.pending()) return;
     auto const now = clock::now();
     auto const threshold = cfg_.settings().restart_threshold;
     if (last_restart_ && now - *last_restart_ < threshold) {
       auto const delay = cfg_.settings().restart_timeout;
-      restart_delayed_ = true;
-      delayed_stop_signal_ = stop_signal;
       auto const ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - *last_restart_);
       std::fprintf(stderr,
                    "cluster: cyclic restart: the last restart was %lld ms ago (restart threshold "
                    "%lld ms); restarting in %lld ms\n",
                    static_cast<long long>(ago.count()), static_cast<long long>(threshold.count()),
                    static_cast<long long>(delay.count()));
-      cfg_.emit(events::cyclic_restart{delay}, *this);
-      restart_delay_.expires_after(delay);
-      restart_delay_.async_wait([this](boost::system::error_code ec) {
-        if (ec) return;
-        restart_delayed_ = false;
-        if (sup_.state() == master_state::active && !handed_over_)
-          begin_restart(delayed_stop_signal_);
+      restart_delay_.start(delay, [this, stop_signal] {
+        if (sup_.state() == master_state::active && !handed_over_) begin_restart(stop_signal);
       });
+      cfg_.emit(events::cyclic_restart{delay}, *this);
       return;
     }
     begin_restart(stop_signal);
@@ -781,9 +775,9 @@ class master {
   /// In a master started by `restart()`: takes the handoff socket and the state the predecessor
   /// wrote on it, and when the predecessor restarted.
   void adopt_predecessor() {
-    if (char const* at = std::getenv(restarted_at_variable)) {
+    if (char const* at = std::getenv(detail::restarted_at_variable)) {
       last_restart_ = clock::time_point(clock::duration(std::strtoll(at, nullptr, 10)));
-      ::unsetenv(restarted_at_variable);
+      ::unsetenv(detail::restarted_at_variable);
     }
     predecessor_.adopt();
   }
@@ -1056,8 +1050,6 @@ class master {
 
   //=== master restart ===//
 
-  static constexpr char const* restarted_at_variable = "CLUSTER_RESTARTED_AT";
-
   void begin_restart(int stop_signal) {
     last_restart_ = clock::now();
     notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(os::monotonic_usec()) +
@@ -1065,22 +1057,8 @@ class master {
     restart_state state;
     cfg_.emit(events::restarting{state}, *this);
 
-    os::successor_plan plan;
-    plan.executable = executable_;
-    plan.arguments = command_;
-    if (plan.arguments.empty()) plan.arguments.push_back(executable_);
-    plan.directory = start_directory_;
-    for (auto const& l : listeners_) {
-      plan.listeners.push_back(l.fd.get());
-      plan.listener_names.push_back(l.family == AF_UNIX ? "unix" : "tcp");
-    }
-    plan.environment.push_back(std::string(restarted_at_variable) + "=" +
-                               std::to_string(last_restart_->time_since_epoch().count()));
-    if (notifier_.enabled()) {
-      plan.environment.push_back("NOTIFY_SOCKET=" + notifier_.address());
-      if (auto wd = notifier_.watchdog())
-        plan.environment.push_back("WATCHDOG_USEC=" + std::to_string(wd->count()));
-    }
+    auto plan = detail::plan_successor(executable_, command_, start_directory_, listeners_,
+                                       notifier_, *last_restart_);
     try {
       successor_.start(
           std::move(plan), state.serialize(), cfg_.settings().timeout,
@@ -1122,7 +1100,6 @@ class master {
   /// A shutdown during a restart: the successor, not yet serving, must not outlive us.
   void abandon_successor() {
     restart_delay_.cancel();
-    restart_delayed_ = false;
     successor_.abandon();
   }
 
@@ -1213,8 +1190,8 @@ class master {
   Config& cfg_;
   boost::asio::io_context io_{1};
   boost::asio::signal_set signals_;
-  boost::asio::steady_timer deadline_;       ///< the next graceful-stop deadline, if any
-  boost::asio::steady_timer restart_delay_;  ///< a restart delayed as cyclic
+  boost::asio::steady_timer deadline_;     ///< the next graceful-stop deadline, if any
+  detail::delayed_restart restart_delay_;  ///< a restart delayed as cyclic
   std::vector<os::listener> listeners_;
   std::vector<std::pair<dev_t, ino_t>> unix_inodes_;
   os::pipe_ends death_pipe_;
@@ -1230,8 +1207,6 @@ class master {
   std::string start_directory_;
   detail::successor_link successor_;
   std::optional<clock::time_point> last_restart_;
-  bool restart_delayed_ = false;
-  int delayed_stop_signal_ = 0;
   bool handed_over_ = false;  ///< a successor serves: this master only drains and exits
   detail::predecessor_link predecessor_;
   detail::watchdog_feeder watchdog_;

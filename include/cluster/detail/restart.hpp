@@ -4,6 +4,7 @@
 
 #include <cluster/config/core_settings.hpp>
 #include <cluster/os/fd.hpp>
+#include <cluster/os/listen.hpp>
 #include <cluster/os/notify.hpp>
 #include <cluster/os/process.hpp>
 #include <cluster/os/startup_error.hpp>
@@ -32,12 +33,17 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 // These classes are not templates on purpose: a program resolves one master per environment, and
 // everything here would otherwise be compiled once for each of them (Asio's composed operations
 // are not cheap to instantiate).
 
 namespace cluster::detail {
+
+/// The environment variable that tells a successor when its predecessor's restart began (steady
+/// clock ticks, the same clock in every process), for its cyclic-restart guard.
+inline constexpr char const* restarted_at_variable = "CLUSTER_RESTARTED_AT";
 
 /// Describes how a process ended, for messages: `exit code 3`, `signal 9 (Killed)`.
 inline std::string describe_exit(os::exit_status const& s) {
@@ -239,6 +245,65 @@ class predecessor_link {
   restart_state state_;
   std::function<void(restart_state const&)> on_gone_;
 };
+
+/// A restart put off by the cyclic-restart guard: one at a time, run when the delay is over.
+class delayed_restart {
+ public:
+  explicit delayed_restart(boost::asio::io_context& io) : timer_(io) {}
+
+  [[nodiscard]] bool pending() const noexcept { return pending_; }
+
+  /// Runs `then` after `delay`, unless cancelled meanwhile.
+  void start(std::chrono::milliseconds delay, std::function<void()> then) {
+    pending_ = true;
+    then_ = std::move(then);
+    timer_.expires_after(delay);
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || !pending_) return;
+      pending_ = false;
+      then_();
+    });
+  }
+
+  void cancel() {
+    pending_ = false;
+    timer_.cancel();
+  }
+
+ private:
+  boost::asio::steady_timer timer_;
+  std::function<void()> then_;
+  bool pending_ = false;
+};
+
+/// What a successor of this master is started with: its executable, command line and starting
+/// directory as this master was started, the listeners (descriptors 3..), when the restart
+/// began (`restarted_at_variable`, for the successor's cyclic-restart guard) and the service
+/// manager's socket, which the master took out of its own environment.
+inline os::successor_plan plan_successor(std::string const& executable,
+                                         std::vector<std::string> const& command,
+                                         std::string const& directory,
+                                         std::span<os::listener const> listeners,
+                                         os::notifier const& notifier,
+                                         std::chrono::steady_clock::time_point restarted_at) {
+  os::successor_plan plan;
+  plan.executable = executable;
+  plan.arguments = command;
+  if (plan.arguments.empty()) plan.arguments.push_back(executable);
+  plan.directory = directory;
+  for (auto const& l : listeners) {
+    plan.listeners.push_back(l.fd.get());
+    plan.listener_names.push_back(l.family == AF_UNIX ? "unix" : "tcp");
+  }
+  plan.environment.push_back(std::string(restarted_at_variable) + "=" +
+                             std::to_string(restarted_at.time_since_epoch().count()));
+  if (notifier.enabled()) {
+    plan.environment.push_back("NOTIFY_SOCKET=" + notifier.address());
+    if (auto wd = notifier.watchdog())
+      plan.environment.push_back("WATCHDOG_USEC=" + std::to_string(wd->count()));
+  }
+  return plan;
+}
 
 /// Feeds systemd's watchdog: WATCHDOG=1 at half the interval it asked for, each time `healthy()`
 /// holds, so that a service that is up but no longer serves is restarted.
