@@ -242,6 +242,23 @@ inline listen_stream listen_stream_of(endpoint const& ep, core_settings const& s
 
 }  // namespace detail
 
+namespace detail {
+
+/// The signal `SignalPolicy` maps to `what`: `preferred` when the policy lists it for that, else
+/// the first of its `signals` that it maps to `what`, else 0.
+template <class SignalPolicy, class Action>
+constexpr int signal_for(Action what, int preferred) {
+  int first = 0;
+  for (int const signal : SignalPolicy::signals) {
+    if (SignalPolicy::action(signal) != what) continue;
+    if (signal == preferred) return signal;
+    if (first == 0) first = signal;
+  }
+  return first;
+}
+
+}  // namespace detail
+
 /// The signal that `SignalPolicy` maps to a graceful shutdown, for `KillSignal=`: SIGTERM when
 /// it does (`container_signals`), else the first of its `signals` that does (SIGQUIT for
 /// `default_signals`), else the one that stops hard, else SIGTERM.
@@ -250,17 +267,8 @@ constexpr int graceful_signal() {
   // The action type is the policy's own (cluster::master_action): naming it through the policy
   // keeps this header free of the master and of Asio.
   using action = decltype(SignalPolicy::action(0));
-  if (SignalPolicy::action(SIGTERM) == action::graceful_shutdown) {
-    for (int const signal : SignalPolicy::signals) {
-      if (signal == SIGTERM) return SIGTERM;
-    }
-  }
-  for (int const signal : SignalPolicy::signals) {
-    if (SignalPolicy::action(signal) == action::graceful_shutdown) return signal;
-  }
-  for (int const signal : SignalPolicy::signals) {
-    if (SignalPolicy::action(signal) == action::hard_shutdown) return signal;
-  }
+  if (int const s = detail::signal_for<SignalPolicy>(action::graceful_shutdown, SIGTERM)) return s;
+  if (int const s = detail::signal_for<SignalPolicy>(action::hard_shutdown, SIGTERM)) return s;
   return SIGTERM;
 }
 
@@ -269,15 +277,7 @@ constexpr int graceful_signal() {
 template <class SignalPolicy>
 constexpr int restart_signal() {
   using action = decltype(SignalPolicy::action(0));
-  if (SignalPolicy::action(SIGUSR2) == action::restart) {
-    for (int const signal : SignalPolicy::signals) {
-      if (signal == SIGUSR2) return SIGUSR2;
-    }
-  }
-  for (int const signal : SignalPolicy::signals) {
-    if (SignalPolicy::action(signal) == action::restart) return signal;
-  }
-  return 0;
+  return detail::signal_for<SignalPolicy>(action::restart, SIGUSR2);
 }
 
 /// The `[Unit]`, `[Service]` and `[Install]` text of `<name>.service` for a program with settings
