@@ -396,7 +396,8 @@ inline std::string socket_unit(std::span<endpoint const> listeners, core_setting
     u += "# A port alone means every address of both families, as the master binds it.\n";
     u += "BindIPv6Only=both\n";
   }
-  u += "# The name the master finds in LISTEN_FDNAMES.\n";
+  u += "# The sockets' name in LISTEN_FDNAMES; the master adopts every socket it is passed, in\n";
+  u += "# order, whatever its name.\n";
   u += "FileDescriptorName=" + name + "\n";
   u += "# The \"backlog\" setting.\n";
   u += "Backlog=" + std::to_string(s.backlog) + "\n";
