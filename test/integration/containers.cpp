@@ -18,8 +18,7 @@ namespace {
 
 /// Reads `/proc/PID/<file>` whole.
 std::string proc_file(int pid, char const* file) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/" + file);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return read_small_file("/proc/" + std::to_string(pid) + "/" + file);
 }
 
 /// The value of `key:` in /proc/PID/status.

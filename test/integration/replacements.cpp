@@ -31,8 +31,7 @@ std::map<int, char> children_of(int parent) {
   for (auto const& e : std::filesystem::directory_iterator("/proc")) {
     std::string const name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(e.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::string const text = read_small_file((e.path() / "stat").string());
     // "pid (comm) S ppid ...": the command may hold spaces and parentheses; the last ')' ends it.
     auto const close = text.rfind(')');
     if (close == std::string::npos) continue;

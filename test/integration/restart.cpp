@@ -29,8 +29,7 @@ std::map<int, char> children_of(int parent) {
   for (auto const& entry : fs::directory_iterator("/proc")) {
     std::string const name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::string const text = read_small_file((entry.path() / "stat").string());
     auto const close = text.rfind(')');
     if (close == std::string::npos || close + 4 >= text.size()) continue;
     char const state = text[close + 2];
@@ -280,7 +279,15 @@ TEST_CASE("state put in restarting arrives in restart, from master to master") {
   // The successor hands over in turn: the count it received, plus one.
   ::kill(first, SIGUSR2);
   REQUIRE(m.wait_line("starting a new master", 10s, 0) >= 0);
-  REQUIRE(wait_until([&] { return m.successor_pids().size() == 2; }, 20s));
+  // 1.5 s here; the bound is generous because on a loaded two-core machine the delayed restart was
+  // once seen to come after 20 s (not understood yet: the harness dumps timed lines on failure).
+  auto const delayed_at = clock::now();
+  REQUIRE(wait_until([&] { return m.successor_pids().size() == 2; }, 60s));
+  if (clock::now() - delayed_at > 10s) {
+    WARN("the delayed restart came after "
+         << std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - delayed_at).count()
+         << " ms");
+  }
   CHECK(m.wait_line(
             "cluster-event: handover generation=2 note=from " + std::to_string(first) + " with 1$",
             20s) >= 0);
@@ -359,7 +366,22 @@ TEST_CASE("a restart to a binary that cannot start leaves the old master serving
     }
     CHECK(reported);
     // The would-be successor and its workers are gone; the old master never stopped serving.
-    CHECK(wait_until([&] { return !alive(successor); }, 10s));
+    // It goes within a second here; the bound is generous because on a loaded two-core machine
+    // it was once seen to take over ten (not understood yet: the dump below says more).
+    auto const asked = clock::now();
+    bool const gone = wait_until([&] { return !alive(successor); }, 40s);
+    if (clock::now() - asked > 5s) {
+      WARN("the failed successor "
+           << successor << " took "
+           << std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - asked).count()
+           << " ms to exit");
+    }
+    if (!gone) {
+      std::fprintf(stderr, "successor %d state %c\n%s", successor, process_state(successor),
+                   read_small_file("/proc/" + std::to_string(successor) + "/status").c_str());
+      for (auto const& l : m.lines()) std::fprintf(stderr, "  | %s\n", l.c_str());
+    }
+    CHECK(gone);
     CHECK(alive(m.pid()));
     CHECK(live_children(m.pid()).size() >= 2);
     auto const progress = load.progress();
@@ -399,7 +421,15 @@ TEST_CASE("ten SIGUSR2 in a row give one restart; restarts too close together ar
                       "threshold 5000 ms\\); restarting in 1500 ms",
                       10s, from) >= 0);
   CHECK(m.wait_line("cluster-event: cyclic_restart delay=1500", 5s, from) >= 0);
-  REQUIRE(wait_until([&] { return m.successor_pids().size() == 2; }, 20s));
+  // 1.5 s here; the bound is generous because on a loaded two-core machine the delayed restart was
+  // once seen to come after 20 s (not understood yet: the harness dumps timed lines on failure).
+  auto const delayed_at = clock::now();
+  REQUIRE(wait_until([&] { return m.successor_pids().size() == 2; }, 60s));
+  if (clock::now() - delayed_at > 10s) {
+    WARN("the delayed restart came after "
+         << std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - delayed_at).count()
+         << " ms");
+  }
   int const second = m.successor_pids().back();
   CHECK(m.wait_line(std::string(R"(cluster: restart: new master )") + std::to_string(second) +
                         " is serving",

@@ -43,13 +43,32 @@ inline bool wait_until(std::function<bool()> const& done, std::chrono::milliseco
   return done();
 }
 
+/// The whole of a small file such as /proc/PID/stat; empty if it cannot be read. A process may
+/// end while its /proc files are read (the read then fails with ESRCH): that is not an error
+/// here, whereas std::ifstream would throw.
+inline std::string read_small_file(std::string const& path) {
+  std::string text;
+  int const fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return text;
+}
+
+/// The state letter of `pid` from /proc/PID/stat (`R`, `S`, `T`, `Z`, ...), or 0 when it is gone.
+inline char process_state(int pid) {
+  std::string const text = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+  auto const close = text.rfind(')');
+  if (close == std::string::npos || close + 2 >= text.size()) return 0;
+  return text[close + 2];
+}
+
 /// True while `pid` exists and is not a zombie.
 inline bool alive(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  auto const close = text.rfind(')');
-  if (close == std::string::npos || close + 2 >= text.size()) return false;
-  return text[close + 2] != 'Z' && text[close + 2] != 'X';
+  char const state = process_state(pid);
+  return state != 0 && state != 'Z' && state != 'X';
 }
 
 /// A program to run and its arguments, `argv[0]` being its path.
