@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 // Behind nginx, a master restart (SIGUSR2) under load fails no request and trips no upstream error.
+#include "../support/temp_dir.hpp"
 #include "support/harness.hpp"
 #include "support/load.hpp"
 
@@ -20,32 +21,6 @@ using namespace cluster::testing;
 namespace {
 
 constexpr char const* nginx_program = "/usr/sbin/nginx";
-
-/// A fresh directory under the temporary directory, removed with its contents.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "cluster-nginx-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = pattern;
-    // nginx started as root runs its worker as nobody, which must reach the temp paths inside.
-    std::filesystem::permissions(
-        path_, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
-                   std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
-                   std::filesystem::perms::others_exec);
-  }
-  temp_dir(temp_dir const&) = delete;
-  temp_dir& operator=(temp_dir const&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  [[nodiscard]] std::filesystem::path const& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::string read_text(std::filesystem::path const& p) {
   std::ifstream in(p);
@@ -193,7 +168,12 @@ TEST_CASE("a master restart behind nginx fails no request and causes no upstream
     REQUIRE(m->wait_line("worker_connected id=1") >= 0);
   }
 
-  temp_dir dir;
+  temp_dir dir("cluster-nginx");
+  // nginx started as root runs its worker as nobody, which must reach the temp paths inside.
+  std::filesystem::permissions(
+      dir.path(), std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                      std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                      std::filesystem::perms::others_exec);
   std::optional<nginx_process> nginx;
   int port = 0;
   for (int attempt = 0; attempt < 5 && port == 0; ++attempt) {

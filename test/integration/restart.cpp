@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // Restart without downtime, under load: master restart, rolling restart, graceful shutdown, bad
 // deploys, state handover and restart storms.
+#include "../support/temp_dir.hpp"
 #include "support/harness.hpp"
 #include "support/load.hpp"
 
@@ -78,21 +79,13 @@ std::vector<std::string> load_args(int port) {
 
 /// A copy of the test server in a temporary directory, to be replaced as a deploy would.
 struct deployed_copy {
-  fs::path dir;
-  fs::path app;
+  temp_dir where{"cluster-deploy"};
+  fs::path const& dir = where.path();
+  fs::path app = dir / "app";
 
   explicit deployed_copy(fs::path const& from) {
-    char tmpl[] = "/tmp/cluster-deploy-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    app = dir / "app";
     fs::copy_file(from, app);
     fs::permissions(app, fs::perms::owner_all);
-  }
-  deployed_copy(deployed_copy const&) = delete;
-  deployed_copy& operator=(deployed_copy const&) = delete;
-  ~deployed_copy() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
   }
 
   /// Puts `next` at the app's path the way deploys do: a new file renamed over the old one.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // Under systemd: socket activation, and the notifications a Type=notify service sends, read from
 // a NOTIFY_SOCKET the test binds itself, the way systemd would.
+#include "../support/temp_dir.hpp"
 #include "support/harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -25,9 +26,6 @@ struct notification {
 class notify_socket {
  public:
   notify_socket() : fd_(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-    char tmpl[] = "/tmp/cluster-notify-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    path_ = dir_ + "/notify";
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
     std::memcpy(a.sun_path, path_.data(), path_.size());
@@ -38,11 +36,7 @@ class notify_socket {
   }
   notify_socket(notify_socket const&) = delete;
   notify_socket& operator=(notify_socket const&) = delete;
-  ~notify_socket() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
+  ~notify_socket() { ::close(fd_); }
 
   [[nodiscard]] std::string const& path() const { return path_; }
 
@@ -98,8 +92,8 @@ class notify_socket {
 
  private:
   int fd_;
-  std::string dir_;
-  std::string path_;
+  temp_dir dir_{"cluster-notify"};
+  std::string path_ = (dir_.path() / "notify").string();
 };
 
 /// A listening TCP socket on 127.0.0.1, port chosen by the kernel, as a .socket unit would make.

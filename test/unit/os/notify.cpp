@@ -2,6 +2,8 @@
 // The sd_notify protocol: addresses, the environment, and sends that fail without harm.
 #include <cluster/os/notify.hpp>
 
+#include "../../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
@@ -23,23 +25,6 @@ using namespace cluster;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// A temporary directory, removed with its contents at the end of the test.
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "cluster-notify-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  temp_dir(temp_dir const&) = delete;
-  temp_dir& operator=(temp_dir const&) = delete;
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
 
 /// A datagram socket bound where a service manager's would be: at a path, or at `@name`.
 struct fake_manager {
@@ -92,8 +77,8 @@ extern "C" void count_sigpipe(int /*signal*/) { sigpipe_raised = 1; }
 }  // namespace
 
 TEST_CASE("a notification reaches a manager listening at a path") {
-  temp_dir dir;
-  std::string const address = (dir.path / "notify").string();
+  cluster::testing::temp_dir dir("cluster-notify");
+  std::string const address = (dir.path() / "notify").string();
   fake_manager manager(address);
   os::notifier const n(address);
   CHECK(n.enabled());
@@ -115,8 +100,8 @@ TEST_CASE("a notification reaches a manager listening at an abstract name") {
 
 TEST_CASE("the environment gives the socket and the watchdog, and is cleared") {
   clear_environment();
-  temp_dir dir;
-  std::string const address = (dir.path / "notify").string();
+  cluster::testing::temp_dir dir("cluster-notify");
+  std::string const address = (dir.path() / "notify").string();
   fake_manager manager(address);
   ::setenv("NOTIFY_SOCKET", address.c_str(), 1);
   ::setenv("WATCHDOG_USEC", "3000000", 1);
@@ -199,13 +184,13 @@ TEST_CASE("sending with nobody listening fails without SIGPIPE") {
   struct sigaction previous {};
   REQUIRE(::sigaction(SIGPIPE, &counting, &previous) == 0);
   sigpipe_raised = 0;
-  temp_dir dir;
+  cluster::testing::temp_dir dir("cluster-notify");
 
   SECTION("no socket file") {
-    CHECK_FALSE(os::notifier((dir.path / "missing").string()).send("READY=1"));
+    CHECK_FALSE(os::notifier((dir.path() / "missing").string()).send("READY=1"));
   }
   SECTION("a socket file whose manager is gone") {
-    std::string const address = (dir.path / "stale").string();
+    std::string const address = (dir.path() / "stale").string();
     { fake_manager gone(address); }
     CHECK_FALSE(os::notifier(address).send("READY=1"));
   }
@@ -217,8 +202,8 @@ TEST_CASE("sending with nobody listening fails without SIGPIPE") {
 }
 
 TEST_CASE("a manager that does not read never blocks the sender") {
-  temp_dir dir;
-  std::string const address = (dir.path / "notify").string();
+  cluster::testing::temp_dir dir("cluster-notify");
+  std::string const address = (dir.path() / "notify").string();
   fake_manager stalled(address);
   os::notifier const n(address);
   auto const start = std::chrono::steady_clock::now();
@@ -231,8 +216,8 @@ TEST_CASE("a manager that does not read never blocks the sender") {
 }
 
 TEST_CASE("no descriptor stays open after a send") {
-  temp_dir dir;
-  std::string const address = (dir.path / "notify").string();
+  cluster::testing::temp_dir dir("cluster-notify");
+  std::string const address = (dir.path() / "notify").string();
   fake_manager manager(address);
   os::notifier const n(address);
   std::size_t const before = open_descriptors();

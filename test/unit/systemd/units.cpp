@@ -3,6 +3,8 @@
 #include <cluster/master.hpp>
 #include <cluster/systemd.hpp>
 
+#include "../../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
@@ -80,27 +82,12 @@ systemd::unit_options app() {
   return o;
 }
 
-/// A temporary directory, removed with its contents at the end of the test.
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "cluster-units-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  temp_dir(temp_dir const&) = delete;
-  temp_dir& operator=(temp_dir const&) = delete;
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  [[nodiscard]] std::filesystem::path write(std::string const& name,
-                                            std::string const& text) const {
-    std::ofstream(path / name) << text;
-    return path / name;
-  }
-};
+/// Writes `text` to `dir`/`name`; the file's path.
+std::filesystem::path write_file(cluster::testing::temp_dir const& dir, std::string const& name,
+                                 std::string const& text) {
+  std::ofstream(dir.path() / name) << text;
+  return dir.path() / name;
+}
 
 /// The text of `file`, or "" when it cannot be read.
 std::string read_text(std::filesystem::path const& file) {
@@ -330,25 +317,25 @@ TEST_CASE("listeners a socket unit cannot express are one-line errors") {
 }
 
 TEST_CASE("systemd-analyze verify accepts the generated units") {
-  temp_dir dir;
+  cluster::testing::temp_dir dir("cluster-units");
   std::string output;
-  if (run("command -v systemd-analyze", dir.path / "which.log", output) != 0) {
+  if (run("command -v systemd-analyze", dir.path() / "which.log", output) != 0) {
     WARN("systemd-analyze is not installed; the units were not verified by systemd");
     return;
   }
   // A control unit first: if systemd cannot verify even that here, the tool is unusable on this
   // machine (no /bin/kill, a sandbox), and that is not the generated units' fault.
-  auto const control = dir.write("cluster-control.service",
-                                 "[Service]\nType=notify\nExecStart=/bin/true\n"
-                                 "ExecReload=/bin/kill -HUP $MAINPID\n");
-  if (run("systemd-analyze verify " + control.string(), dir.path / "control.log", output) != 0 ||
+  auto const control = write_file(dir, "cluster-control.service",
+                                  "[Service]\nType=notify\nExecStart=/bin/true\n"
+                                  "ExecReload=/bin/kill -HUP $MAINPID\n");
+  if (run("systemd-analyze verify " + control.string(), dir.path() / "control.log", output) != 0 ||
       !output.empty()) {
     WARN("systemd-analyze verify does not work on this machine; units not verified:\n" + output);
     return;
   }
   // The test program itself stands for the server: systemd checks that ExecStart= exists.
   core_settings s = production();
-  s.working_directory = dir.path.c_str();
+  s.working_directory = dir.path().c_str();
   std::string const name = "cluster-verify-" + std::to_string(::getpid());
   systemd::unit_options o;
   o.name = name;
@@ -362,10 +349,10 @@ TEST_CASE("systemd-analyze verify accepts the generated units") {
   };
   auto const verify = [&](std::string const& unit, std::string const& service_text,
                           std::string const& socket_text) {
-    auto const service = dir.write(unit + ".service", service_text);
-    auto const socket = dir.write(unit + ".socket", socket_text);
+    auto const service = write_file(dir, unit + ".service", service_text);
+    auto const socket = write_file(dir, unit + ".socket", socket_text);
     int const status = run("systemd-analyze verify " + service.string() + " " + socket.string(),
-                           dir.path / "verify.log", output);
+                           dir.path() / "verify.log", output);
     CAPTURE(unit, service_text, socket_text, output);
     CHECK(status == 0);
     // verify exits 0 even for unknown keys and values it ignores: any word about our units is
