@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace cluster {
@@ -70,14 +71,40 @@ struct restart {                 ///< the new master took over; the state plugin
 struct cyclic_restart {          ///< a restart came too soon after the previous one and is delayed
   std::chrono::milliseconds delay;
 };
-struct client_connection {       ///< statistics: a worker accepted a connection
+struct reopen {}; ///< log files are to be reopened (SIGUSR1, after logrotate moved them)
+
+//--- events delivered inside a worker process, with `this_worker&` instead of the master ---//
+//
+// A worker is forked from the master, so it has its own copy of every plugin. These events
+// reach that copy, in the worker, with a `cluster::this_worker&` as the second argument; the
+// master never hears of them, and nothing crosses a process boundary for them. `reopen` is also
+// delivered in each worker (on the worker's next sweep, within a quarter of a second) after the
+// master has handled it.
+
+struct worker_start {            ///< in the worker: set up, about to serve (or run its job)
   unsigned id;
 };
-struct client_disconnection {    ///< statistics: a connection closed
+struct worker_exit {             ///< in the worker: about to exit (normally or by an exception)
+  unsigned id;
+  int code;                      ///< the exit status the worker will have
+};
+struct client_connection {       ///< in the worker: it accepted a connection
   unsigned id;
 };
-struct client_request {          ///< statistics: a worker served a request
+struct client_disconnection {    ///< in the worker: a connection closed
   unsigned id;
+};
+/// In the worker: an HTTP server answered a request (TCP servers have no requests the library
+/// can see; their connections are reported). The views are valid during the call only.
+struct client_request {
+  unsigned id;
+  std::string_view method;       ///< "GET"
+  std::string_view target;       ///< "/path?query", as received
+  unsigned version;              ///< 10 or 11 for HTTP/1.0 or 1.1
+  unsigned status;               ///< 200
+  std::uint64_t bytes;           ///< the response body's size
+  std::string_view remote;       ///< the client: "127.0.0.1:51234", "[::1]:51234", or "unix"
+  std::chrono::microseconds duration;  ///< from the request's first byte to its response sent
 };
 
 }  // namespace events

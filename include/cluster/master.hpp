@@ -60,6 +60,7 @@ enum class master_action : std::uint8_t {
   restart_workers,    ///< `restart_workers()`: replace every worker in place, one at a time
   add_worker,         ///< `spawn(1)`
   remove_worker,      ///< `spawn(-1)`
+  reopen_logs,        ///< `reopen_logs()`: plugins reopen their files (after logrotate)
 };
 
 /// The slot of the signal policy: a plugin with `using policy_slot = cluster::signals_slot;`
@@ -68,7 +69,8 @@ struct signals_slot {};
 
 /// The signal policy of the SPEC, used when no plugin fills `signals_slot`: SIGINT and SIGTERM
 /// stop hard, SIGQUIT gracefully, SIGTTIN / SIGTTOU add / remove a worker, SIGUSR2 restarts the
-/// master (a new build on disk takes over), SIGHUP restarts the workers in place.
+/// master (a new build on disk takes over), SIGHUP restarts the workers in place, SIGUSR1 has
+/// the plugins reopen their log files.
 ///
 /// A signal policy is a plugin type with `using policy_slot = cluster::signals_slot;`,
 /// `static constexpr master_action action(int signal)` and `static constexpr std::array
@@ -77,7 +79,8 @@ struct signals_slot {};
 struct default_signals {
   static constexpr fixed_string name = "default signals";
   using policy_slot = signals_slot;
-  static constexpr std::array signals{SIGINT, SIGTERM, SIGQUIT, SIGUSR2, SIGHUP, SIGTTIN, SIGTTOU};
+  static constexpr std::array signals{SIGINT,  SIGTERM, SIGQUIT, SIGUSR2,
+                                      SIGHUP,  SIGTTIN, SIGTTOU, SIGUSR1};
   static constexpr master_action action(int signal) noexcept {
     switch (signal) {
       case SIGINT:
@@ -93,6 +96,8 @@ struct default_signals {
         return master_action::add_worker;
       case SIGTTOU:
         return master_action::remove_worker;
+      case SIGUSR1:
+        return master_action::reopen_logs;
       default:
         return master_action::none;
     }
@@ -648,6 +653,14 @@ class master {
     step_roll();
   }
 
+  /// Has every plugin reopen its files (event `reopen`), in the master, then in each worker
+  /// (SIGUSR1 to it; the worker's plugins get `reopen` within a quarter of a second). What
+  /// logrotate's `postrotate` asks for.
+  void reopen_logs() {
+    cfg_.emit(events::reopen{}, *this);
+    for (auto const& [pid, w] : sup_.workers()) ::kill(pid, SIGUSR1);
+  }
+
   //=== observers ===//
 
   [[nodiscard]] master_state state() const noexcept { return sup_.state(); }
@@ -673,6 +686,19 @@ class master {
     }
     return 0;
   }
+
+  /// What the worker `pid` wrote in its scoreboard slot (heartbeat, connections, requests; the
+  /// counters are kept by plugins such as `stats`), or nothing for a pid that is not a live
+  /// worker with a slot. A read of shared memory: no system call.
+  [[nodiscard]] std::optional<ipc::slot_snapshot> counters_of(int pid) const noexcept {
+    auto it = links_.find(pid);
+    if (it == links_.end() || !it->second.slot) return std::nullopt;
+    return ipc::read(scoreboard_[*it->second.slot]);
+  }
+
+  /// The user and group ids workers run as (`user` / `group`): a plugin creating files that
+  /// workers write gives them to that user. `change` is false when workers keep the master's.
+  [[nodiscard]] os::credentials const& worker_credentials() const noexcept { return credentials_; }
 
   /// The environment the configuration was resolved for (`CLUSTER_ENV`).
   [[nodiscard]] std::string_view environment() const { return cfg_.environment(); }
@@ -716,7 +742,6 @@ class master {
     reap_all_ = ::getpid() == 1;
     core_settings const& s = cfg_.settings();
     sup_ = detail::supervisor(clock::now(), detail::crash_guard{}, s.timeout);
-    cfg_.emit(events::start{}, *this);
     credentials_ = os::resolve_credentials(s.user, s.group);
     if (!s.working_directory.empty()) {
       std::string const dir(s.working_directory);
@@ -726,6 +751,10 @@ class master {
                             "; set<\"working directory\"> to an existing one");
       }
     }
+    // In the working directory, so that the relative paths plugins are given (a log directory)
+    // mean the same as every other relative path. A plugin that cannot start (a missing
+    // directory) throws `startup_error`: reported before anything is bound or forked.
+    cfg_.emit(events::start{}, *this);
     // Sockets handed over by systemd (or a previous master) replace the configured listeners:
     // the service manager owns the addresses then, and connections queued on them are kept.
     listeners_ = os::inherited_listeners();
@@ -1167,6 +1196,9 @@ class master {
         break;
       case master_action::restart_workers:
         restart_workers();
+        break;
+      case master_action::reopen_logs:
+        reopen_logs();
         break;
     }
   }

@@ -6,4 +6,6 @@
 #include "config/fixed_string.hpp"
 #include "config/settings.hpp"
 #include "events.hpp"
+#include "os/startup_error.hpp"
 #include "restart_state.hpp"
+#include "this_worker.hpp"

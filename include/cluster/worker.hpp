@@ -10,6 +10,7 @@
 #include <cluster/os/title.hpp>
 #include <cluster/server/concepts.hpp>
 #include <cluster/server/tcp.hpp>
+#include <cluster/this_worker.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -74,6 +75,33 @@ inline void beat(worker_setup const& w) noexcept {
 /// How often a worker beats: the sweep of connection deadlines runs at the same pace.
 inline constexpr std::chrono::milliseconds beat_interval{250};
 
+/// Set by SIGUSR1 in a worker: the master reopened the log files, and asks the worker's plugins
+/// to do the same (on the next sweep).
+inline volatile std::sig_atomic_t reopen_requested = 0;
+
+inline void on_reopen_signal(int) { reopen_requested = 1; }
+
+/// The events delivered inside a worker, to the worker's copies of the plugins. Whether any
+/// plugin handles an event is known at compile time: an event nobody handles costs nothing.
+template <class Config>
+class worker_hooks {
+ public:
+  worker_hooks(Config& cfg, this_worker& self) noexcept : cfg_(cfg), self_(self) {}
+
+  template <class Event>
+  static constexpr bool wants = Config::template handles_event<Event, this_worker>;
+
+  template <class Event>
+  void emit(Event const& ev) {
+    if constexpr (wants<Event>) cfg_.emit(ev, self_);
+  }
+  [[nodiscard]] unsigned id() const noexcept { return self_.id(); }
+
+ private:
+  Config& cfg_;
+  this_worker& self_;
+};
+
 /// Write end of the worker's stop pipe, for the signal handler.
 inline int stop_pipe_write = -1;
 
@@ -99,6 +127,12 @@ inline void install_worker_signals() {
   // SA_RESTART: a job blocked in read() or the like keeps going; it sees stopping() later.
   sa.sa_flags = SA_RESTART;
   ::sigaction(SIGQUIT, &sa, nullptr);
+  // SIGUSR1: reopen log files. Handled in every worker, so that the signal never kills one.
+  struct sigaction reopen {};
+  reopen.sa_handler = &on_reopen_signal;
+  ::sigemptyset(&reopen.sa_mask);
+  reopen.sa_flags = SA_RESTART;
+  ::sigaction(SIGUSR1, &reopen, nullptr);
   // Ctrl-C in a terminal signals the whole process group. The master turns SIGINT into a
   // shutdown of every worker; a worker dying of it on its own would only look like a crash.
   struct sigaction ign {};
@@ -137,8 +171,8 @@ inline void watch_master_in_thread(worker_setup const& w) {
   }).detach();
 }
 
-template <class Server>
-int serve_listeners(Server& server, worker_setup const& w, int stop_fd) {
+template <class Server, class Hooks>
+int serve_listeners(Server& server, worker_setup const& w, int stop_fd, Hooks& hooks) {
   namespace asio = boost::asio;
   asio::io_context io(1);
   listeners ls(io, w.listener_fds);
@@ -170,6 +204,10 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd) {
     sweeper.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       conns.sweep(connection_set::clock::now());
+      if (reopen_requested != 0) {
+        reopen_requested = 0;
+        hooks.emit(events::reopen{});
+      }
       sweep();
     });
   };
@@ -192,10 +230,10 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd) {
                   "cluster: a server with handle() is an HTTP server; add "
                   "#include <cluster/server/http.hpp>");
     if constexpr (http_runner<Server>::available) {
-      ls.start(http_runner<Server>::session(server, conns));
+      ls.start(http_runner<Server>::session(server, conns, hooks));
     }
   } else {
-    ls.start([&](stream sock) { return tcp_session(server, std::move(sock), conns); });
+    ls.start([&](stream sock) { return tcp_session(server, std::move(sock), conns, hooks); });
   }
   ipc::send(w.channel_fd, {ipc::message_type::connected, 0, {}});
   if (stop_requested) begin_stop();
@@ -203,8 +241,8 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd) {
   return 0;
 }
 
-template <class Config>
-int run_server(Config& cfg, worker_setup const& w, int stop_fd) {
+template <class Config, class Hooks>
+int run_server(Config& cfg, worker_setup const& w, int stop_fd, Hooks& hooks) {
   using server_type = typename Config::server_type;
   static_assert(abstract_server<server_type> || http_server<server_type> || tcp_server<server_type>,
                 "cluster: the server type has none of work(), handle(request) or "
@@ -221,7 +259,7 @@ int run_server(Config& cfg, worker_setup const& w, int stop_fd) {
       }
       return 0;
     } else {
-      return serve_listeners(server, w, stop_fd);
+      return serve_listeners(server, w, stop_fd, hooks);
     }
   };
   if constexpr (Config::server_preloaded) {
@@ -258,7 +296,19 @@ int run_worker(Config& cfg, worker_setup const& w) noexcept {
     stop_pipe_write = stop.write.get();
     install_worker_signals();
     os::unblock_signals();
-    int const code = run_server(cfg, w, stop.read.release());
+    this_worker self(w.id, ::getpid(), cfg.environment(), w.slot);
+    worker_hooks<Config> hooks(cfg, self);
+    hooks.emit(events::worker_start{w.id});
+    int code = 1;
+    try {
+      code = run_server(cfg, w, stop.read.release(), hooks);
+    } catch (...) {
+      // The plugins hear of the exit (a logger flushes its lines), then the exception is
+      // reported as usual.
+      hooks.emit(events::worker_exit{w.id, 1});
+      throw;
+    }
+    hooks.emit(events::worker_exit{w.id, code});
     return code;
   } catch (std::exception const& e) {
     report(e.what());

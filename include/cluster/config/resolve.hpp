@@ -217,6 +217,13 @@ class resolved {
     return const_cast<server_type&>(builder_->server_.server);  // NOLINT: the builder is shared read-only by design; the server is the user's mutable object
   }
 
+  /// True when a plugin of this environment handles `Event` delivered with `Target` (the master,
+  /// or `this_worker` for the events delivered in a worker).
+  template <class Event, class Target>
+  static constexpr bool handles_event = []<class... Ps>(boost::hana::basic_tuple<Ps...>*) {
+    return (handles<Ps, Event, Target> || ...);
+  }(static_cast<plugin_tuple_type*>(nullptr));
+
   /// Sends `ev` to every plugin that handles it, in order. Resolved at compile time.
   template <class Event, class Master>
   void emit(Event const& ev, Master& master) {

@@ -19,14 +19,47 @@
 namespace cluster::ipc {
 
 /// One worker's slot. Workers update it with relaxed atomic stores: no system call, no lock, and
-/// a worker that dies mid-update leaves nothing locked.
+/// a worker that dies mid-update leaves nothing locked. The master only reads it.
+///
+/// The counters are written by plugins in the worker (the `stats` plugin does), each by the
+/// worker's single event loop: `increment` and `decrement` are plain load-and-store, with no
+/// locked instruction on the request path.
 struct alignas(64) worker_slot {
   /// When the worker's event loop last ran, in steady-clock milliseconds (the clock is the same
   /// in every process of the machine). A worker stuck in a handler stops updating it.
   std::atomic<std::int64_t> heartbeat{0};
+  std::atomic<std::uint64_t> connections_active{0};  ///< connections open now
+  std::atomic<std::uint64_t> connections_total{0};   ///< connections accepted since it started
+  std::atomic<std::uint64_t> requests{0};            ///< requests answered since it started
 };
 
-static_assert(std::atomic<std::int64_t>::is_always_lock_free,
+/// Adds one to a counter of the calling worker's own slot (single writer).
+inline void increment(std::atomic<std::uint64_t>& counter) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+/// Takes one from a counter of the calling worker's own slot (single writer).
+inline void decrement(std::atomic<std::uint64_t>& counter) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+/// What the master reads of one slot.
+struct slot_snapshot {
+  std::int64_t heartbeat = 0;
+  std::uint64_t connections_active = 0;
+  std::uint64_t connections_total = 0;
+  std::uint64_t requests = 0;
+};
+
+/// Reads every field of `slot` (each field on its own: the figures of a busy worker move on).
+inline slot_snapshot read(worker_slot const& slot) noexcept {
+  return {slot.heartbeat.load(std::memory_order_relaxed),
+          slot.connections_active.load(std::memory_order_relaxed),
+          slot.connections_total.load(std::memory_order_relaxed),
+          slot.requests.load(std::memory_order_relaxed)};
+}
+
+static_assert(std::atomic<std::int64_t>::is_always_lock_free &&
+                  std::atomic<std::uint64_t>::is_always_lock_free,
               "the scoreboard relies on lock-free 64-bit atomics in shared memory");
 
 /// Steady-clock milliseconds, the unit of `worker_slot::heartbeat`.
@@ -81,7 +114,11 @@ class scoreboard {
     if (free_.empty()) return std::nullopt;
     std::size_t const i = free_.back();
     free_.pop_back();
-    slots_[i].heartbeat.store(0, std::memory_order_relaxed);
+    worker_slot& s = slots_[i];
+    s.heartbeat.store(0, std::memory_order_relaxed);
+    s.connections_active.store(0, std::memory_order_relaxed);
+    s.connections_total.store(0, std::memory_order_relaxed);
+    s.requests.store(0, std::memory_order_relaxed);
     return i;
   }
 

@@ -15,6 +15,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <chrono>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -59,10 +60,18 @@ constexpr std::chrono::milliseconds request_timeout() {
 
 /// One HTTP connection: wait for a request, read it, call `handle`, write the response, until
 /// either side closes, a timeout passes or a graceful stop begins.
-template <class Server>
-asio::awaitable<void> http_session(Server& server, stream sock, connection_set& conns) {
+template <class Server, class Hooks>
+asio::awaitable<void> http_session(Server& server, stream sock, connection_set& conns,
+                                   Hooks& hooks) {
   namespace bhttp = boost::beast::http;
+  // What the plugins that handle `client_request` are told about each request: only computed
+  // when one does.
+  constexpr bool report = Hooks::template wants<events::client_request>;
+  using clock = std::chrono::steady_clock;
   connection_set::guard g(conns, &sock);
+  client_scope<Hooks> client(hooks);
+  [[maybe_unused]] std::string const remote = report ? peer_name(sock) : std::string();
+  [[maybe_unused]] clock::time_point began{};
   boost::beast::flat_buffer buffer;
   for (bool first = true;; first = false) {
     if (buffer.size() == 0) {
@@ -78,6 +87,7 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
       if (iec) break;
       buffer.commit(n);
     }
+    if constexpr (report) began = clock::now();
     bhttp::request_parser<bhttp::string_body> parser;
     parser.eager(true);
     // The bytes just read usually hold the whole request: parse them here. Beast's async_read
@@ -98,6 +108,12 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     if (rec) break;
     http::request req = parser.release();
     unsigned const version = req.version();
+    [[maybe_unused]] std::string method;
+    [[maybe_unused]] std::string target;
+    if constexpr (report) {
+      method = req.method_string();
+      target = req.target();
+    }
     bool keep_alive = req.keep_alive();
     http::response res;
     if constexpr (std::is_same_v<decltype(server.handle(std::move(req))),
@@ -116,6 +132,14 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     res.keep_alive(keep_alive);
     if (!res.has_content_length() && !res.chunked()) res.prepare_payload();
     auto [wec, wn] = co_await bhttp::async_write(sock, res, asio::as_tuple(asio::use_awaitable));
+    if constexpr (report) {
+      if (!wec) {
+        hooks.emit(events::client_request{
+            hooks.id(), method, target, version, res.result_int(),
+            res.payload_size().value_or(0), remote,
+            std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - began)});
+      }
+    }
     if (wec || !keep_alive) break;
   }
   // Closing the socket (its destructor) sends the FIN; a shutdown() first would only cost a
@@ -127,8 +151,11 @@ template <class Server>
 requires http_server<Server>
 struct http_runner<Server> {
   static constexpr bool available = true;
-  static auto session(Server& server, connection_set& conns) {
-    return [&server, &conns](stream sock) { return http_session(server, std::move(sock), conns); };
+  template <class Hooks>
+  static auto session(Server& server, connection_set& conns, Hooks& hooks) {
+    return [&server, &conns, &hooks](stream sock) {
+      return http_session(server, std::move(sock), conns, hooks);
+    };
   }
 };
 

@@ -2,6 +2,7 @@
 // The accept loop a worker runs on the inherited listeners, and the session of a TCP server.
 #pragma once
 
+#include <cluster/events.hpp>
 #include <cluster/server/concepts.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -21,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -214,10 +217,61 @@ class listeners {
   std::vector<std::unique_ptr<acceptor>> acceptors_;
 };
 
+/// Worker-side events for a worker without plugins that handle them (and for tests): none.
+struct no_hooks {
+  template <class Event>
+  static constexpr bool wants = false;
+  template <class Event>
+  void emit(Event const& /*ev*/) noexcept {}
+  [[nodiscard]] static unsigned id() noexcept { return 0; }
+};
+
+/// Reports one client connection to the worker's plugins, from its opening to its close. Costs
+/// nothing when no plugin handles either event.
+template <class Hooks>
+class client_scope {
+ public:
+  explicit client_scope(Hooks& hooks) : hooks_(hooks) {
+    if constexpr (Hooks::template wants<events::client_connection>)
+      hooks_.emit(events::client_connection{hooks_.id()});
+  }
+  client_scope(client_scope const&) = delete;
+  client_scope& operator=(client_scope const&) = delete;
+  ~client_scope() {
+    if constexpr (Hooks::template wants<events::client_disconnection>)
+      hooks_.emit(events::client_disconnection{hooks_.id()});
+  }
+
+ private:
+  Hooks& hooks_;
+};
+
+/// The peer of a connection as text: `127.0.0.1:51234`, `[::1]:51234`, or `unix`.
+inline std::string peer_name(stream& sock) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(sock.native_handle(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return "-";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    auto const& in = reinterpret_cast<sockaddr_in const&>(addr);
+    ::inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
+    return std::string(text) + ':' + std::to_string(ntohs(in.sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    auto const& in6 = reinterpret_cast<sockaddr_in6 const&>(addr);
+    ::inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
+    return '[' + std::string(text) + "]:" + std::to_string(ntohs(in6.sin6_port));
+  }
+  return "unix";
+}
+
 /// One connection of a TCP server: the user's `serve`, counted for graceful stops.
-template <class Server>
-asio::awaitable<void> tcp_session(Server& server, stream sock, connection_set& conns) {
+template <class Server, class Hooks = no_hooks>
+asio::awaitable<void> tcp_session(Server& server, stream sock, connection_set& conns,
+                                  Hooks& hooks) {
   connection_set::guard g(conns, nullptr);
+  client_scope<Hooks> client(hooks);
   co_await server.serve(std::move(sock));
 }
 

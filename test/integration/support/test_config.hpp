@@ -154,6 +154,10 @@ struct test_config {
   [[nodiscard]] std::span<endpoint const> listeners() const { return listeners_; }
   [[nodiscard]] std::string_view environment() const { return environment_; }
 
+  template <class Event, class Target>
+  static constexpr bool handles_event =
+      handles<event_trace, Event, Target> || handles<Plugin, Event, Target>;
+
   template <class Event, class Master>
   void emit(Event const& ev, Master& m) {
     dispatch(ev, m, trace_, plugin_);
