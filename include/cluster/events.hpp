@@ -84,6 +84,9 @@ struct reopen {}; ///< log files are to be reopened (SIGUSR1, after logrotate mo
 struct worker_start {            ///< in the worker: set up, about to serve (or run its job)
   unsigned id;
 };
+struct tick {                    ///< in the worker: its event loop's sweep, four times a second
+  unsigned id;                   ///< (flush buffers here: it runs whether requests come or not)
+};
 struct worker_exit {             ///< in the worker: about to exit (normally or by an exception)
   unsigned id;
   int code;                      ///< the exit status the worker will have

@@ -208,6 +208,7 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd, Hooks& h
         reopen_requested = 0;
         hooks.emit(events::reopen{});
       }
+      hooks.emit(events::tick{w.id});
       sweep();
     });
   };
