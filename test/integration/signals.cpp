@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <future>
 
 using namespace cluster::testing;
@@ -55,6 +56,29 @@ TEST_CASE("an abstract worker that honours stopping() exits on SIGQUIT") {
   REQUIRE(m.wait(10s) == 0);
   CHECK(m.count("job . stopped") == 2);
   CHECK(m.count("worker_timeout") == 0);
+}
+
+TEST_CASE("SIGUSR1 reopens logs in the master, then in every worker, and kills no one") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  int const w0 = m.worker_pid(0);
+  int const w1 = m.worker_pid(1);
+  int from = 0;
+  for (int round = 1; round <= 2; ++round) {
+    m.signal(SIGUSR1);
+    int const a = m.wait_line("reopen in worker id=0 pid=" + std::to_string(w0), 10s, from);
+    int const b = m.wait_line("reopen in worker id=1 pid=" + std::to_string(w1), 10s, from);
+    REQUIRE(a >= 0);
+    REQUIRE(b >= 0);
+    from = std::max(a, b) + 1;
+    CHECK(m.count("cluster-event: reopen$") == static_cast<std::size_t>(round));
+  }
+  CHECK(m.count("worker_killed") == 0);
+  CHECK(http_get(port, "/").find("200 OK") != std::string::npos);
+  m.signal(SIGQUIT);
+  REQUIRE(m.wait(10s) == 0);
 }
 
 TEST_CASE("SIGTERM stops every worker and the master at once") {

@@ -5,6 +5,7 @@
 #include <cluster/config/core_settings.hpp>
 #include <cluster/events.hpp>
 #include <cluster/restart_state.hpp>
+#include <cluster/this_worker.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -79,6 +80,14 @@ struct event_trace {
   template <class M>
   void on(events::close const&, M&) {
     line("close");
+  }
+  template <class M>
+  void on(events::reopen const&, M&) {
+    line("reopen");
+  }
+  // In a worker (SIGUSR1 passed on by the master).
+  void on(events::reopen const&, this_worker& w) {
+    line("reopen in worker id=" + std::to_string(w.id()) + " pid=" + std::to_string(w.pid()));
   }
   template <class M>
   void on(events::kill const& e, M&) {
