@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // The resolved configuration is plain data: no hidden members, no virtual calls, no std::function.
 #include <cluster/config.hpp>
+#include <cluster/this_worker.hpp>
 
 #include <array>
 #include <functional>
@@ -86,6 +87,23 @@ static_assert(dispatched() == 2);
 static_assert(cluster::handles<counting, cluster::events::start, fake_master>);
 static_assert(!cluster::handles<counting, cluster::events::close, fake_master>);
 static_assert(!cluster::handles<silent, cluster::events::start, fake_master>);
+
+// Events delivered in workers go to a worker's plugins only when one handles them: a
+// configuration whose plugins ignore client_request compiles its HTTP session without the
+// request details (worker_hooks<Config>::wants is false, and `if constexpr` drops the code).
+struct per_request {
+  static constexpr cluster::fixed_string name = "per request";
+  long requests = 0;
+  constexpr void on(cluster::events::client_request const&, cluster::this_worker&) { ++requests; }
+};
+inline auto const with_requests = cluster::cluster<app>().use(per_request{}).listen(0);
+using counted = decltype(with_requests.resolve<"development">());
+static_assert(counted::handles_event<cluster::events::client_request, cluster::this_worker>);
+static_assert(!counted::handles_event<cluster::events::client_connection, cluster::this_worker>);
+// A handler taking this_worker& is never called with the master.
+static_assert(production::handles_event<cluster::events::start, fake_master>);
+static_assert(!production::handles_event<cluster::events::client_request, cluster::this_worker>);
+static_assert(!counted::handles_event<cluster::events::client_request, fake_master>);
 
 }  // namespace zero_overhead
 
