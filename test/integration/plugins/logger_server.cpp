@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: BSL-1.0
+// The program the logger tests run: an HTTP cluster logging to LOGGER_DIR at LOGGER_LEVEL.
+#include <cluster/cluster.hpp>
+#include <cluster/plugins/logger.hpp>
+#include <cluster/server/http.hpp>
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+namespace {
+
+/// `/` answers `pid=P worker=N`; `/stderr` also writes a line to stderr; anything under
+/// `/missing` is a 404.
+struct app {
+  cluster::http::response handle(cluster::http::request const& req) {
+    std::string_view const target = req.target();
+    std::string const who = "pid=" + std::to_string(::getpid()) +
+                            " worker=" + std::to_string(cluster::worker_id().value_or(999));
+    if (target.starts_with("/stderr")) {
+      std::fprintf(stderr, "stderr line from %s\n", who.c_str());
+    }
+    auto const status = target.starts_with("/missing") ? cluster::http::status::not_found
+                                                       : cluster::http::status::ok;
+    cluster::http::response res{status, req.version()};
+    res.set(cluster::http::field::content_type, "text/plain");
+    res.body() = who + "\n";
+    return res;
+  }
+};
+
+/// Lines the test harness reads to know the workers (and to kill them if the test fails).
+struct trace {
+  static constexpr cluster::fixed_string name = "trace";
+  template <class Master>
+  void on(cluster::events::worker_spawned const& e, Master&) {
+    std::fprintf(stderr, "cluster-event: worker_spawned id=%u pid=%d\n", e.id, e.pid);
+  }
+  template <class Master>
+  void on(cluster::events::worker_connected const& e, Master&) {
+    std::fprintf(stderr, "cluster-event: worker_connected id=%u pid=%d\n", e.id, e.pid);
+  }
+  template <class Master>
+  void on(cluster::events::worker_killed const& e, Master&) {
+    std::fprintf(stderr, "cluster-event: worker_killed id=%u pid=%d code=%d signal=%d\n", e.id,
+                 e.pid, e.exit_code, e.signal);
+  }
+};
+
+unsigned from_env(char const* name, unsigned fallback) {
+  char const* text = std::getenv(name);
+  unsigned value = fallback;
+  if (text && *text) std::from_chars(text, text + std::string_view(text).size(), value);
+  return value;
+}
+
+cluster::log_level level_from_env() {
+  char const* text = std::getenv("LOGGER_LEVEL");
+  std::string_view const level = text ? text : "info";
+  if (level == "debug") return cluster::log_level::debug;
+  if (level == "warning") return cluster::log_level::warning;
+  if (level == "error") return cluster::log_level::error;
+  return cluster::log_level::info;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  char const* dir = std::getenv("LOGGER_DIR");
+  cluster::logger const log = dir ? cluster::logger{dir, level_from_env()} : cluster::logger{};
+  auto const config = cluster::cluster<app>()
+                          .set<"workers">(cluster::runtime(from_env("WEB_CONCURRENCY", 2)))
+                          .set<"timeout">(10000)
+                          .use(trace{})
+                          .use(log)
+                          .listen(cluster::runtime(from_env("PORT", 0)),
+                                  cluster::runtime(std::string("127.0.0.1")));
+  // LOGGER_AS_NOBODY=1: workers run as `nobody` (the master must be root), so that the files
+  // they reopen must have been given to them.
+  char const* as_nobody = std::getenv("LOGGER_AS_NOBODY");
+  if (as_nobody && std::string_view(as_nobody) == "1")
+    return config.set<"user">("nobody").run(argc, argv);
+  return config.run(argc, argv);
+}
