@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: BSL-1.0
+// The program the stats tests start: an HTTP cluster using the stats plugin.
+//
+// Environment: STATS_METRICS (the metrics address, default 127.0.0.1:0; `off` for none),
+// STATS_COUNT (`1` to count connections and requests), PORT, WEB_CONCURRENCY. SIGUSR1 prints the
+// text report on stderr between `stats report begin` and `stats report end` lines.
+#include <cluster/cluster.hpp>
+#include <cluster/plugins/stats.hpp>
+#include <cluster/server/http.hpp>
+
+#include <unistd.h>
+
+#include <concepts>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+namespace {
+
+/// `/` answers `pid=P worker=N`.
+struct app {
+  cluster::http::response handle(cluster::http::request const& req) {
+    cluster::http::response res{cluster::http::status::ok, req.version()};
+    res.set(cluster::http::field::content_type, "text/plain");
+    res.body() = "pid=" + std::to_string(::getpid()) +
+                 " worker=" + std::to_string(cluster::worker_id().value_or(999)) + "\n";
+    return res;
+  }
+};
+
+/// The lines the test harness reads (`cluster-event: worker_spawned id=0 pid=123`), and the
+/// report on SIGUSR1 (the `reopen` event), as a REPL's `stats()` would show it.
+struct trace {
+  static constexpr cluster::fixed_string name = "stats test trace";
+
+  template <class Master>
+  void on(cluster::events::worker_spawned const& e, Master&) {
+    std::fprintf(stderr, "cluster-event: worker_spawned id=%u pid=%d\n", e.id, e.pid);
+    std::fflush(stderr);
+  }
+  template <class Master>
+  void on(cluster::events::worker_killed const& e, Master&) {
+    std::fprintf(stderr, "cluster-event: worker_killed id=%u pid=%d\n", e.id, e.pid);
+    std::fflush(stderr);
+  }
+  // Not in workers, which get `reopen` too (with `this_worker&`).
+  template <class Master>
+    requires(!std::same_as<Master, cluster::this_worker>)
+  void on(cluster::events::reopen const&, Master& master) {
+    std::string const text = master.config().template plugin<cluster::stats>().report(master);
+    std::fprintf(stderr, "stats report begin\n%sstats report end\n", text.c_str());
+    std::fflush(stderr);
+  }
+};
+
+std::string env(char const* name, char const* fallback) {
+  char const* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool const count = env("STATS_COUNT", "0") == "1";
+  std::string metrics = env("STATS_METRICS", "127.0.0.1:0");
+  if (metrics == "off") metrics.clear();
+  return cluster::cluster<app>()
+      .use(cluster::stats{.connections = count, .requests = count, .metrics = metrics})
+      .use(trace{})
+      .set<"workers">(cluster::runtime(std::stoi(env("WEB_CONCURRENCY", "2"))))
+      .listen(cluster::runtime(std::stoi(env("PORT", "0"))),
+              cluster::runtime(std::string("127.0.0.1")))
+      .run(argc, argv);
+}
