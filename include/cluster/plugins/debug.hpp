@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: BSL-1.0
+// The debug plugin: one readable line on stderr for every master event, coloured on a terminal.
+#pragma once
+
+#include <cluster/master.hpp>
+#include <cluster/plugin.hpp>
+
+#include <fmt/color.h>
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <concepts>
+#include <string>
+#include <string_view>
+
+namespace cluster {
+
+/// When a plugin colours what it prints on a terminal.
+enum class colors : unsigned char {
+  automatic,  ///< only when the output is a terminal (not a pipe, a file or a journal)
+  always,     ///< always, e.g. for a terminal the program cannot detect (`less -R`)
+  never,      ///< never
+};
+
+/// Prints every event of the master as one line on stderr: `info - worker 2 spawned (pid 1234)`,
+/// `warning - worker 0 died (signal 9, pid 1234)`, `info - shutdown complete`.
+///
+/// Each line is `<level> - <what happened>`, the level being `info`, `warning` or `error`, and
+/// is written with a single `write(2)`, so that it never interleaves with other writers of the
+/// same stderr (workers, the master's own messages). The levels are coloured according to the
+/// `colors` given (by default: only when stderr is a terminal).
+///
+/// Only master events are printed; the events inside workers (`client_request` and the other
+/// per-request events) are not handled, so they cost nothing. See docs/plugins/debug.md.
+///
+/// Example: `cluster::cluster<app>().in<"development">().use(cluster::debug{}).listen(3000)`
+class debug {
+ public:
+  /// The plugin's name, as diagnostics and the restart state know it.
+  static constexpr fixed_string name = "debug";
+
+  /// Colours on a terminal only.
+  constexpr debug() noexcept = default;
+
+  /// Colours as `mode` says: `cluster::debug{cluster::colors::always}`.
+  constexpr explicit debug(colors mode) noexcept : mode_(mode) {}
+
+  /// The colour mode this plugin was given.
+  [[nodiscard]] constexpr colors mode() const noexcept { return mode_; }
+
+  //=== the master's events ===//
+
+  /// `info - starting (pid 1234, environment development)`
+  template <class Master>
+  void on(events::start const& /*event*/, Master& master) {
+    print(level::info,
+          fmt::format("starting (pid {}, environment {})", ::getpid(), master.environment()));
+  }
+
+  /// `info - listening on 127.0.0.1:8080`, one line per listener.
+  template <class Master>
+  void on(events::listening const& /*event*/, Master& master) {
+    for (auto const& address : master.addresses()) print(level::info, "listening on " + address);
+  }
+
+  /// `info - worker 2 spawned (pid 1234)`
+  template <class Master>
+  void on(events::worker_spawned const& event, Master& /*master*/) {
+    print(level::info, fmt::format("worker {} spawned (pid {})", event.id, event.pid));
+  }
+
+  /// `info - worker 2 connected`
+  template <class Master>
+  void on(events::worker_connected const& event, Master& /*master*/) {
+    print(level::info, fmt::format("worker {} connected", event.id));
+  }
+
+  /// `warning - worker 0 died (signal 9, pid 1234)` while the master is active; a worker that
+  /// exits with status 0, or ends during a shutdown, is an `info` line.
+  template <class Master>
+  void on(events::worker_killed const& event, Master& master) {
+    std::string const how = event.signal != 0 ? fmt::format("signal {}", event.signal)
+                                              : fmt::format("exit code {}", event.exit_code);
+    if (event.signal == 0 && event.exit_code == 0) {
+      print(level::info, fmt::format("worker {} exited (pid {})", event.id, event.pid));
+    } else if (master.state() == master_state::active) {
+      print(level::warning, fmt::format("worker {} died ({}, pid {})", event.id, how, event.pid));
+    } else {
+      print(level::info, fmt::format("worker {} ended ({}, pid {})", event.id, how, event.pid));
+    }
+  }
+
+  /// `error - worker 1 exception (pid 1234): <what()>`
+  template <class Master>
+  void on(events::worker_exception const& event, Master& /*master*/) {
+    print(level::error,
+          fmt::format("worker {} exception (pid {}): {}", event.id, event.pid, event.what));
+  }
+
+  /// `info - worker 3 removed (pid 1234)`
+  template <class Master>
+  void on(events::worker_removed const& event, Master& /*master*/) {
+    print(level::info, fmt::format("worker {} removed (pid {})", event.id, event.pid));
+  }
+
+  /// `warning - worker 1 timeout: still running after 60000 ms, killed (pid 1234)`
+  template <class Master>
+  void on(events::worker_timeout const& event, Master& /*master*/) {
+    print(level::warning,
+          fmt::format("worker {} timeout: still running after {} ms, killed (pid {})", event.id,
+                      event.timeout.count(), event.pid));
+  }
+
+  /// `info - worker 1 waiting: 3 connections still open (pid 1234)`
+  template <class Master>
+  void on(events::worker_waiting const& event, Master& /*master*/) {
+    print(level::info,
+          fmt::format("worker {} waiting: {} connection{} still open (pid {})", event.id,
+                      event.connections, event.connections == 1 ? "" : "s", event.pid));
+  }
+
+  /// `info - closing (graceful)` or `warning - closing (hard)`
+  template <class Master>
+  void on(events::closing const& event, Master& /*master*/) {
+    if (event.graceful) {
+      print(level::info, "closing (graceful)");
+    } else {
+      print(level::warning, "closing (hard)");
+    }
+  }
+
+  /// `info - shutdown complete`
+  template <class Master>
+  void on(events::close const& /*event*/, Master& /*master*/) {
+    print(level::info, "shutdown complete");
+  }
+
+  /// `info - kill: signal 15 to every worker`
+  template <class Master>
+  void on(events::kill const& event, Master& /*master*/) {
+    print(level::info, fmt::format("kill: signal {} to every worker", event.signal));
+  }
+
+  /// `info - restarting: a new master takes over`
+  template <class Master>
+  void on(events::restarting const& /*event*/, Master& /*master*/) {
+    print(level::info, "restarting: a new master takes over");
+  }
+
+  /// `info - restart: this master (pid 1234) took over from the previous one`
+  template <class Master>
+  void on(events::restart const& /*event*/, Master& /*master*/) {
+    print(level::info,
+          fmt::format("restart: this master (pid {}) took over from the previous one", ::getpid()));
+  }
+
+  /// `warning - cyclic restart: delayed by 5000 ms`
+  template <class Master>
+  void on(events::cyclic_restart const& event, Master& /*master*/) {
+    print(level::warning, fmt::format("cyclic restart: delayed by {} ms", event.delay.count()));
+  }
+
+  /// `info - reopen: log files are reopened`, in the master only (workers get the event too).
+  template <class Master>
+  requires(!std::same_as<Master, this_worker>) void on(events::reopen const& /*event*/,
+                                                       Master& /*master*/) {
+    print(level::info, "reopen: log files are reopened");
+  }
+
+ private:
+  enum class level : unsigned char { info, warning, error };
+
+  /// True when the lines get colour escapes; decided once, on the first line.
+  bool coloured() {
+    if (resolved_ == unresolved) {
+      bool const on = mode_ == colors::always || (mode_ == colors::automatic && ::isatty(2) == 1);
+      resolved_ = on ? yes : no;
+    }
+    return resolved_ == yes;
+  }
+
+  void print(level what, std::string_view text) {
+    std::string_view const word = what == level::info      ? "info"
+                                  : what == level::warning ? "warning"
+                                                           : "error";
+    std::string line;
+    if (coloured()) {
+      fmt::terminal_color const colour = what == level::info      ? fmt::terminal_color::green
+                                         : what == level::warning ? fmt::terminal_color::yellow
+                                                                  : fmt::terminal_color::red;
+      line = fmt::format(fmt::fg(colour) | fmt::emphasis::bold, "{}", word);
+    } else {
+      line = word;
+    }
+    line += " - ";
+    line += text;
+    line += '\n';
+    // One write for the whole line: a write to a pipe of up to PIPE_BUF bytes is atomic, so the
+    // line is never cut by another process writing to the same stderr. A longer line (a long
+    // exception text) may be; it is still written whole, resuming after a partial write.
+    char const* at = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+      ssize_t const n = ::write(2, at, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // stderr closed or full: a debug line is not worth blocking for
+      at += n;
+      left -= static_cast<std::size_t>(n);
+    }
+  }
+
+  static constexpr unsigned char unresolved = 0;
+  static constexpr unsigned char yes = 1;
+  static constexpr unsigned char no = 2;
+
+  colors mode_ = colors::automatic;
+  unsigned char resolved_ = unresolved;
+};
+
+}  // namespace cluster
