@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: BSL-1.0
 // Each example runs briefly: it starts, does what its banner says, and stops on a signal.
+#include "../support/temp_dir.hpp"
 #include "support/harness.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <regex>
+#include <string>
 
 using namespace cluster::testing;
 
@@ -52,6 +57,44 @@ TEST_CASE("jobs runs its workers and drains them on SIGQUIT") {
   m.signal(SIGQUIT);
   CHECK(m.wait(10s) == 0);
   CHECK(m.count("stopping after") == 2);
+}
+
+TEST_CASE("custom_plugin's death alarm fires when a worker dies more than twice in 10 s") {
+  temp_dir dir("cluster-custom-plugin");
+  std::filesystem::create_directory(dir.path() / "pids");
+  master_process m(program{{CLUSTER_EXAMPLE_CUSTOM_PLUGIN, dir.path().string()}},
+                   {{"PORT", "0"}, {"WEB_CONCURRENCY", "2"}});
+  REQUIRE(m.port() > 0);
+  // The workers' pids, from the pidfiles plugin the alarm requires.
+  auto const pid_of = [&](std::string const& file) {
+    std::string const text = read_small_file((dir.path() / "pids" / file).string());
+    return text.empty() ? 0 : std::atoi(text.c_str());
+  };
+  auto const alarm = [&] { return read_small_file((dir.path() / "alarm.log").string()); };
+  // "alarm deaths" is 2: the third death of worker 0 fires the alarm, once.
+  REQUIRE(wait_until([&] { return pid_of("worker.0.pid") > 0; }));
+  for (int death = 1; death <= 3; ++death) {
+    int const victim = pid_of("worker.0.pid");
+    REQUIRE(alive(victim));
+    ::kill(victim, SIGKILL);
+    REQUIRE(wait_until([&] {
+      int const now = pid_of("worker.0.pid");
+      return now != victim && now > 0 && alive(now);
+    }));
+    if (death < 3) CHECK(alarm().empty());
+  }
+  REQUIRE(wait_until([&] { return !alarm().empty(); }));
+  std::string const line = alarm();
+  INFO(line);
+  CHECK(std::regex_search(
+      line,
+      std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ death alarm: worker 0 died 3 times within )"
+                 R"(10000 ms \(last: signal 9, pid \d+\); master )" +
+                 std::to_string(m.pid()) + " \\(" + (dir.path() / "pids").string() +
+                 R"(/master\.pid\)\n$)")));
+  m.signal(SIGQUIT);
+  CHECK(m.wait(10s) == 0);
+  CHECK(std::filesystem::is_empty(dir.path() / "pids"));
 }
 
 TEST_CASE("examples print Usage on bad arguments") {

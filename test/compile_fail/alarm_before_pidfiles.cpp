@@ -1,0 +1,12 @@
+// expect: cluster: a plugin is used without a plugin it requires
+// death_alarm requires cluster::pidfiles before it: used after it is too late.
+#include "../../example/death_alarm.hpp"
+
+#include <cluster/config.hpp>
+
+struct app {};
+
+void configure() {
+  [[maybe_unused]] auto c =
+      cluster::cluster<app>().use(death_alarm{}).use(cluster::pidfiles{}).listen(0);
+}
