@@ -234,7 +234,9 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd, Hooks& h
       ls.start(http_runner<Server>::session(server, conns, hooks));
     }
   } else {
-    ls.start([&](stream sock) { return tcp_session(server, std::move(sock), conns, hooks); });
+    ls.start([&](stream sock, peer_address const& /*peer*/) {
+      return tcp_session(server, std::move(sock), conns, hooks);
+    });
   }
   ipc::send(w.channel_fd, {ipc::message_type::connected, 0, {}});
   if (stop_requested) begin_stop();

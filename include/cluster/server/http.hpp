@@ -62,7 +62,7 @@ constexpr std::chrono::milliseconds request_timeout() {
 /// either side closes, a timeout passes or a graceful stop begins.
 template <class Server, class Hooks>
 asio::awaitable<void> http_session(Server& server, stream sock, connection_set& conns,
-                                   Hooks& hooks) {
+                                   Hooks& hooks, peer_address peer) {
   namespace bhttp = boost::beast::http;
   // What the plugins that handle `client_request` are told about each request: only computed
   // when one does.
@@ -70,7 +70,7 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
   using clock = std::chrono::steady_clock;
   connection_set::guard g(conns, &sock);
   client_scope<Hooks> client(hooks);
-  [[maybe_unused]] std::string const remote = report ? peer_name(sock) : std::string();
+  [[maybe_unused]] std::string const remote = report ? peer_name(peer) : std::string();
   [[maybe_unused]] clock::time_point began{};
   boost::beast::flat_buffer buffer;
   for (bool first = true;; first = false) {
@@ -153,8 +153,8 @@ struct http_runner<Server> {
   static constexpr bool available = true;
   template <class Hooks>
   static auto session(Server& server, connection_set& conns, Hooks& hooks) {
-    return [&server, &conns, &hooks](stream sock) {
-      return http_session(server, std::move(sock), conns, hooks);
+    return [&server, &conns, &hooks](stream sock, peer_address const& peer) {
+      return http_session(server, std::move(sock), conns, hooks, peer);
     };
   }
 };

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -152,6 +153,9 @@ struct rethrow {
 
 using acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
 
+/// A connection's peer address, as accept() returned it.
+using peer_address = acceptor::endpoint_type;
+
 /// The acceptors a worker makes from its inherited listening descriptors.
 class listeners {
  public:
@@ -171,7 +175,8 @@ class listeners {
     }
   }
 
-  /// Starts one accept loop per listener; `session(stream)` returns the connection's coroutine.
+  /// Starts one accept loop per listener; `session(stream, peer)` returns the connection's
+  /// coroutine.
   template <class Session>
   void start(Session session) {
     for (auto& a : acceptors_) {
@@ -192,7 +197,9 @@ class listeners {
     boost::system::error_code ignored;
     bool const tcp = a.local_endpoint(ignored).protocol().family() != AF_UNIX;
     for (;;) {
-      auto [ec, sock] = co_await a.async_accept(asio::as_tuple(asio::use_awaitable));
+      // The peer's address comes with accept() itself: no getpeername() call per connection.
+      acceptor::endpoint_type peer;
+      auto [ec, sock] = co_await a.async_accept(peer, asio::as_tuple(asio::use_awaitable));
       // A connection accepted just before a graceful stop closed the acceptor (the accept
       // completed, its handler had yet to run) is this worker's: it is served below, never
       // dropped, or its client's first request would be lost.
@@ -209,7 +216,7 @@ class listeners {
         int const one = 1;
         ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       }
-      asio::co_spawn(a.get_executor(), session(std::move(sock)), rethrow{});
+      asio::co_spawn(a.get_executor(), session(std::move(sock), peer), rethrow{});
       if (!a.is_open()) co_return;
     }
   }
@@ -247,19 +254,18 @@ class client_scope {
 };
 
 /// The peer of a connection as text: `127.0.0.1:51234`, `[::1]:51234`, or `unix`.
-inline std::string peer_name(stream& sock) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  if (::getpeername(sock.native_handle(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    return "-";
+inline std::string peer_name(peer_address const& peer) {
+  sockaddr const* addr = peer.data();
   char text[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET) {
-    auto const& in = reinterpret_cast<sockaddr_in const&>(addr);
+  if (addr->sa_family == AF_INET && peer.size() >= sizeof(sockaddr_in)) {
+    sockaddr_in in{};
+    std::memcpy(&in, addr, sizeof in);
     ::inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
     return std::string(text) + ':' + std::to_string(ntohs(in.sin_port));
   }
-  if (addr.ss_family == AF_INET6) {
-    auto const& in6 = reinterpret_cast<sockaddr_in6 const&>(addr);
+  if (addr->sa_family == AF_INET6 && peer.size() >= sizeof(sockaddr_in6)) {
+    sockaddr_in6 in6{};
+    std::memcpy(&in6, addr, sizeof in6);
     ::inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
     return '[' + std::string(text) + "]:" + std::to_string(ntohs(in6.sin6_port));
   }
@@ -270,6 +276,7 @@ inline std::string peer_name(stream& sock) {
 template <class Server, class Hooks = no_hooks>
 asio::awaitable<void> tcp_session(Server& server, stream sock, connection_set& conns,
                                   Hooks& hooks) {
+  // The peer address is not given to a TCP server's sessions: `serve` can ask its socket.
   connection_set::guard g(conns, nullptr);
   client_scope<Hooks> client(hooks);
   co_await server.serve(std::move(sock));
