@@ -244,6 +244,25 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd, Hooks& h
   return 0;
 }
 
+/// Between jobs (from `worker_context::sleep_for`): `reopen` once SIGUSR1 came, and `tick` at
+/// most four times a second, whatever the job's sleeps.
+template <class Hooks>
+void job_housekeeping(void* arg) {
+  auto& hooks = *static_cast<Hooks*>(arg);
+  if (reopen_requested != 0) {
+    reopen_requested = 0;
+    hooks.emit(events::reopen{});
+  }
+  if constexpr (Hooks::template wants<events::tick>) {
+    static auto last = std::chrono::steady_clock::time_point{};
+    auto const now = std::chrono::steady_clock::now();
+    if (now - last >= beat_interval) {
+      last = now;
+      hooks.emit(events::tick{hooks.id()});
+    }
+  }
+}
+
 template <class Config, class Hooks>
 int run_server(Config& cfg, worker_setup const& w, int stop_fd, Hooks& hooks) {
   using server_type = typename Config::server_type;
@@ -254,7 +273,9 @@ int run_server(Config& cfg, worker_setup const& w, int stop_fd, Hooks& hooks) {
     if constexpr (abstract_server<server_type>) {
       watch_master_in_thread(w);
       ipc::send(w.channel_fd, {ipc::message_type::connected, 0, {}});
-      worker_context ctx(w.id, stop_fd);
+      constexpr bool housekeeping =
+          Hooks::template wants<events::reopen> || Hooks::template wants<events::tick>;
+      worker_context ctx(w.id, stop_fd, housekeeping ? &job_housekeeping<Hooks> : nullptr, &hooks);
       if constexpr (requires { server.work(ctx); }) {
         server.work(ctx);
       } else {

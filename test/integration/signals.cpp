@@ -81,6 +81,21 @@ TEST_CASE("SIGUSR1 reopens logs in the master, then in every worker, and kills n
   REQUIRE(m.wait(10s) == 0);
 }
 
+TEST_CASE("SIGUSR1 reaches the plugins of job workers that wait in sleep_for") {
+  master_process m("job", {{"WEB_CONCURRENCY", "2"}});
+  REQUIRE(m.wait_line("job 0 running") >= 0);
+  REQUIRE(m.wait_line("job 1 running") >= 0);
+  int const w0 = m.worker_pid(0);
+  int const w1 = m.worker_pid(1);
+  m.signal(SIGUSR1);
+  REQUIRE(m.wait_line("reopen in worker id=0 pid=" + std::to_string(w0)) >= 0);
+  REQUIRE(m.wait_line("reopen in worker id=1 pid=" + std::to_string(w1)) >= 0);
+  CHECK(m.count("worker_killed") == 0);
+  m.signal(SIGQUIT);
+  REQUIRE(m.wait(10s) == 0);
+  CHECK(m.count("job . stopped") == 2);
+}
+
 TEST_CASE("SIGTERM stops every worker and the master at once") {
   master_process m("http", {{"WEB_CONCURRENCY", "2"}});
   int const port = m.port();

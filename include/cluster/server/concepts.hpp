@@ -59,7 +59,13 @@ using stream = boost::asio::generic::stream_protocol::socket;
 /// What an abstract server's `work` is given: its id and whether it is asked to stop.
 class worker_context {
  public:
-  worker_context(unsigned id, int stop_fd) noexcept : id_(id), stop_fd_(stop_fd) {}
+  /// Work the worker's plugins do between jobs (the `tick` and `reopen` events), run from
+  /// `sleep_for` on the job's own thread.
+  using housekeeping_fn = void (*)(void* arg);
+
+  worker_context(unsigned id, int stop_fd, housekeeping_fn housekeeping = nullptr,
+                 void* arg = nullptr) noexcept
+      : id_(id), stop_fd_(stop_fd), housekeeping_(housekeeping), arg_(arg) {}
 
   /// This worker's id, 0..N-1 (also in the `CLUSTER_WORKER` environment variable).
   [[nodiscard]] unsigned id() const noexcept { return id_; }
@@ -72,22 +78,41 @@ class worker_context {
 
   /// Waits up to `d`, returning early when a stop is requested; returns `!stopping()`.
   ///
+  /// While it waits, the worker's plugins get `tick` (four times a second) and `reopen` (after
+  /// SIGUSR1), on this thread: a job that sleeps through `sleep_for` has its logs rotated like an
+  /// HTTP worker. An exception from a plugin's handler comes out of here, and ends the worker
+  /// like any exception from `work`.
+  ///
   /// Example: `while (ctx.sleep_for(std::chrono::seconds(1))) poll_queue();`
-  bool sleep_for(std::chrono::milliseconds d) const noexcept;
+  bool sleep_for(std::chrono::milliseconds d) const;
 
  private:
+  /// The longest wait between two housekeeping runs (the pace of `tick`).
+  static constexpr std::chrono::milliseconds housekeeping_interval{250};
+
   unsigned id_;
   int stop_fd_;
+  housekeeping_fn housekeeping_;
+  void* arg_;
 };
 
 inline bool worker_context::stopping() const noexcept { return detail::stop_requested != 0; }
 
-inline bool worker_context::sleep_for(std::chrono::milliseconds d) const noexcept {
+inline bool worker_context::sleep_for(std::chrono::milliseconds d) const {
+  using clock = std::chrono::steady_clock;
   if (stopping()) return false;
-  // The stop handler writes to a pipe whose read end is `stop_fd_`: poll() on it wakes at once
-  // on a stop request, where a plain sleep would hold the worker for the whole delay.
-  pollfd p{stop_fd_, POLLIN, 0};
-  ::poll(&p, stop_fd_ >= 0 ? 1 : 0, static_cast<int>(d.count()));
+  auto const until = clock::now() + d;
+  for (;;) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now());
+    if (left.count() <= 0) break;
+    if (housekeeping_ && left > housekeeping_interval) left = housekeeping_interval;
+    // The stop handler writes to a pipe whose read end is `stop_fd_`: poll() on it wakes at once
+    // on a stop request, where a plain sleep would hold the worker for the whole delay.
+    pollfd p{stop_fd_, POLLIN, 0};
+    ::poll(&p, stop_fd_ >= 0 ? 1 : 0, static_cast<int>(left.count()));
+    if (stopping()) return false;
+    if (housekeeping_) housekeeping_(arg_);
+  }
   return !stopping();
 }
 
