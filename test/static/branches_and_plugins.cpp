@@ -64,6 +64,22 @@ void plugin_once_per_environment() {
       cluster::cluster<app>().use(logger_like{}).in<"production">().listen(80);
 }
 
+// plugin_name_used_twice.cpp: two plugin types may share a name in different branches.
+struct access_log {
+  static constexpr cluster::fixed_string name = "log";
+};
+struct error_log {
+  static constexpr cluster::fixed_string name = "log";
+};
+void one_name_per_environment() {
+  [[maybe_unused]] auto c = cluster::cluster<app>()
+                                .in<"development">()
+                                .use(access_log{})
+                                .in<"production">()
+                                .use(error_log{})
+                                .listen(80);
+}
+
 // use_not_a_plugin.cpp, use_class_without_name.cpp
 void a_plugin() { [[maybe_unused]] auto c = cluster::cluster<app>().use(logger_like{}).listen(80); }
 

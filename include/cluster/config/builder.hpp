@@ -223,6 +223,13 @@ class cluster {
                     "cluster: this plugin is already used in this environment (or for all "
                     "environments); use each plugin once per environment");
       return *this;
+    } else if constexpr (detail::marked_in_branch<Ops...>(detail::same_name_uses<Plugin, Ops...>,
+                                                          facts::current)) {
+      static_assert(detail::always_false<Plugin>,
+                    "cluster: another plugin with the same name is already used in this "
+                    "environment; plugins are told apart by their 'name' (the restart state is "
+                    "keyed by it): give each plugin type a name of its own");
+      return *this;
     } else if constexpr (!std::is_void_v<typename detail::slot_of<Plugin>::type> &&
                          detail::marked_in_branch<Ops...>(
                              detail::slot_uses<typename detail::slot_of<Plugin>::type, Ops...>,

@@ -165,6 +165,23 @@ struct op_facts {
 template <class P, class... Ops>
 inline constexpr std::array<bool, sizeof...(Ops)> uses_of{std::is_same_v<Ops, op::use<P>>...};
 
+/// The name of the plugin an operation uses ("" for other operations).
+template <class Op>
+struct op_plugin_name {
+  static constexpr std::string_view value{};
+};
+template <class P>
+struct op_plugin_name<op::use<P>> {
+  static constexpr std::string_view value = P::name.view();
+};
+
+/// Where another plugin type with the name of `P` is used. Names tell plugins apart in
+/// diagnostics and in the restart state, which is keyed by them.
+template <class P, class... Ops>
+inline constexpr std::array<bool, sizeof...(Ops)> same_name_uses{
+    (!std::is_same_v<Ops, op::use<P>> && !op_plugin_name<Ops>::value.empty() &&
+     op_plugin_name<Ops>::value == P::name.view())...};
+
 /// The single-slot policy a plugin fills (`using policy_slot = Tag;`), or void.
 template <class P>
 struct slot_of {
