@@ -14,10 +14,18 @@ namespace {
 struct app {};
 struct fake_master {};
 
+// `base` with its last character replaced by the digit `i`: a name of its own per plugin type.
+template <std::size_t N>
+constexpr cluster::fixed_string<N - 1> numbered(char const (&base)[N], int i) {
+  cluster::fixed_string<N - 1> name(base);
+  name.data_[N - 2] = static_cast<char>('0' + i);
+  return name;
+}
+
 // Four plugins count spawned workers; four handle other events only and must cost nothing here.
 template <int I>
 struct counting {
-  static constexpr cluster::fixed_string name = "counting";
+  static constexpr auto name = numbered("counting ?", I);
   unsigned long total = 0;
   template <class Master>
   void on(cluster::events::worker_spawned const& ev, Master&) {
@@ -26,7 +34,7 @@ struct counting {
 };
 template <int I>
 struct unrelated {
-  static constexpr cluster::fixed_string name = "unrelated";
+  static constexpr auto name = numbered("unrelated ?", I);
   unsigned long closes = 0;
   template <class Master>
   void on(cluster::events::close const&, Master&) {
