@@ -273,8 +273,10 @@ int run_server(Config& cfg, worker_setup const& w, int stop_fd, Hooks& hooks) {
     if constexpr (abstract_server<server_type>) {
       watch_master_in_thread(w);
       ipc::send(w.channel_fd, {ipc::message_type::connected, 0, {}});
+      // Both sides are constants of the configuration, often equal: not a redundant expression.
       constexpr bool housekeeping =
-          Hooks::template wants<events::reopen> || Hooks::template wants<events::tick>;
+          Hooks::template wants<events::reopen> ||  // NOLINT(misc-redundant-expression)
+          Hooks::template wants<events::tick>;
       worker_context ctx(w.id, stop_fd, housekeeping ? &job_housekeeping<Hooks> : nullptr, &hooks);
       if constexpr (requires { server.work(ctx); }) {
         server.work(ctx);
