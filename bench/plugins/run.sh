@@ -27,43 +27,8 @@ done
 [ -x "$bin/bench_plugin_none" ] ||
   { echo "missing $bin/bench_plugin_none: cmake --build $build --target bench.plugins" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-started=()
-load=
-cleanup() {
-  local g
-  for g in "${started[@]}"; do kill -TERM "$g" 2>/dev/null || true; done
-  for _ in $(seq 40); do
-    local left=0
-    for g in "${started[@]}"; do [ -e "/proc/$g" ] && ! grep -q '^[^)]*) Z' "/proc/$g/stat" 2>/dev/null && left=1; done
-    ((left)) || break
-    sleep 0.05
-  done
-  for g in "${started[@]}"; do kill -KILL -- -"$g" 2>/dev/null || true; done
-  [ -z "$load" ] || kill -KILL "$load" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# utime+stime (+ cutime+cstime for the master: the workers it reaped) in clock ticks, from the
-# fields after the command name, which may hold spaces.
-stat_fields() {  # pid field...
-  local pid=$1 text
-  shift
-  text=$(cat "/proc/$pid/stat" 2>/dev/null) || { echo 0; return; }
-  text=${text##*) }
-  awk -v f="$*" '{ n = split(f, k, " "); s = 0; for (i = 1; i <= n; ++i) s += $(k[i]); print s }' \
-    <<<"$text"
-}
-server_ticks() {  # master pid: the CPU time of the master and of its workers
-  local total c
-  total=$(stat_fields "$1" 12 13 14 15)
-  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null || true); do
-    total=$((total + $(stat_fields "$c" 12 13)))
-  done
-  echo "$total"
-}
+# shellcheck source=../processes.sh
+source "$(dirname "$0")/../processes.sh"
 
 declare -A pids ports
 start() {  # variant

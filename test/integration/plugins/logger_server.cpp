@@ -4,6 +4,8 @@
 #include <cluster/plugins/logger.hpp>
 #include <cluster/server/http.hpp>
 
+#include "../support/test_config.hpp"
+
 #include <unistd.h>
 
 #include <charconv>
@@ -33,24 +35,6 @@ struct app {
   }
 };
 
-/// Lines the test harness reads to know the workers (and to kill them if the test fails).
-struct trace {
-  static constexpr cluster::fixed_string name = "trace";
-  template <class Master>
-  void on(cluster::events::worker_spawned const& e, Master&) {
-    std::fprintf(stderr, "cluster-event: worker_spawned id=%u pid=%d\n", e.id, e.pid);
-  }
-  template <class Master>
-  void on(cluster::events::worker_connected const& e, Master&) {
-    std::fprintf(stderr, "cluster-event: worker_connected id=%u pid=%d\n", e.id, e.pid);
-  }
-  template <class Master>
-  void on(cluster::events::worker_killed const& e, Master&) {
-    std::fprintf(stderr, "cluster-event: worker_killed id=%u pid=%d code=%d signal=%d\n", e.id,
-                 e.pid, e.exit_code, e.signal);
-  }
-};
-
 unsigned from_env(char const* name, unsigned fallback) {
   char const* text = std::getenv(name);
   unsigned value = fallback;
@@ -75,8 +59,9 @@ int main(int argc, char** argv) {
   auto const config = cluster::cluster<app>()
                           .set<"workers">(cluster::runtime(from_env("WEB_CONCURRENCY", 2)))
                           .set<"timeout">(10000)
-                          .use(trace{})
                           .use(log)
+                          // After logger: a refused start prints its one line and nothing else.
+                          .use(cluster::testing::event_trace{})
                           .listen(cluster::runtime(from_env("PORT", 0)),
                                   cluster::runtime(std::string("127.0.0.1")));
   // LOGGER_AS_NOBODY=1: workers run as `nobody` (the master must be root), so that the files

@@ -5,6 +5,8 @@
 #include <cluster/plugins/pidfiles.hpp>
 #include <cluster/server/http.hpp>
 
+#include "../support/test_config.hpp"
+
 #include <unistd.h>
 
 #include <charconv>
@@ -21,28 +23,6 @@ struct app {
     cluster::http::response response{cluster::http::status::ok, request.version()};
     response.body() = "pid=" + std::to_string(::getpid()) + "\n";
     return response;
-  }
-};
-
-/// The lines the test harness reads (`cluster-event: worker_spawned id=0 pid=123`).
-struct trace {
-  static constexpr cluster::fixed_string name = "trace";
-
-  template <class Master>
-  void on(cluster::events::worker_spawned const& e, Master&) {
-    std::fprintf(stderr, "cluster-event: worker_spawned id=%u pid=%d\n", e.id, e.pid);
-  }
-  template <class Master>
-  void on(cluster::events::worker_connected const& e, Master&) {
-    std::fprintf(stderr, "cluster-event: worker_connected id=%u pid=%d\n", e.id, e.pid);
-  }
-  template <class Master>
-  void on(cluster::events::worker_removed const& e, Master&) {
-    std::fprintf(stderr, "cluster-event: worker_removed id=%u pid=%d\n", e.id, e.pid);
-  }
-  template <class Master>
-  void on(cluster::events::restart const&, Master&) {
-    std::fprintf(stderr, "cluster-event: restart\n");
   }
 };
 
@@ -68,8 +48,9 @@ int main(int argc, char** argv) {
       .set<"timeout">(5000)
       .set<"restart threshold">(0)
       .set<"working directory">(cluster::runtime(text_from_env("CLUSTER_TEST_WORKDIR", "/tmp")))
-      .use(trace{})
       .use(pids != nullptr ? cluster::pidfiles{pids} : cluster::pidfiles{})
+      // After pidfiles: a refused start prints its one line and nothing else.
+      .use(cluster::testing::event_trace{})
       .listen(cluster::runtime(from_env("PORT", 0)), cluster::runtime(std::string{"127.0.0.1"}))
       .run(argc, argv);
 }

@@ -8,6 +8,8 @@
 #include <cluster/plugins/stats.hpp>
 #include <cluster/server/http.hpp>
 
+#include "../support/test_config.hpp"
+
 #include <unistd.h>
 
 #include <concepts>
@@ -29,21 +31,10 @@ struct app {
   }
 };
 
-/// The lines the test harness reads (`cluster-event: worker_spawned id=0 pid=123`), and the
-/// report on SIGUSR1 (the `reopen` event), as a REPL's `stats()` would show it.
-struct trace {
-  static constexpr cluster::fixed_string name = "stats test trace";
+/// The text report on SIGUSR1 (the `reopen` event), as a REPL's `stats()` would show it.
+struct report_on_reopen {
+  static constexpr cluster::fixed_string name = "stats report on reopen";
 
-  template <class Master>
-  void on(cluster::events::worker_spawned const& e, Master&) {
-    std::fprintf(stderr, "cluster-event: worker_spawned id=%u pid=%d\n", e.id, e.pid);
-    std::fflush(stderr);
-  }
-  template <class Master>
-  void on(cluster::events::worker_killed const& e, Master&) {
-    std::fprintf(stderr, "cluster-event: worker_killed id=%u pid=%d\n", e.id, e.pid);
-    std::fflush(stderr);
-  }
   // Not in workers, which get `reopen` too (with `this_worker&`).
   template <class Master>
     requires(!std::same_as<Master, cluster::this_worker>)
@@ -67,7 +58,8 @@ int main(int argc, char** argv) {
   if (metrics == "off") metrics.clear();
   return cluster::cluster<app>()
       .use(cluster::stats{.connections = count, .requests = count, .metrics = metrics})
-      .use(trace{})
+      .use(cluster::testing::event_trace{})
+      .use(report_on_reopen{})
       .set<"workers">(cluster::runtime(std::stoi(env("WEB_CONCURRENCY", "2"))))
       .listen(cluster::runtime(std::stoi(env("PORT", "0"))),
               cluster::runtime(std::string("127.0.0.1")))

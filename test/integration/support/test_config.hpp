@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cluster/config/core_settings.hpp>
+#include <cluster/config/fixed_string.hpp>
 #include <cluster/events.hpp>
 #include <cluster/restart_state.hpp>
 #include <cluster/this_worker.hpp>
@@ -21,7 +22,12 @@ namespace cluster::testing {
 
 /// Prints one line per event on stderr (`cluster-event: worker_spawned id=0 pid=123`), so that
 /// tests can wait for what the master did; enabled by `CLUSTER_TEST_EVENTS=1`.
+///
+/// It is also an ordinary plugin, for test programs built with the configuration builder:
+/// `.use(cluster::testing::event_trace{})`.
 struct event_trace {
+  static constexpr fixed_string name = "event trace";
+
   bool enabled = [] {
     char const* v = std::getenv("CLUSTER_TEST_EVENTS");
     return v != nullptr && *v != '\0' && std::string_view(v) != "0";
