@@ -2,6 +2,7 @@
 //   build/example/hello        (PORT=8080 WEB_CONCURRENCY=4 build/example/hello; kill -QUIT
 //   <master>)
 #include <cluster/cluster.hpp>
+#include <cluster/plugins/debug.hpp>
 #include <cluster/server/http.hpp>
 
 #include <charconv>
@@ -53,5 +54,8 @@ int main(int argc, char** argv) {
       .set<"workers">(cluster::runtime(from_env("WEB_CONCURRENCY", cpus ? cpus : 1)))
       .set<"timeout">(10000)
       .listen(cluster::runtime(from_env("PORT", 3000)))
+      // In development (the default CLUSTER_ENV), every event of the master on stderr.
+      .in<"development">()
+      .use(cluster::debug{})
       .run(argc, argv);
 }
