@@ -4,37 +4,22 @@
 #include <cluster/plugins/debug.hpp>
 #include <cluster/server/http.hpp>
 
-#include <charconv>
+#include "program.hpp"
+
 #include <cstdlib>
 #include <string_view>
 
 namespace {
 
-/// Answers every request with 200 and the pid of the worker that served it.
-struct app {
-  cluster::http::response handle(cluster::http::request const& request) {
-    cluster::http::response response{cluster::http::status::ok, request.version()};
-    response.body() = "pid=" + std::to_string(::getpid()) + "\n";
-    return response;
-  }
-};
-
-unsigned from_env(char const* name, unsigned fallback) {
-  char const* text = std::getenv(name);
-  unsigned value = fallback;
-  if (text != nullptr && *text != '\0')
-    std::from_chars(text, text + std::string_view(text).size(), value);
-  return value;
-}
-
 /// The cluster with the given debug plugin; PORT and WEB_CONCURRENCY as the harness sets them.
 template <class Plugin>
 int run(Plugin plugin, int argc, char** argv) {
-  return cluster::cluster<app>()
-      .set<"workers">(cluster::runtime(from_env("WEB_CONCURRENCY", 2)))
+  return cluster::cluster<cluster::testing::pid_server>()
+      .set<"workers">(cluster::runtime(cluster::testing::count_from_env("WEB_CONCURRENCY", 2)))
       .set<"timeout">(5000)
       .use(plugin)
-      .listen(cluster::runtime(from_env("PORT", 0)), cluster::runtime(std::string{"127.0.0.1"}))
+      .listen(cluster::runtime(cluster::testing::count_from_env("PORT", 0)),
+              cluster::runtime(std::string{"127.0.0.1"}))
       .run(argc, argv);
 }
 

@@ -5,6 +5,7 @@
 #include <cluster/server/http.hpp>
 
 #include "../support/test_config.hpp"
+#include "program.hpp"
 
 #include <unistd.h>
 
@@ -35,13 +36,6 @@ struct app {
   }
 };
 
-unsigned from_env(char const* name, unsigned fallback) {
-  char const* text = std::getenv(name);
-  unsigned value = fallback;
-  if (text && *text) std::from_chars(text, text + std::string_view(text).size(), value);
-  return value;
-}
-
 cluster::log_level level_from_env() {
   char const* text = std::getenv("LOGGER_LEVEL");
   std::string_view const level = text ? text : "info";
@@ -56,14 +50,15 @@ cluster::log_level level_from_env() {
 int main(int argc, char** argv) {
   char const* dir = std::getenv("LOGGER_DIR");
   cluster::logger const log = dir ? cluster::logger{dir, level_from_env()} : cluster::logger{};
-  auto const config = cluster::cluster<app>()
-                          .set<"workers">(cluster::runtime(from_env("WEB_CONCURRENCY", 2)))
-                          .set<"timeout">(10000)
-                          .use(log)
-                          // After logger: a refused start prints its one line and nothing else.
-                          .use(cluster::testing::event_trace{})
-                          .listen(cluster::runtime(from_env("PORT", 0)),
-                                  cluster::runtime(std::string("127.0.0.1")));
+  auto const config =
+      cluster::cluster<app>()
+          .set<"workers">(cluster::runtime(cluster::testing::count_from_env("WEB_CONCURRENCY", 2)))
+          .set<"timeout">(10000)
+          .use(log)
+          // After logger: a refused start prints its one line and nothing else.
+          .use(cluster::testing::event_trace{})
+          .listen(cluster::runtime(cluster::testing::count_from_env("PORT", 0)),
+                  cluster::runtime(std::string("127.0.0.1")));
   // LOGGER_AS_NOBODY=1: workers run as `nobody` (the master must be root), so that the files
   // they reopen must have been given to them.
   char const* as_nobody = std::getenv("LOGGER_AS_NOBODY");

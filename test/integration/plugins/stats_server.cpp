@@ -9,8 +9,7 @@
 #include <cluster/server/http.hpp>
 
 #include "../support/test_config.hpp"
-
-#include <unistd.h>
+#include "program.hpp"
 
 #include <concepts>
 #include <cstdio>
@@ -20,48 +19,32 @@
 
 namespace {
 
-/// `/` answers `pid=P worker=N`.
-struct app {
-  cluster::http::response handle(cluster::http::request const& req) {
-    cluster::http::response res{cluster::http::status::ok, req.version()};
-    res.set(cluster::http::field::content_type, "text/plain");
-    res.body() = "pid=" + std::to_string(::getpid()) +
-                 " worker=" + std::to_string(cluster::worker_id().value_or(999)) + "\n";
-    return res;
-  }
-};
-
 /// The text report on SIGUSR1 (the `reopen` event), as a REPL's `stats()` would show it.
 struct report_on_reopen {
   static constexpr cluster::fixed_string name = "stats report on reopen";
 
   // Not in workers, which get `reopen` too (with `this_worker&`).
   template <class Master>
-    requires(!std::same_as<Master, cluster::this_worker>)
-  void on(cluster::events::reopen const&, Master& master) {
+  requires(!std::same_as<Master, cluster::this_worker>) void on(cluster::events::reopen const&,
+                                                                Master& master) {
     std::string const text = master.config().template plugin<cluster::stats>().report(master);
     std::fprintf(stderr, "stats report begin\n%sstats report end\n", text.c_str());
     std::fflush(stderr);
   }
 };
 
-std::string env(char const* name, char const* fallback) {
-  char const* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool const count = env("STATS_COUNT", "0") == "1";
-  std::string metrics = env("STATS_METRICS", "127.0.0.1:0");
+  bool const count = cluster::testing::text_from_env("STATS_COUNT", "0") == "1";
+  std::string metrics = cluster::testing::text_from_env("STATS_METRICS", "127.0.0.1:0");
   if (metrics == "off") metrics.clear();
-  return cluster::cluster<app>()
+  return cluster::cluster<cluster::testing::pid_server>()
       .use(cluster::stats{.connections = count, .requests = count, .metrics = metrics})
       .use(cluster::testing::event_trace{})
       .use(report_on_reopen{})
-      .set<"workers">(cluster::runtime(std::stoi(env("WEB_CONCURRENCY", "2"))))
-      .listen(cluster::runtime(std::stoi(env("PORT", "0"))),
+      .set<"workers">(cluster::runtime(cluster::testing::count_from_env("WEB_CONCURRENCY", 2)))
+      .listen(cluster::runtime(cluster::testing::count_from_env("PORT", 0)),
               cluster::runtime(std::string("127.0.0.1")))
       .run(argc, argv);
 }
