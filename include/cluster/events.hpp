@@ -20,58 +20,125 @@ class restart_state;
 /// a policy without a matching `on` is skipped at compile time and costs nothing.
 namespace events {
 
-struct start {};                 ///< the master is starting (before binding)
-struct listening {};             ///< every listener is bound (or adopted)
+/// Why a worker process ended, as the master decided it: the one classification that every
+/// plugin sees, so that a logger and a debug printer never disagree about the same death.
+enum class exit_reason : std::uint8_t {
+  crashed,    ///< died on its own while wanted (a signal or a non-zero status): replaced
+  exited,     ///< ended on its own with status 0 while wanted: replaced
+  killed,     ///< died of the signal the master's `kill()` sent: replaced
+  stopped,    ///< stopped on purpose and replaced in place (a rolling restart)
+  removed,    ///< stopped on purpose and not replaced (`spawn(-1)`, SIGTTOU)
+  timed_out,  ///< overran `timeout` while stopping and was killed (SIGKILL)
+  shutdown,   ///< ended by the master's shutdown
+  gave_up,    ///< one death too many in too short a time: the master gives up and stops
+};
+
+/// The word for `r`, as the bundled plugins print it: "crashed", "timed out", "gave up".
+constexpr std::string_view to_string(exit_reason r) noexcept {
+  switch (r) {
+    case exit_reason::crashed:
+      return "crashed";
+    case exit_reason::exited:
+      return "exited";
+    case exit_reason::killed:
+      return "killed";
+    case exit_reason::stopped:
+      return "stopped";
+    case exit_reason::removed:
+      return "removed";
+    case exit_reason::timed_out:
+      return "timed out";
+    case exit_reason::shutdown:
+      return "shutdown";
+    case exit_reason::gave_up:
+      return "gave up";
+  }
+  return "?";
+}
+
+struct start { static constexpr std::string_view name = "start"; };                 ///< the master is starting (before binding)
+struct listening { static constexpr std::string_view name = "listening"; };             ///< every listener is bound (or adopted)
 struct worker_spawned {          ///< "worker": a worker process was forked
+  static constexpr std::string_view name = "worker_spawned";
   unsigned id;
   int pid;
 };
 struct worker_connected {        ///< a worker is up and accepting
+  static constexpr std::string_view name = "worker_connected";
   unsigned id;
   int pid;
 };
-struct worker_killed {           ///< a worker died (whatever the cause)
+struct worker_killed {           ///< a worker process ended (whatever the cause: see `reason`)
+  static constexpr std::string_view name = "worker_killed";
   unsigned id;
   int pid;
   int exit_code;                 ///< meaningful when signal == 0
   int signal;                    ///< the signal that killed it, or 0
+  exit_reason reason;            ///< why, as the master decided (and acts on)
 };
 struct worker_exception {        ///< an exception escaped the server in a worker
+  static constexpr std::string_view name = "worker_exception";
   unsigned id;
   int pid;
   std::string_view what;
 };
 struct worker_removed {          ///< a worker was stopped on purpose and not replaced
+  static constexpr std::string_view name = "worker_removed";
   unsigned id;
   int pid;
 };
 struct worker_timeout {          ///< a gracefully stopping worker overran `timeout` and was killed
+  static constexpr std::string_view name = "worker_timeout";
   unsigned id;
   int pid;
   std::chrono::milliseconds timeout;
 };
 struct worker_waiting {          ///< a gracefully stopping worker still has open connections
+  static constexpr std::string_view name = "worker_waiting";
   unsigned id;
   int pid;
   std::size_t connections;
 };
 struct closing {                 ///< a shutdown begins
+  static constexpr std::string_view name = "closing";
   bool graceful;
 };
-struct close {};                 ///< every worker is gone; the master exits next
+struct close { static constexpr std::string_view name = "close"; };                 ///< every worker is gone; the master exits next
 struct kill {                    ///< a signal is sent to every worker
+  static constexpr std::string_view name = "kill";
   int signal;
 };
 struct restarting {              ///< a master restart begins; plugins fill the state
+  static constexpr std::string_view name = "restarting";
   restart_state& state;
 };
 struct restart {                 ///< the new master took over; the state plugins filled
+  static constexpr std::string_view name = "restart";
   restart_state const& state;
 };
 struct cyclic_restart {          ///< a restart came too soon after the previous one and is delayed
+  static constexpr std::string_view name = "cyclic_restart";
   std::chrono::milliseconds delay;
 };
-struct reopen {}; ///< log files are to be reopened (SIGUSR1, after logrotate moved them)
+struct reopen { static constexpr std::string_view name = "reopen"; }; ///< log files are to be reopened (SIGUSR1, after logrotate moved them)
+struct ready {                   ///< every wanted worker accepts (when systemd is told READY=1)
+  static constexpr std::string_view name = "ready";
+  unsigned workers;              ///< how many
+};
+struct rolling_restart_started { static constexpr std::string_view name = "rolling_restart_started"; };  ///< a rolling restart begins (SIGHUP, `restart_workers()`)
+struct rolling_restart_done {    ///< every worker of a rolling restart has been replaced
+  static constexpr std::string_view name = "rolling_restart_done";
+  unsigned replaced;
+};
+struct rolling_restart_failed {  ///< a replacement died before it accepted; the old ones serve on
+  static constexpr std::string_view name = "rolling_restart_failed";
+  int pid;                       ///< the replacement that died
+  std::string_view why;          ///< "it ended with signal 11 (Segmentation fault)", ...
+};
+struct restart_failed {          ///< a master restart did not happen; this master keeps serving
+  static constexpr std::string_view name = "restart_failed";
+  std::string_view why;
+};
 
 //--- events delivered inside a worker process, with `this_worker&` instead of the master ---//
 //
@@ -82,24 +149,30 @@ struct reopen {}; ///< log files are to be reopened (SIGUSR1, after logrotate mo
 // master has handled it.
 
 struct worker_start {            ///< in the worker: set up, about to serve (or run its job)
+  static constexpr std::string_view name = "worker_start";
   unsigned id;
 };
 struct tick {                    ///< in the worker: its event loop's sweep, four times a second
+  static constexpr std::string_view name = "tick";
   unsigned id;                   ///< (flush buffers here: it runs whether requests come or not)
 };
 struct worker_exit {             ///< in the worker: about to exit (normally or by an exception)
+  static constexpr std::string_view name = "worker_exit";
   unsigned id;
   int code;                      ///< the exit status the worker will have
 };
 struct client_connection {       ///< in the worker: it accepted a connection
+  static constexpr std::string_view name = "client_connection";
   unsigned id;
 };
 struct client_disconnection {    ///< in the worker: a connection closed
+  static constexpr std::string_view name = "client_disconnection";
   unsigned id;
 };
 /// In the worker: an HTTP server answered a request (TCP servers have no requests the library
 /// can see; their connections are reported). The views are valid during the call only.
 struct client_request {
+  static constexpr std::string_view name = "client_request";
   unsigned id;
   std::string_view method;       ///< "GET"
   std::string_view target;       ///< "/path?query", as received
@@ -109,6 +182,21 @@ struct client_request {
   std::string_view remote;       ///< the client: "127.0.0.1:51234", "[::1]:51234", or "unix"
   std::chrono::microseconds duration;  ///< from the request's first byte to its response sent
 };
+
+/// A list of event types.
+template <class... Events>
+struct list {};
+
+/// Every event the master emits, delivered with the master: `on(event, Master&)`.
+using master_events =
+    list<start, listening, worker_spawned, worker_connected, worker_killed, worker_exception,
+         worker_removed, worker_timeout, worker_waiting, closing, close, kill, restarting, restart,
+         cyclic_restart, reopen, ready, rolling_restart_started, rolling_restart_done,
+         rolling_restart_failed, restart_failed>;
+
+/// Every event delivered inside a worker, with `cluster::this_worker&` (`reopen` is in both).
+using worker_events = list<worker_start, tick, worker_exit, client_connection,
+                           client_disconnection, client_request, reopen>;
 
 }  // namespace events
 

@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: BSL-1.0
-// systemd unit files derived from the program's own configuration, so that the two never disagree.
+// systemd: unit files derived from the program's own configuration (so that the two never
+// disagree), and the watchdog's keep-alives.
 #pragma once
 
 #include <cluster/config/core_settings.hpp>
+#include <cluster/os/notify.hpp>
+#include <cluster/os/process.hpp>
 #include <cluster/os/startup_error.hpp>
+#include <cluster/os/successor.hpp>
+#include <cluster/signals.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -15,6 +23,9 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,21 +45,8 @@ struct unit_options {
 
 namespace detail {
 
-/// `SIGQUIT` for SIGQUIT; the number as text for signals without a portable name.
-inline std::string signal_name(int signal) {
-  switch (signal) {
-    // clang-format off
-    case SIGHUP:  return "SIGHUP";   case SIGINT:  return "SIGINT";   case SIGQUIT: return "SIGQUIT";
-    case SIGKILL: return "SIGKILL";  case SIGUSR1: return "SIGUSR1";  case SIGUSR2: return "SIGUSR2";
-    case SIGTERM: return "SIGTERM";  case SIGCONT: return "SIGCONT";  case SIGSTOP: return "SIGSTOP";
-    case SIGTSTP: return "SIGTSTP";  case SIGTTIN: return "SIGTTIN";  case SIGTTOU: return "SIGTTOU";
-    case SIGWINCH: return "SIGWINCH"; case SIGALRM: return "SIGALRM"; case SIGPIPE: return "SIGPIPE";
-    case SIGCHLD: return "SIGCHLD";
-    // clang-format on
-    default:
-      return std::to_string(signal);
-  }
-}
+/// `SIGQUIT` for SIGQUIT; the number as text for signals without a name.
+inline std::string signal_name(int signal) { return os::signal_name(signal); }
 
 /// `value` with systemd's specifiers (`%n`, `%h`, ...) made literal: `%` becomes `%%`. Control
 /// characters become spaces, since a line break would end the setting.
@@ -244,40 +242,44 @@ inline listen_stream listen_stream_of(endpoint const& ep, core_settings const& s
 
 namespace detail {
 
-/// The signal `SignalPolicy` maps to `what`: `preferred` when the policy lists it for that, else
-/// the first of its `signals` that it maps to `what`, else 0.
-template <class SignalPolicy, class Action>
-constexpr int signal_for(Action what, int preferred) {
+/// The signal `bindings` map to `what`: `preferred` when they list it for that, else the first
+/// that they map to `what`, else 0.
+constexpr int signal_for(std::span<signal_binding const> bindings, master_action what,
+                         int preferred) noexcept {
   int first = 0;
-  for (int const signal : SignalPolicy::signals) {
-    if (SignalPolicy::action(signal) != what) continue;
-    if (signal == preferred) return signal;
-    if (first == 0) first = signal;
+  for (auto const& b : bindings) {
+    if (b.action != what) continue;
+    if (b.signal == preferred) return b.signal;
+    if (first == 0) first = b.signal;
   }
   return first;
 }
 
 }  // namespace detail
 
-/// The signal that `SignalPolicy` maps to a graceful shutdown, for `KillSignal=`: SIGTERM when
-/// it does (`container_signals`), else the first of its `signals` that does (SIGQUIT for
-/// `default_signals`), else the one that stops hard, else SIGTERM.
-template <class SignalPolicy>
-constexpr int graceful_signal() {
-  // The action type is the policy's own (cluster::master_action): naming it through the policy
-  // keeps this header free of the master and of Asio.
-  using action = decltype(SignalPolicy::action(0));
-  if (int const s = detail::signal_for<SignalPolicy>(action::graceful_shutdown, SIGTERM)) return s;
-  if (int const s = detail::signal_for<SignalPolicy>(action::hard_shutdown, SIGTERM)) return s;
+/// The signal that `bindings` map to a graceful shutdown, for `KillSignal=`: SIGTERM when they
+/// do (`container_signals`), else the first that does (SIGQUIT for `default_signals`), else the
+/// one that stops hard, else SIGTERM.
+constexpr int graceful_signal(std::span<signal_binding const> bindings) noexcept {
+  if (int const s = detail::signal_for(bindings, master_action::graceful_shutdown, SIGTERM)) return s;
+  if (int const s = detail::signal_for(bindings, master_action::hard_shutdown, SIGTERM)) return s;
   return SIGTERM;
 }
 
-/// The signal that `SignalPolicy` maps to a master restart, for `ExecReload=` (SIGUSR2 for the
+/// The signal that `bindings` map to a master restart, for `ExecReload=` (SIGUSR2 for the
 /// defaults); 0 when none does.
+constexpr int restart_signal(std::span<signal_binding const> bindings) noexcept {
+  return detail::signal_for(bindings, master_action::restart, SIGUSR2);
+}
+
+/// The same for a signal policy type, e.g. `graceful_signal<cluster::container_signals>()`.
 template <class SignalPolicy>
-constexpr int restart_signal() {
-  using action = decltype(SignalPolicy::action(0));
-  return detail::signal_for<SignalPolicy>(action::restart, SIGUSR2);
+constexpr int graceful_signal() noexcept {
+  return graceful_signal(signal_bindings<SignalPolicy>);
+}
+template <class SignalPolicy>
+constexpr int restart_signal() noexcept {
+  return restart_signal(signal_bindings<SignalPolicy>);
 }
 
 /// The `[Unit]`, `[Service]` and `[Install]` text of `<name>.service` for a program with settings
@@ -405,6 +407,68 @@ inline std::string socket_unit(std::span<endpoint const> listeners, core_setting
   u += "\n[Install]\n";
   u += "WantedBy=sockets.target\n";
   return u;
+}
+
+/// Feeds systemd's watchdog: WATCHDOG=1 at half the interval it asked for, each time `healthy()`
+/// holds, so that a service that is up but no longer serves is restarted.
+class watchdog_feeder {
+ public:
+  explicit watchdog_feeder(boost::asio::io_context& io) : timer_(io) {}
+
+  void start(os::notifier const& to, std::function<bool()> healthy) {
+    if (!to.watchdog()) return;
+    notifier_ = &to;
+    healthy_ = std::move(healthy);
+    every_ = std::chrono::duration_cast<std::chrono::steady_clock::duration>(*to.watchdog()) / 2;
+    arm();
+  }
+
+ private:
+  void arm() {
+    timer_.expires_after(every_);
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      if (healthy_()) notifier_->send("WATCHDOG=1");
+      arm();
+    });
+  }
+
+  boost::asio::steady_timer timer_;
+  os::notifier const* notifier_ = nullptr;
+  std::function<bool()> healthy_;
+  std::chrono::steady_clock::duration every_{};
+};
+
+
+/// Prints the unit `which` (`service` or `socket`) for a configuration with `settings`,
+/// `listeners` and signal `bindings` (what `CLUSTER_PRINT_UNIT` asks for); the exit status.
+inline int print_unit(std::string_view which, core_settings const& settings,
+                      std::span<endpoint const> listeners, std::span<signal_binding const> bindings) {
+  try {
+    unit_options o;
+    if (char const* name = std::getenv("CLUSTER_UNIT_NAME")) o.name = name;
+    auto const args = os::command_line();
+    if (args.size() > 1) o.arguments.assign(args.begin() + 1, args.end());
+    if (char const* env = std::getenv("CLUSTER_ENV")) o.environment = env;
+    if (which == "service") {
+      std::fputs(service_unit(settings, o, graceful_signal(bindings), restart_signal(bindings))
+                     .c_str(),
+                 stdout);
+    } else if (which == "socket") {
+      std::fputs(socket_unit(listeners, settings, o).c_str(), stdout);
+    } else {
+      throw startup_error("cluster: CLUSTER_PRINT_UNIT=" + std::string(which) +
+                          " names no unit; use CLUSTER_PRINT_UNIT=service or =socket");
+    }
+    std::fflush(stdout);
+    return 0;
+  } catch (std::exception const& e) {
+    std::string_view const what = e.what();
+    std::fprintf(stderr, "%s%.*s\n",
+                 what.starts_with("cluster: ") ? "" : "cluster: ", static_cast<int>(what.size()),
+                 what.data());
+    return 1;
+  }
 }
 
 }  // namespace cluster::systemd

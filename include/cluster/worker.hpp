@@ -4,6 +4,7 @@
 
 #include <cluster/ipc/channel.hpp>
 #include <cluster/ipc/scoreboard.hpp>
+#include <cluster/ipc/worker_setup.hpp>
 #include <cluster/os/credentials.hpp>
 #include <cluster/os/fd.hpp>
 #include <cluster/os/process.hpp>
@@ -13,6 +14,8 @@
 #include <cluster/this_worker.hpp>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/hana/at.hpp>
+#include <boost/hana/basic_tuple.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -20,6 +23,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -31,6 +35,9 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace cluster {
@@ -54,18 +61,10 @@ inline bool is_master() noexcept { return !is_worker(); }
 
 namespace detail {
 
-/// What the master hands a worker it has just forked.
-struct worker_setup {
-  unsigned id = 0;
-  pid_t master_pid = 0;
-  std::vector<int> listener_fds;  ///< inherited listening sockets
-  int channel_fd = -1;            ///< this worker's end of its channel to the master
-  int death_fd = -1;              ///< read end of a pipe only the master writes: EOF = master gone
-  os::credentials credentials;
-  std::string title;
-  std::chrono::milliseconds waiting_interval{1000};  ///< how often a draining worker reports
-  ipc::worker_slot* slot = nullptr;  ///< this process's scoreboard slot, if it has one
-};
+using ipc::worker_setup;
+
+/// How often a draining worker tells the master how many connections it still serves.
+inline constexpr std::chrono::milliseconds waiting_interval{1000};
 
 /// Marks the worker alive in its scoreboard slot: its event loop (or its job thread) still runs.
 inline void beat(worker_setup const& w) noexcept {
@@ -81,26 +80,57 @@ inline volatile std::sig_atomic_t reopen_requested = 0;
 
 inline void on_reopen_signal(int) { reopen_requested = 1; }
 
-/// The events delivered inside a worker, to the worker's copies of the plugins. Whether any
-/// plugin handles an event is known at compile time: an event nobody handles costs nothing.
-template <class Config>
+template <class Plugin, class... Events>
+constexpr bool handles_any(events::list<Events...> /*events*/) {
+  return (handles<Plugin, Events, this_worker> || ...);
+}
+
+/// True when `Plugin` handles some event delivered in a worker.
+template <class Plugin>
+inline constexpr bool works_in_workers = handles_any<Plugin>(events::worker_events{});
+
+/// The events delivered inside a worker, to the worker's copies of the `Plugins` that handle any.
+/// Whether any plugin handles an event is known at compile time: an event nobody handles costs
+/// nothing. The type depends on those plugins only, not on the environment: environments that
+/// differ in master plugins share one worker (the server's sessions are compiled once for them).
+template <class... Plugins>
 class worker_hooks {
  public:
-  worker_hooks(Config& cfg, this_worker& self) noexcept : cfg_(cfg), self_(self) {}
+  worker_hooks(this_worker& self, Plugins&... plugins) noexcept
+      : self_(self), plugins_(&plugins...) {}
 
   template <class Event>
-  static constexpr bool wants = Config::template handles_event<Event, this_worker>;
+  static constexpr bool wants = (handles<Plugins, Event, this_worker> || ...);
 
   template <class Event>
   void emit(Event const& ev) {
-    if constexpr (wants<Event>) cfg_.emit(ev, self_);
+    if constexpr (wants<Event>) {
+      std::apply([&](auto*... ps) { dispatch(ev, self_, *ps...); }, plugins_);
+    }
   }
   [[nodiscard]] unsigned id() const noexcept { return self_.id(); }
 
  private:
-  Config& cfg_;
   this_worker& self_;
+  std::tuple<Plugins*...> plugins_;
 };
+
+/// Calls `f(hooks)` with the worker hooks of the plugins in `plugins` that work in workers.
+template <class Tuple, class F>
+decltype(auto) with_worker_hooks(Tuple& plugins, this_worker& self, F&& f) {
+  constexpr auto picked = []<class... Ps>(boost::hana::basic_tuple<Ps...>*) {
+    std::array<std::size_t, sizeof...(Ps) + 1> at{};
+    std::size_t n = 0;
+    std::size_t i = 0;
+    ((works_in_workers<Ps> ? (at[n++] = i++) : i++), ...);
+    return std::pair{at, n};
+  }(static_cast<Tuple*>(nullptr));
+  return [&]<std::size_t... I>(std::index_sequence<I...>) -> decltype(auto) {
+    worker_hooks<std::remove_reference_t<decltype(boost::hana::at_c<picked.first[I]>(plugins))>...>
+        hooks(self, boost::hana::at_c<picked.first[I]>(plugins)...);
+    return f(hooks);
+  }(std::make_index_sequence<picked.second>{});
+}
 
 /// Write end of the worker's stop pipe, for the signal handler.
 inline int stop_pipe_write = -1;
@@ -141,21 +171,6 @@ inline void install_worker_signals() {
   ::sigaction(SIGINT, &ign, nullptr);
 }
 
-/// `title` with each `{n}` replaced by the worker id.
-inline std::string worker_title(std::string_view pattern, unsigned id) {
-  std::string out;
-  std::string const n = std::to_string(id);
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern.substr(i, 3) == "{n}") {
-      out += n;
-      i += 2;
-    } else {
-      out += pattern[i];
-    }
-  }
-  return out;
-}
-
 /// For abstract workers, which have no event loop: a thread that ends the process when the
 /// master's end of the death pipe closes, and meanwhile beats in the scoreboard (for a job, being
 /// alive is all the master can know).
@@ -183,7 +198,7 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd, Hooks& h
   std::function<void()> report_waiting = [&] {
     ipc::send(w.channel_fd,
               {ipc::message_type::waiting, static_cast<std::uint32_t>(conns.active()), {}});
-    waiting.expires_after(w.waiting_interval);
+    waiting.expires_after(waiting_interval);
     waiting.async_wait([&](boost::system::error_code ec) {
       if (!ec) report_waiting();
     });
@@ -263,9 +278,12 @@ void job_housekeeping(void* arg) {
   }
 }
 
-template <class Config, class Hooks>
-int run_server(Config& cfg, worker_setup const& w, int stop_fd, Hooks& hooks) {
-  using server_type = typename Config::server_type;
+/// Runs the server: `preloaded`, the server built in the master and inherited, or, when null, a
+/// server built here. A template on the server and the hooks only, so that the environments of a
+/// program that share them share it.
+template <class Server, class Hooks>
+int run_server(Server* preloaded, worker_setup const& w, int stop_fd, Hooks& hooks) {
+  using server_type = Server;
   static_assert(abstract_server<server_type> || http_server<server_type> || tcp_server<server_type>,
                 "cluster: the server type has none of work(), handle(request) or "
                 "serve(cluster::stream); see <cluster/server/concepts.hpp>");
@@ -288,14 +306,17 @@ int run_server(Config& cfg, worker_setup const& w, int stop_fd, Hooks& hooks) {
       return serve_listeners(server, w, stop_fd, hooks);
     }
   };
-  if constexpr (Config::server_preloaded) {
+  if (preloaded != nullptr) {
     // Built in the master and inherited: this worker's copy-on-write image of it.
-    return run(cfg.server());
-  } else {
+    return run(*preloaded);
+  }
+  if constexpr (std::is_default_constructible_v<server_type>) {
     // Built here, not in the master: its resources (database connections, threads) belong to
     // this worker alone.
     server_type server{};
     return run(server);
+  } else {
+    return 1;  // never: a server that cannot be built here is always preloaded
   }
 }
 
@@ -323,19 +344,23 @@ int run_worker(Config& cfg, worker_setup const& w) noexcept {
     install_worker_signals();
     os::unblock_signals();
     this_worker self(w.id, ::getpid(), cfg.environment(), w.slot);
-    worker_hooks<Config> hooks(cfg, self);
-    hooks.emit(events::worker_start{w.id});
-    int code = 1;
-    try {
-      code = run_server(cfg, w, stop.read.release(), hooks);
-    } catch (...) {
-      // The plugins hear of the exit (a logger flushes its lines), then the exception is
-      // reported as usual.
-      hooks.emit(events::worker_exit{w.id, 1});
-      throw;
-    }
-    hooks.emit(events::worker_exit{w.id, code});
-    return code;
+    using server_type = typename Config::server_type;
+    server_type* preloaded = nullptr;
+    if constexpr (Config::server_preloaded) preloaded = &cfg.server();
+    return with_worker_hooks(cfg.plugins(), self, [&](auto& hooks) {
+      hooks.emit(events::worker_start{w.id});
+      int code = 1;
+      try {
+        code = run_server(preloaded, w, stop.read.release(), hooks);
+      } catch (...) {
+        // The plugins hear of the exit (a logger flushes its lines), then the exception is
+        // reported as usual.
+        hooks.emit(events::worker_exit{w.id, 1});
+        throw;
+      }
+      hooks.emit(events::worker_exit{w.id, code});
+      return code;
+    });
   } catch (std::exception const& e) {
     report(e.what());
   } catch (...) {

@@ -15,7 +15,8 @@ TEST_CASE("spawn(-1) stops the highest worker gracefully and does not replace it
   REQUIRE(m.wait_line("test action spawn-1") >= 0);
   REQUIRE(m.wait_line("worker_removed id=1 pid=" + std::to_string(removed)) >= 0);
   // It was asked to stop (SIGQUIT) and exited on its own, not killed.
-  CHECK(m.count("worker_killed id=1 pid=" + std::to_string(removed) + " code=0 signal=0") == 1);
+  CHECK(m.count("worker_killed id=1 pid=" + std::to_string(removed) +
+                " code=0 signal=0 reason=removed") == 1);
   CHECK_FALSE(alive(removed));
   // Worker 0 serves every request now, and no worker 1 comes back.
   for (int i = 0; i < 5; ++i) CHECK(served_by(http_get(port, "/")) == m.worker_pid(0));
@@ -36,10 +37,11 @@ TEST_CASE("kill() emits the kill event and sends SIGTERM to every worker, which 
   int const first0 = std::stoi(m.capture(R"(worker_spawned id=0 pid=(\d+))"));
   int const first1 = std::stoi(m.capture(R"(worker_spawned id=1 pid=(\d+))"));
   REQUIRE(m.wait_line("cluster-event: kill signal=15") >= 0);
-  REQUIRE(m.wait_line("worker_killed id=0 pid=" + std::to_string(first0) + " code=0 signal=15") >=
-          0);
-  REQUIRE(m.wait_line("worker_killed id=1 pid=" + std::to_string(first1) + " code=0 signal=15") >=
-          0);
+  // Deaths the master caused with kill(): `killed`, not crashes.
+  REQUIRE(m.wait_line("worker_killed id=0 pid=" + std::to_string(first0) +
+                      " code=0 signal=15 reason=killed") >= 0);
+  REQUIRE(m.wait_line("worker_killed id=1 pid=" + std::to_string(first1) +
+                      " code=0 signal=15 reason=killed") >= 0);
   // While the master is active, workers killed by the signal are replaced with their ids.
   REQUIRE(m.wait_line("worker_connected id=0 pid=(?!" + std::to_string(first0) + ")") >= 0);
   REQUIRE(m.wait_line("worker_connected id=1 pid=(?!" + std::to_string(first1) + ")") >= 0);

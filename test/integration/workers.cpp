@@ -48,11 +48,16 @@ TEST_CASE("a worker killed with SIGKILL is replaced with the same id") {
   int const victim = m.worker_pid(1);
   REQUIRE(victim > 0);
   ::kill(victim, SIGKILL);
-  REQUIRE(m.wait_line("worker_killed id=1 pid=" + std::to_string(victim) + " code=0 signal=9") >=
-          0);
+  REQUIRE(m.wait_line("worker_killed id=1 pid=" + std::to_string(victim) +
+                      " code=0 signal=9 reason=crashed") >= 0);
   int const at = m.wait_line("worker_connected id=1 pid=(?!" + std::to_string(victim) + ")");
   REQUIRE(at >= 0);
   int const replacement = m.worker_pid(1);
+  // The master's view of the replacement: the second of its id, and how the first ended.
+  CHECK(m.wait_line("worker_view id=1 pid=" + std::to_string(replacement) +
+                    " generation=2 state=ready last=crashed,pid=" + std::to_string(victim) +
+                    ",signal=9") >= 0);
+  CHECK(m.wait_line("worker_view id=0 pid=\\d+ generation=1 state=ready last=none") >= 0);
   CHECK(replacement != victim);
   CHECK(alive(replacement));
   CHECK(alive(m.worker_pid(0)));

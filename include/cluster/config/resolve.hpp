@@ -290,6 +290,13 @@ class resolved {
 
 namespace detail {
 
+/// Starts the master of a resolved configuration; defined by <cluster/master.hpp>, so that the
+/// configuration headers stay free of the process code until a program runs a cluster.
+template <class Config>
+struct master_runner {
+  static constexpr bool available = false;
+};
+
 template <class... Ops>
 std::string known_environments() {
   using facts = op_facts<Ops...>;
@@ -317,8 +324,16 @@ int cluster<Server, Ops...>::run(int argc, char** argv) const {
       from_env != nullptr && *from_env != '\0' ? std::string_view{from_env} : "development";
 
   auto launch = [&]<fixed_string Env>() -> int {
-    resolved<Server, Env, Ops...> config{*this, environment, argc, argv};
-    return master<resolved<Server, Env, Ops...>>{config}.run();
+    using config_type = resolved<Server, Env, Ops...>;
+    static_assert(detail::master_runner<config_type>::available,
+                  "cluster: run() starts the master, which this file does not include; add "
+                  "#include <cluster/cluster.hpp>");
+    if constexpr (detail::master_runner<config_type>::available) {
+      config_type config{*this, environment, argc, argv};
+      return detail::master_runner<config_type>::run(config);
+    } else {
+      return 1;
+    }
   };
 
   try {

@@ -12,7 +12,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
+#include <string>
 
 namespace cluster::os {
 
@@ -77,6 +79,23 @@ struct exit_status {
   int code = 0;    ///< exit code when `signal == 0`
   int signal = 0;  ///< the signal that killed the child, or 0
 };
+
+/// The name of `signal` (`SIGKILL`), or its number as text when it has none.
+inline std::string signal_name(int signal) {
+  char const* abbrev = ::sigabbrev_np(signal);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : std::to_string(signal);
+}
+
+/// Describes how a process ended, for messages: `exit code 3`, `signal 9 (Killed)`.
+inline std::string describe_exit(int code, int signal) {
+  if (signal != 0) {
+    char const* name = ::strsignal(signal);
+    return "signal " + std::to_string(signal) + " (" + (name ? name : "?") + ")";
+  }
+  return "exit code " + std::to_string(code);
+}
+
+inline std::string describe_exit(exit_status const& s) { return describe_exit(s.code, s.signal); }
 
 /// Reaps the child `pid` if it has ended, without blocking; empty while it runs. With -1, any
 /// child that has ended.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cluster/config/concepts.hpp>
+#include <cluster/server/stop_flag.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
@@ -16,11 +17,6 @@
 #include <utility>
 
 namespace cluster {
-
-namespace detail {
-/// Set by the worker's SIGQUIT handler: the master asked for a graceful stop.
-inline volatile std::sig_atomic_t stop_requested = 0;
-}  // namespace detail
 
 /// The Server contract: a Server is recognised by its members, checked in this order.
 ///

@@ -263,7 +263,7 @@ struct handover_probe {
 template <class Server, class SignalPolicy = void, class Plugin = cluster::testing::no_plugin>
 int run() {
   cluster::testing::test_config<Server, SignalPolicy, Plugin> cfg;
-  return cluster::master(cfg).run();
+  return cluster::master<decltype(cfg)>(cfg).run();
 }
 
 }  // namespace
@@ -287,7 +287,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "lambda job in worker %u\n", cluster::worker_id().value_or(999));
       for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
     }));
-    return cluster::master(cfg).run();
+    return cluster::master<decltype(cfg)>(cfg).run();
   }
   std::fprintf(
       stderr,

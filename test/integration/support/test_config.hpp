@@ -5,8 +5,11 @@
 #include <cluster/config/core_settings.hpp>
 #include <cluster/config/fixed_string.hpp>
 #include <cluster/events.hpp>
+#include <cluster/master/api.hpp>
 #include <cluster/restart_state.hpp>
 #include <cluster/this_worker.hpp>
+
+#include <boost/hana/basic_tuple.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -54,14 +57,48 @@ struct event_trace {
   void on(events::worker_spawned const& e, M&) {
     line("worker_spawned " + who(e.id, e.pid));
   }
+  /// Also what the master's worker view says of that worker, in the master (`workers()`).
   template <class M>
-  void on(events::worker_connected const& e, M&) {
+  void on(events::worker_connected const& e, M& m) {
     line("worker_connected " + who(e.id, e.pid));
+    for (auto const& w : m.workers()) {
+      if (w.pid != e.pid) continue;
+      std::string text = "worker_view " + who(w.id, w.pid) +
+                         " generation=" + std::to_string(w.generation) + " state=" +
+                         (w.state == worker_state::ready ? "ready" : "not-ready") + " last=";
+      if (w.last_exit) {
+        text += std::string(to_string(w.last_exit->reason)) + ",pid=" +
+                std::to_string(w.last_exit->pid) + ",signal=" + std::to_string(w.last_exit->signal);
+      } else {
+        text += "none";
+      }
+      line(text);
+    }
   }
   template <class M>
   void on(events::worker_killed const& e, M&) {
     line("worker_killed " + who(e.id, e.pid) + " code=" + std::to_string(e.exit_code) +
-         " signal=" + std::to_string(e.signal));
+         " signal=" + std::to_string(e.signal) + " reason=" + std::string(to_string(e.reason)));
+  }
+  template <class M>
+  void on(events::ready const& e, M&) {
+    line("ready workers=" + std::to_string(e.workers));
+  }
+  template <class M>
+  void on(events::rolling_restart_started const&, M&) {
+    line("rolling_restart_started");
+  }
+  template <class M>
+  void on(events::rolling_restart_done const& e, M&) {
+    line("rolling_restart_done replaced=" + std::to_string(e.replaced));
+  }
+  template <class M>
+  void on(events::rolling_restart_failed const& e, M&) {
+    line("rolling_restart_failed pid=" + std::to_string(e.pid));
+  }
+  template <class M>
+  void on(events::restart_failed const&, M&) {
+    line("restart_failed");
   }
   template <class M>
   void on(events::worker_exception const& e, M&) {
@@ -162,21 +199,13 @@ struct test_config {
   std::vector<endpoint> listeners_ = requires { &Server::work; }
   ? std::vector<endpoint>{} : listeners_from_environment();
   std::string environment_ = "test";
-  event_trace trace_{};
-  Plugin plugin_{};
+  boost::hana::basic_tuple<event_trace, Plugin> plugins_{};
 
   [[nodiscard]] core_settings const& settings() const { return settings_; }
   [[nodiscard]] std::span<endpoint const> listeners() const { return listeners_; }
   [[nodiscard]] std::string_view environment() const { return environment_; }
+  [[nodiscard]] auto& plugins() { return plugins_; }
 
-  template <class Event, class Target>
-  static constexpr bool handles_event =
-      handles<event_trace, Event, Target> || handles<Plugin, Event, Target>;
-
-  template <class Event, class Master>
-  void emit(Event const& ev, Master& m) {
-    dispatch(ev, m, trace_, plugin_);
-  }
   template <class Master>
   void run_actions(Master&) {}
 };

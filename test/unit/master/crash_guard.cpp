@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 // When worker deaths mean a broken application: the sliding window, on a simulated clock.
-#include <cluster/master.hpp>
+#include <cluster/config/concepts.hpp>
+#include <cluster/ipc/worker_setup.hpp>
+#include <cluster/master/supervisor.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -42,7 +44,7 @@ TEST_CASE("signal policies map signals to actions") {
 }
 
 TEST_CASE("worker titles replace {n} with the id") {
-  CHECK(cluster::detail::worker_title("cluster worker {n}", 3) == "cluster worker 3");
-  CHECK(cluster::detail::worker_title("app[{n}] of {n}", 12) == "app[12] of 12");
-  CHECK(cluster::detail::worker_title("plain", 1) == "plain");
+  CHECK(cluster::ipc::worker_title("cluster worker {n}", 3) == "cluster worker 3");
+  CHECK(cluster::ipc::worker_title("app[{n}] of {n}", 12) == "app[12] of 12");
+  CHECK(cluster::ipc::worker_title("plain", 1) == "plain");
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 // The master's decisions on a simulated clock: replace, remove, shut down, give up, kill.
-#include <cluster/master.hpp>
+#include <cluster/master/supervisor.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -462,4 +462,101 @@ TEST_CASE("all_connected needs one accepting, non-stopping worker per wanted id"
   CHECK(s.all_connected());
   s.begin_graceful(t);
   CHECK_FALSE(s.all_connected());
+}
+
+//=== why a worker ended: the one classification every plugin sees ===//
+
+namespace {
+using reason = cluster::events::exit_reason;
+
+/// Reaps `pid` as the master does: `exited`, then `classify` with its status.
+std::pair<outcome, reason> reap(supervisor& s, int pid, supervisor::clock::time_point t,
+                                int code = 0, int signal = 0) {
+  supervisor::entry dead;
+  auto const what = s.exited(pid, t, dead);
+  return {what, s.classify(dead, what, code, signal, t)};
+}
+}  // namespace
+
+TEST_CASE("a death while wanted is a crash, or an exit with status 0; both are replaced") {
+  supervisor s{supervisor::clock::time_point{}};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(2), t);
+  s.connected(100);
+  s.connected(101);
+  CHECK(reap(s, 100, t + 30s, 0, 9) == std::pair{outcome::replace, reason::crashed});
+  CHECK(reap(s, 101, t + 30s, 3, 0) == std::pair{outcome::replace, reason::crashed});
+  s.started(0, 200, t + 31s);
+  CHECK(reap(s, 200, t + 32s, 0, 0) == std::pair{outcome::replace, reason::exited});
+}
+
+TEST_CASE("a death by the signal the master's kill() sent is killed, not a crash") {
+  supervisor s{supervisor::clock::time_point{}};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(2), t);
+  s.signalled(15);
+  CHECK(reap(s, 100, t + 30s, 0, 15) == std::pair{outcome::replace, reason::killed});
+  // Another signal than the one sent is still a crash.
+  CHECK(reap(s, 101, t + 30s, 0, 11) == std::pair{outcome::replace, reason::crashed});
+  // A worker started after the kill() was not signalled.
+  s.started(0, 200, t + 31s);
+  CHECK(reap(s, 200, t + 40s, 0, 15) == std::pair{outcome::replace, reason::crashed});
+}
+
+TEST_CASE("stopped by a rolling restart, removed by a shrink, ended by a shutdown") {
+  supervisor s{supervisor::clock::time_point{}};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(3), t);
+  for (int pid : {100, 101, 102}) s.connected(pid);
+  SECTION("rolling restart") {
+    REQUIRE(s.begin_roll());
+    auto act = s.roll_step(t);
+    REQUIRE(act.spawn == 0u);
+    s.started(0, 200, t);
+    s.connected(200);
+    act = s.roll_step(t);
+    REQUIRE(act.stop == std::vector<int>{100});
+    CHECK(reap(s, 100, t + 1s) == std::pair{outcome::removed, reason::stopped});
+  }
+  SECTION("shrink") {
+    REQUIRE(s.shrink(1, t) == std::vector<int>{102});
+    CHECK(reap(s, 102, t + 1s) == std::pair{outcome::removed, reason::removed});
+  }
+  SECTION("shutdown") {
+    s.begin_graceful(t);
+    CHECK(reap(s, 101, t + 1s) == std::pair{outcome::shutting_down, reason::shutdown});
+    SECTION("a worker killed after timeout says so, in a shutdown too") {
+      REQUIRE(s.overdue(t + 61s) == std::vector<int>{100, 102});
+      CHECK(reap(s, 100, t + 61s, 0, 9) == std::pair{outcome::shutting_down, reason::timed_out});
+    }
+  }
+}
+
+TEST_CASE("the death that makes the master give up says so") {
+  supervisor s{supervisor::clock::time_point{}, crash_guard{3, 20s}};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(1), t);
+  CHECK(reap(s, 100, t + 1s, 1).second == reason::crashed);
+  s.started(0, 101, t + 1s);
+  CHECK(reap(s, 101, t + 2s, 1).second == reason::crashed);
+  s.started(0, 102, t + 2s);
+  CHECK(reap(s, 102, t + 3s, 1) == std::pair{outcome::give_up, reason::gave_up});
+}
+
+TEST_CASE("each id counts its generations and remembers how its last process ended") {
+  supervisor s{supervisor::clock::time_point{}};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(2), t);
+  CHECK(s.find(100)->generation == 1);
+  CHECK(s.last_exit(0) == nullptr);
+  reap(s, 100, t + 30s, 0, 9);
+  s.started(0, 200, t + 30s);
+  CHECK(s.find(200)->generation == 2);
+  CHECK(s.find(101)->generation == 1);
+  auto const* last = s.last_exit(0);
+  REQUIRE(last != nullptr);
+  CHECK(last->pid == 100);
+  CHECK(last->signal == 9);
+  CHECK(last->reason == reason::crashed);
+  CHECK(last->at == t + 30s);
 }

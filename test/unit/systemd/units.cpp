@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // Unit files from the configuration: signals, quoting, listeners, and systemd's own verdict.
-#include <cluster/master.hpp>
+#include <cluster/signals.hpp>
+#include <cluster/systemd.hpp>
 #include <cluster/systemd.hpp>
 
 #include "../../support/temp_dir.hpp"

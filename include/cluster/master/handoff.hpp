@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
-// The parts of a master restart that do not depend on the configuration: both ends of the handoff.
+// A master restart without downtime: both ends of the handoff to a new master, and the delay of a
+// restart that came too soon. The wire format of what plugins hand over is restart_state.hpp.
 #pragma once
 
-#include <cluster/config/core_settings.hpp>
 #include <cluster/os/fd.hpp>
 #include <cluster/os/listen.hpp>
 #include <cluster/os/notify.hpp>
@@ -10,7 +10,6 @@
 #include <cluster/os/startup_error.hpp>
 #include <cluster/os/successor.hpp>
 #include <cluster/restart_state.hpp>
-#include <cluster/systemd.hpp>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
@@ -35,24 +34,11 @@
 #include <utility>
 #include <vector>
 
-// These classes are not templates on purpose: a program resolves one master per environment, and
-// everything here would otherwise be compiled once for each of them (Asio's composed operations
-// are not cheap to instantiate).
-
 namespace cluster::detail {
 
 /// The environment variable that tells a successor when its predecessor's restart began (steady
 /// clock ticks, the same clock in every process), for its cyclic-restart guard.
 inline constexpr char const* restarted_at_variable = "CLUSTER_RESTARTED_AT";
-
-/// Describes how a process ended, for messages: `exit code 3`, `signal 9 (Killed)`.
-inline std::string describe_exit(os::exit_status const& s) {
-  if (s.signal != 0) {
-    char const* name = ::strsignal(s.signal);
-    return "signal " + std::to_string(s.signal) + " (" + (name ? name : "?") + ")";
-  }
-  return "exit code " + std::to_string(s.code);
-}
 
 /// The old master's side of a master restart: the successor process, its handoff socket and the
 /// deadline by which it must be serving.
@@ -72,7 +58,6 @@ class successor_link {
   [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
   /// True while a restart is under way: started, neither ready nor given up.
   [[nodiscard]] bool pending() const noexcept { return running() && !ready_ && !failed_; }
-  [[nodiscard]] bool ready() const noexcept { return ready_; }
   [[nodiscard]] int pid() const noexcept { return pid_; }
   /// Our end of the handoff socket, for workers forked meanwhile to close; -1 if none.
   [[nodiscard]] int handoff_fd() const noexcept {
@@ -113,7 +98,7 @@ class successor_link {
   /// The successor ended (its status reaped by the master).
   void exited(os::exit_status const& status) {
     if (pending()) {
-      fail("the new master ended with " + describe_exit(status) + " before its workers were ready");
+      fail("the new master ended with " + os::describe_exit(status) + " before its workers were ready");
     }
     pid_ = 0;
     handoff_.reset();
@@ -305,68 +290,5 @@ inline os::successor_plan plan_successor(std::string const& executable,
   return plan;
 }
 
-/// Feeds systemd's watchdog: WATCHDOG=1 at half the interval it asked for, each time `healthy()`
-/// holds, so that a service that is up but no longer serves is restarted.
-class watchdog_feeder {
- public:
-  explicit watchdog_feeder(boost::asio::io_context& io) : timer_(io) {}
-
-  void start(os::notifier const& to, std::function<bool()> healthy) {
-    if (!to.watchdog()) return;
-    notifier_ = &to;
-    healthy_ = std::move(healthy);
-    every_ = std::chrono::duration_cast<std::chrono::steady_clock::duration>(*to.watchdog()) / 2;
-    arm();
-  }
-
- private:
-  void arm() {
-    timer_.expires_after(every_);
-    timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
-      if (healthy_()) notifier_->send("WATCHDOG=1");
-      arm();
-    });
-  }
-
-  boost::asio::steady_timer timer_;
-  os::notifier const* notifier_ = nullptr;
-  std::function<bool()> healthy_;
-  std::chrono::steady_clock::duration every_{};
-};
-
-/// Prints the systemd unit `which` (`service` or `socket`) for a configuration whose signal
-/// policy is `SignalPolicy`; the exit status. A template on the policy only, so that the
-/// environments of a program share it.
-template <class SignalPolicy>
-int print_unit(std::string_view which, core_settings const& settings,
-               std::span<endpoint const> listeners) {
-  try {
-    systemd::unit_options o;
-    if (char const* name = std::getenv("CLUSTER_UNIT_NAME")) o.name = name;
-    auto const args = os::command_line();
-    if (args.size() > 1) o.arguments.assign(args.begin() + 1, args.end());
-    if (char const* env = std::getenv("CLUSTER_ENV")) o.environment = env;
-    if (which == "service") {
-      std::fputs(systemd::service_unit(settings, o, systemd::graceful_signal<SignalPolicy>(),
-                                       systemd::restart_signal<SignalPolicy>())
-                     .c_str(),
-                 stdout);
-    } else if (which == "socket") {
-      std::fputs(systemd::socket_unit(listeners, settings, o).c_str(), stdout);
-    } else {
-      throw startup_error("cluster: CLUSTER_PRINT_UNIT=" + std::string(which) +
-                          " names no unit; use CLUSTER_PRINT_UNIT=service or =socket");
-    }
-    std::fflush(stdout);
-    return 0;
-  } catch (std::exception const& e) {
-    std::string_view const what = e.what();
-    std::fprintf(stderr, "%s%.*s\n",
-                 what.starts_with("cluster: ") ? "" : "cluster: ", static_cast<int>(what.size()),
-                 what.data());
-    return 1;
-  }
-}
 
 }  // namespace cluster::detail

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: BSL-1.0
+// The plugin contract: what a hook's `master` argument offers, and what it is not allowed to reach.
+#pragma once
+
+#include <cluster/config/concepts.hpp>
+#include <cluster/config/core_settings.hpp>
+#include <cluster/config/fixed_string.hpp>
+#include <cluster/config/settings.hpp>
+#include <cluster/events.hpp>
+#include <cluster/ipc/scoreboard.hpp>
+#include <cluster/os/credentials.hpp>
+#include <cluster/signals.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace cluster {
+
+/// Where a live worker process is in its life, as the master sees it.
+enum class worker_state : std::uint8_t {
+  starting,  ///< forked, not accepting yet
+  ready,     ///< it reported that it accepts (or runs its job)
+  stopping,  ///< asked to stop gracefully (SIGQUIT); not replaced when it exits
+};
+
+/// How a worker process ended: the last one with a given id (see `worker_info::last_exit`).
+struct worker_exit_info {
+  int pid = 0;
+  int exit_code = 0;  ///< meaningful when signal == 0
+  int signal = 0;     ///< the signal that ended it, or 0
+  events::exit_reason reason = events::exit_reason::crashed;
+  std::chrono::steady_clock::time_point at{};
+};
+
+/// What the master tells a plugin about one live worker process (`master.workers()`).
+struct worker_info {
+  unsigned id = 0;
+  int pid = 0;
+  unsigned generation = 1;  ///< 1 for the first process with this id, 2 for its replacement, ...
+  std::chrono::steady_clock::time_point spawned_at{};
+  worker_state state = worker_state::starting;
+  std::optional<worker_exit_info> last_exit;  ///< how the previous process with this id ended
+};
+
+namespace detail {
+
+/// What `master_api` calls: implemented by the master's core. Virtual, so that a plugin calls the
+/// master without the master's headers (Asio and the process code) and compiles on its own.
+class master_ops {
+ public:
+  virtual void spawn(int n) = 0;
+  virtual void close() = 0;
+  virtual void destroy() = 0;
+  virtual void kill(int signal) = 0;
+  virtual void restart(int stop_signal) = 0;
+  virtual void restart_workers() = 0;
+  virtual void reopen_logs() = 0;
+  virtual master_state state() const noexcept = 0;
+  virtual std::size_t worker_count() const noexcept = 0;
+  virtual std::vector<worker_info> workers() const = 0;
+  virtual std::vector<int> pids() const = 0;
+  virtual int pid_of(unsigned id) const noexcept = 0;
+  virtual std::optional<ipc::slot_snapshot> counters_of(int pid) const noexcept = 0;
+  virtual os::credentials const& worker_credentials() const noexcept = 0;
+  virtual std::string_view environment() const noexcept = 0;
+  virtual core_settings const& settings() const noexcept = 0;
+  virtual std::vector<std::string> addresses() const = 0;
+  virtual bool restarted() const noexcept = 0;
+  virtual boost::asio::io_context& io() noexcept = 0;
+
+ protected:
+  master_ops() = default;
+  master_ops(master_ops const&) = default;
+  master_ops& operator=(master_ops const&) = default;
+  ~master_ops() = default;
+};
+
+}  // namespace detail
+
+/// The master as every plugin sees it, whatever the configuration: what a hook may ask of it and
+/// tell it. Every hook's `master` argument is one (a `cluster::plugin_master`, which adds the
+/// configuration's settings and the plugins this plugin requires).
+///
+/// Not a template: a plugin that needs nothing of the configuration can take
+/// `cluster::master_api&` and be compiled once.
+class master_api {
+ public:
+  //=== operations ===//
+
+  /// Starts `n` more workers with the next ids; a negative `n` stops the `-n` highest ids
+  /// gracefully and does not replace them. Ignored once a shutdown has begun.
+  void spawn(int n) { core_->spawn(n); }
+  /// Graceful shutdown: workers stop accepting, finish what they serve and exit; a worker still
+  /// running `timeout` later is killed. The master exits when every worker is gone.
+  void close() { core_->close(); }
+  /// Hard shutdown: every worker is killed (SIGKILL) and the master exits.
+  void destroy() { core_->destroy(); }
+  /// Sends `signal` to every worker. Workers that die of it are replaced while `active` (their
+  /// `worker_killed` says `killed`, not `crashed`).
+  void kill(int signal = SIGTERM) { core_->kill(signal); }
+  /// Master restart without downtime: a new master, started from the executable on disk, takes
+  /// over the sockets and the state plugins put in `restarting`; this master then stops as if it
+  /// had received `stop_signal` (0: gracefully). See docs/restart.md.
+  void restart(int stop_signal = 0) { core_->restart(stop_signal); }
+  /// Rolling restart: every worker replaced in place, the replacement accepting before the old
+  /// one stops.
+  void restart_workers() { core_->restart_workers(); }
+  /// Has every plugin reopen its files (event `reopen`), in the master, then in each worker.
+  void reopen_logs() { core_->reopen_logs(); }
+
+  //=== observers ===//
+
+  [[nodiscard]] master_state state() const noexcept { return core_->state(); }
+  /// The number of worker processes alive now, stopping ones included.
+  [[nodiscard]] std::size_t worker_count() const noexcept { return core_->worker_count(); }
+  /// The live worker processes, by id (a rolling restart has two with one id for a while).
+  [[nodiscard]] std::vector<worker_info> workers() const { return core_->workers(); }
+  /// The pids of the live workers, ordered by worker id.
+  [[nodiscard]] std::vector<int> pids() const { return core_->pids(); }
+  /// The pid of the worker with `id` that is not stopping, or 0.
+  [[nodiscard]] int pid_of(unsigned id) const noexcept { return core_->pid_of(id); }
+  /// What the worker `pid` wrote in its scoreboard slot (heartbeat, connections, requests), or
+  /// nothing for a pid that is not a live worker with a slot. A read of shared memory.
+  [[nodiscard]] std::optional<ipc::slot_snapshot> counters_of(int pid) const noexcept { return core_->counters_of(pid); }
+  /// The user and group ids workers run as (`user` / `group`): a plugin creating files that
+  /// workers write gives them to that user. `change` is false when workers keep the master's.
+  [[nodiscard]] os::credentials const& worker_credentials() const noexcept { return core_->worker_credentials(); }
+  /// The environment the configuration was resolved for (`CLUSTER_ENV`).
+  [[nodiscard]] std::string_view environment() const noexcept { return core_->environment(); }
+  /// The resolved built-in settings.
+  [[nodiscard]] core_settings const& settings() const noexcept { return core_->settings(); }
+  /// The listeners as bound, by name (`127.0.0.1:8080`, `[::]:80`, `unix:/run/app.sock`).
+  [[nodiscard]] std::vector<std::string> addresses() const { return core_->addresses(); }
+  /// True when this master was started by a previous one (`restart()`), whose state it received.
+  [[nodiscard]] bool restarted() const noexcept { return core_->restarted(); }
+  /// The master's event loop, for plugins that add timers or sockets of their own.
+  [[nodiscard]] boost::asio::io_context& io() noexcept { return core_->io(); }
+
+ protected:
+  explicit master_api(detail::master_ops* core) noexcept : core_(core) {}
+
+ private:
+  detail::master_ops* core_;
+};
+
+namespace detail {
+
+template <class Plugin, class List>
+inline constexpr bool lists_plugin = false;
+template <class Plugin, class... Ps>
+inline constexpr bool lists_plugin<Plugin, type_list<Ps...>> = (std::same_as<Plugin, Ps> || ...);
+
+/// True when `Self`'s hooks may reach plugin `P`: its own type, or one it declares in
+/// `requires_plugins`. `void` stands for the user's own code (`.do_` actions), which may reach
+/// every plugin.
+template <class Self, class P>
+inline constexpr bool may_reach =
+    std::is_void_v<Self> || std::same_as<Self, P> ||
+    lists_plugin<P, typename required_plugins_of<Self>::type>;
+
+}  // namespace detail
+
+/// What the hooks of plugin `Self` receive as `master` in a configuration `Config`: the contract
+/// (`master_api`), the configuration's settings (`get<"key">()`, the plugin's own keys included)
+/// and the plugins `Self` requires (`plugin<P>()`).
+template <class Config, class Self>
+class plugin_master : public master_api {
+ public:
+  plugin_master(detail::master_ops& core, Config& config) noexcept
+      : master_api(&core), config_(&config) {}
+
+  /// The value of setting `Key` in this environment; resolved at compile time.
+  template <fixed_string Key>
+  [[nodiscard]] decltype(auto) get() const {
+    return config_->template get<Key>();
+  }
+
+  /// The instance of plugin `P`, which this plugin must require (`requires_plugins`).
+  template <class P>
+  [[nodiscard]] P& plugin() const noexcept {
+    static_assert(detail::may_reach<Self, P>,
+                  "cluster: a plugin reaches only the plugins it requires; add the plugin to its "
+                  "`using requires_plugins = cluster::type_list<...>;`");
+    return config_->template plugin<P>();
+  }
+
+ private:
+  Config* config_;
+};
+
+/// What a type must offer to be a hook's `master`: the operations and observers of
+/// `master_api`, `get<"key">()` and `plugin<P>()`. `cluster::master_archetype` models exactly this
+/// and nothing more; every bundled plugin is compiled against it.
+template <class M>
+concept master_like = std::derived_from<M, master_api> && requires(M& m, M const& c) {
+  { c.template get<"workers">() };
+};
+
+/// A master with the contract and nothing else, for checking a plugin without a configuration:
+/// `cluster::dispatch(event, archetype, plugin)` compiles exactly when the plugin asks nothing
+/// of the master beyond the contract. Never run.
+class master_archetype : public master_api {
+ public:
+  master_archetype() noexcept : master_api(nullptr) {}
+
+  template <fixed_string Key>
+  [[nodiscard]] typename setting<Key>::value_type get() const {
+    return {};
+  }
+
+  template <class P>
+  [[nodiscard]] P& plugin() const noexcept {
+    return *static_cast<P*>(nullptr);
+  }
+};
+
+}  // namespace cluster

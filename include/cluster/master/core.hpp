@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: BSL-1.0
+// The master's core: binds the listeners, forks and supervises the workers, handles signals,
+// restarts. Not a template: compiled once per program, whatever its environments and plugins.
+#pragma once
+
+#include <cluster/config/core_settings.hpp>
+#include <cluster/events.hpp>
+#include <cluster/ipc/scoreboard.hpp>
+#include <cluster/ipc/worker_setup.hpp>
+#include <cluster/linkage.hpp>
+#include <cluster/master/api.hpp>
+#include <cluster/master/handoff.hpp>
+#include <cluster/master/supervisor.hpp>
+#include <cluster/os/credentials.hpp>
+#include <cluster/os/fd.hpp>
+#include <cluster/os/listen.hpp>
+#include <cluster/os/notify.hpp>
+#include <cluster/os/process.hpp>
+#include <cluster/signals.hpp>
+#include <cluster/systemd.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cluster {
+
+namespace detail {
+
+/// One virtual `deliver` per event of `Events`: what the core calls to reach the plugins of the
+/// configuration it runs. Master events are rare, so one indirect call each costs nothing that
+/// shows, and it spares compiling the core once per environment.
+template <class Event>
+class event_sink {
+ public:
+  virtual void deliver(Event const& event) = 0;
+
+ protected:
+  event_sink() = default;
+  event_sink(event_sink const&) = default;
+  event_sink& operator=(event_sink const&) = default;
+  ~event_sink() = default;
+};
+
+template <class List>
+class event_sinks;
+template <class... Events>
+class event_sinks<events::list<Events...>> : public event_sink<Events>... {
+ public:
+  using event_sink<Events>::deliver...;
+};
+
+}  // namespace detail
+
+/// What the core needs from the configuration it runs: the plugins' side of every master event,
+/// the body of a worker, and the `do_` actions. Implemented once per configuration by
+/// `cluster::master<Config>`.
+class master_sink : public detail::event_sinks<events::master_events> {
+ public:
+  /// The whole life of a worker, in the child just after fork(); the exit status.
+  virtual int run_worker(ipc::worker_setup const& setup) noexcept = 0;
+  /// The configuration's `.do_(...)` actions, in order, once the listeners are bound.
+  virtual void run_actions() = 0;
+
+ protected:
+  master_sink() = default;
+  master_sink(master_sink const&) = default;
+  master_sink& operator=(master_sink const&) = default;
+  ~master_sink() = default;
+};
+
+/// What the core runs: one environment's settings, listeners and signal policy, as data.
+struct master_plan {
+  core_settings settings;
+  std::span<endpoint const> listeners;
+  std::string_view environment;
+  std::span<signal_binding const> signals;
+};
+
+/// The master process of a cluster.
+///
+/// Single-threaded: one `io_context` runs signals, timers and the worker channels, which keeps
+/// fork() safe. Plugins reach it through `cluster::master_api` (the plugin contract), never
+/// directly.
+class master_core final : public detail::master_ops {
+  using clock = std::chrono::steady_clock;
+  using descriptor = boost::asio::posix::stream_descriptor;
+
+ public:
+  /// A master running `plan` and reporting to `sink`, both of which must outlive it.
+  CLUSTER_DECL master_core(master_sink& sink, master_plan plan);
+  master_core(master_core const&) = delete;
+  master_core& operator=(master_core const&) = delete;
+  CLUSTER_DECL ~master_core();
+
+  /// Runs the cluster until it shuts down; returns the exit status for `main`. See
+  /// `master<Config>::run`.
+  CLUSTER_DECL int run();
+
+  //=== operations (see master_api) ===//
+
+  CLUSTER_DECL void spawn(int n) override;
+  CLUSTER_DECL void close() override;
+  CLUSTER_DECL void destroy() override;
+  CLUSTER_DECL void kill(int signal) override;
+  CLUSTER_DECL void restart(int stop_signal) override;
+  CLUSTER_DECL void restart_workers() override;
+  CLUSTER_DECL void reopen_logs() override;
+
+  //=== observers ===//
+
+  [[nodiscard]] master_state state() const noexcept override { return sup_.state(); }
+  [[nodiscard]] std::size_t worker_count() const noexcept override { return sup_.workers().size(); }
+  [[nodiscard]] CLUSTER_DECL std::vector<worker_info> workers() const override;
+  [[nodiscard]] CLUSTER_DECL std::vector<int> pids() const override;
+  [[nodiscard]] CLUSTER_DECL int pid_of(unsigned id) const noexcept override;
+  [[nodiscard]] CLUSTER_DECL std::optional<ipc::slot_snapshot> counters_of(
+      int pid) const noexcept override;
+  [[nodiscard]] os::credentials const& worker_credentials() const noexcept override {
+    return credentials_;
+  }
+  [[nodiscard]] std::string_view environment() const noexcept override {
+    return plan_.environment;
+  }
+  [[nodiscard]] core_settings const& settings() const noexcept override {
+    return plan_.settings;
+  }
+  [[nodiscard]] CLUSTER_DECL std::vector<std::string> addresses() const override;
+  [[nodiscard]] bool restarted() const noexcept override {
+    return predecessor_.present() || took_over_;
+  }
+  [[nodiscard]] boost::asio::io_context& io() noexcept override { return io_; }
+
+ private:
+  /// The master's side of one worker: its channel and its scoreboard slot.
+  struct link {
+    std::unique_ptr<descriptor> channel;
+    std::optional<std::size_t> slot;
+  };
+
+  CLUSTER_DECL void start();
+  CLUSTER_DECL void adopt_predecessor();
+  CLUSTER_DECL void bind_listeners();
+  CLUSTER_DECL void spawn_worker(unsigned id);
+  [[noreturn]] CLUSTER_DECL void become_worker(ipc::worker_setup const& setup, int master_end);
+  CLUSTER_DECL void watch_channel(int pid);
+  CLUSTER_DECL bool drain_channel(int pid);
+  CLUSTER_DECL void on_all_connected();
+  CLUSTER_DECL void stop_worker(int pid);
+  CLUSTER_DECL void arm_deadline();
+  CLUSTER_DECL void kill_overdue();
+  CLUSTER_DECL void reap();
+  CLUSTER_DECL void handle_exit(os::exit_status const& status);
+  CLUSTER_DECL void step_roll(os::exit_status const* exit = nullptr,
+                              detail::supervisor::entry const* dead = nullptr);
+  CLUSTER_DECL void give_up(os::exit_status const& status, detail::supervisor::entry const& last);
+  CLUSTER_DECL void finish_if_done();
+  CLUSTER_DECL void begin_restart(int stop_signal);
+  CLUSTER_DECL void successor_ready(int stop_signal);
+  CLUSTER_DECL void restart_failed(std::string const& why);
+  CLUSTER_DECL void abandon_successor();
+  CLUSTER_DECL void notify(std::string const& state) const;
+  [[nodiscard]] CLUSTER_DECL std::string status_line() const;
+  [[nodiscard]] CLUSTER_DECL bool healthy() const;
+  CLUSTER_DECL void wait_signal();
+  CLUSTER_DECL void on_signal(int sig);
+  CLUSTER_DECL void remove_unix_sockets();
+
+  /// How long a heartbeat may be old for its worker to count as alive for the watchdog.
+  static constexpr std::chrono::milliseconds stale_heartbeat{1000};
+  /// Scoreboard slots: enough for any worker count a machine runs; beyond, workers have no slot
+  /// (the watchdog then trusts their `connected` report).
+  static constexpr std::size_t scoreboard_slots = 1024;
+
+  master_sink& sink_;
+  master_plan plan_;
+  boost::asio::io_context io_{1};
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer deadline_;     ///< the next graceful-stop deadline, if any
+  detail::delayed_restart restart_delay_;  ///< a restart delayed as cyclic
+  std::vector<os::listener> listeners_;
+  std::vector<std::pair<dev_t, ino_t>> unix_inodes_;
+  os::pipe_ends death_pipe_;
+  os::credentials credentials_;
+  detail::supervisor sup_;
+  std::map<int, link> links_;
+  ipc::scoreboard scoreboard_;
+  os::notifier notifier_;
+  // Master restart.
+  std::string executable_;
+  std::vector<std::string> command_;
+  std::string start_directory_;
+  detail::successor_link successor_;
+  std::optional<clock::time_point> last_restart_;
+  bool handed_over_ = false;  ///< a successor serves: this master only drains and exits
+  detail::predecessor_link predecessor_;
+  systemd::watchdog_feeder watchdog_;
+  bool took_over_ = false;
+  bool ready_ = false;
+  bool rolling_notified_ = false;
+  bool reap_all_ = false;
+  int exit_status_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace cluster
+
+#if !defined(CLUSTER_SEPARATE_COMPILATION)
+#include <cluster/master/impl/core.ipp>
+#endif

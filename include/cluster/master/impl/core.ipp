@@ -1,0 +1,695 @@
+// SPDX-License-Identifier: BSL-1.0
+// The definitions of master_core: inline in every program (header-only), or compiled once into
+// the cluster::compiled library (CLUSTER_SEPARATE_COMPILATION, through <cluster/src.hpp>).
+#pragma once
+
+#include <cluster/master/core.hpp>
+#include <cluster/ipc/channel.hpp>
+#include <cluster/os/startup_error.hpp>
+#include <cluster/os/successor.hpp>
+#include <cluster/os/title.hpp>
+#include <cluster/restart_state.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+namespace cluster {
+
+CLUSTER_DECL master_core::master_core(master_sink& sink, master_plan plan)
+    : sink_(sink),
+      plan_(plan),
+      signals_(io_),
+      deadline_(io_),
+      restart_delay_(io_),
+      successor_(io_),
+      predecessor_(io_),
+      watchdog_(io_) {}
+
+CLUSTER_DECL master_core::~master_core() = default;
+
+CLUSTER_DECL int master_core::run() {
+  if (char const* unit = std::getenv("CLUSTER_PRINT_UNIT"))
+    return systemd::print_unit(unit, plan_.settings, plan_.listeners, plan_.signals);
+  try {
+    start();
+  } catch (startup_error const& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    remove_unix_sockets();
+    return 1;
+  } catch (std::exception const& e) {
+    std::fprintf(stderr, "cluster: cannot start: %s\n", e.what());
+    remove_unix_sockets();
+    return 1;
+  }
+  spawn(static_cast<int>(plan_.settings.workers));
+  if (!finished_) io_.run();
+  remove_unix_sockets();
+  return exit_status_;
+}
+
+//=== operations ===//
+
+CLUSTER_DECL void master_core::spawn(int n) {
+  if (n > 0) {
+    for (unsigned id : sup_.grow(static_cast<unsigned>(n))) spawn_worker(id);
+  } else if (n < 0) {
+    auto const now = clock::now();
+    for (int pid : sup_.shrink(static_cast<unsigned>(-n), now)) stop_worker(pid);
+    step_roll();
+  }
+}
+
+CLUSTER_DECL void master_core::close() {
+  if (sup_.state() != master_state::active) return;
+  auto const now = clock::now();
+  auto const pids = sup_.begin_graceful(now);
+  abandon_successor();
+  if (!handed_over_) notify("STOPPING=1\nSTATUS=stopping gracefully");
+  sink_.deliver(events::closing{true});
+  for (int pid : pids) stop_worker(pid);
+  finish_if_done();
+}
+
+CLUSTER_DECL void master_core::destroy() {
+  if (!sup_.begin_hard()) return;
+  abandon_successor();
+  if (!handed_over_) notify("STOPPING=1\nSTATUS=stopping");
+  sink_.deliver(events::closing{false});
+  kill(SIGKILL);
+  finish_if_done();
+}
+
+CLUSTER_DECL void master_core::kill(int signal) {
+  sink_.deliver(events::kill{signal});
+  sup_.signalled(signal);
+  for (auto const& [pid, w] : sup_.workers()) ::kill(pid, signal);
+}
+
+CLUSTER_DECL void master_core::restart(int stop_signal) {
+  if (sup_.state() != master_state::active || handed_over_) return;
+  if (::getpid() == 1) {
+    std::fprintf(stderr,
+                 "cluster: restart refused: this master is PID 1 (a container's init), and the "
+                 "container would end with it; deploy a new image instead, or restart the "
+                 "workers in place (SIGHUP)\n");
+    return;
+  }
+  if (successor_.pending()) {
+    std::fprintf(stderr, "cluster: a restart is already under way (new master %d); joined\n",
+                 successor_.pid());
+    return;
+  }
+  if (restart_delay_.pending()) return;
+  auto const now = clock::now();
+  auto const threshold = plan_.settings.restart_threshold;
+  if (last_restart_ && now - *last_restart_ < threshold) {
+    auto const delay = plan_.settings.restart_timeout;
+    auto const ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - *last_restart_);
+    std::fprintf(stderr,
+                 "cluster: cyclic restart: the last restart was %lld ms ago (restart threshold "
+                 "%lld ms); restarting in %lld ms\n",
+                 static_cast<long long>(ago.count()), static_cast<long long>(threshold.count()),
+                 static_cast<long long>(delay.count()));
+    restart_delay_.start(delay, [this, stop_signal] {
+      if (sup_.state() == master_state::active && !handed_over_) begin_restart(stop_signal);
+    });
+    sink_.deliver(events::cyclic_restart{delay});
+    return;
+  }
+  begin_restart(stop_signal);
+}
+
+CLUSTER_DECL void master_core::restart_workers() {
+  bool const joined = sup_.rolling();
+  if (!sup_.begin_roll()) return;
+  if (!rolling_notified_) {
+    rolling_notified_ = true;
+    notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(os::monotonic_usec()) +
+           "\nSTATUS=restarting the workers");
+  }
+  if (!joined) sink_.deliver(events::rolling_restart_started{});
+  step_roll();
+}
+
+CLUSTER_DECL void master_core::reopen_logs() {
+  sink_.deliver(events::reopen{});
+  for (auto const& [pid, w] : sup_.workers()) ::kill(pid, SIGUSR1);
+}
+
+//=== observers ===//
+
+CLUSTER_DECL std::vector<worker_info> master_core::workers() const {
+  std::vector<worker_info> out;
+  out.reserve(sup_.workers().size());
+  for (auto const& [pid, w] : sup_.workers()) {
+    worker_info info;
+    info.id = w.id;
+    info.pid = pid;
+    info.generation = w.generation;
+    info.spawned_at = w.spawned_at;
+    info.state = w.stopping    ? worker_state::stopping
+                 : w.connected ? worker_state::ready
+                               : worker_state::starting;
+    if (auto const* last = sup_.last_exit(w.id); last && last->pid != pid) {
+      info.last_exit = worker_exit_info{last->pid, last->exit_code, last->signal, last->reason,
+                                        last->at};
+    }
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](worker_info const& a, worker_info const& b) {
+    return a.id != b.id ? a.id < b.id : a.spawned_at < b.spawned_at;
+  });
+  return out;
+}
+
+CLUSTER_DECL std::vector<int> master_core::pids() const {
+  std::vector<int> out;
+  for (auto const& w : workers()) out.push_back(w.pid);
+  return out;
+}
+
+CLUSTER_DECL int master_core::pid_of(unsigned id) const noexcept {
+  for (auto const& [pid, w] : sup_.workers()) {
+    if (w.id == id && !w.stopping) return pid;
+  }
+  return 0;
+}
+
+CLUSTER_DECL std::optional<ipc::slot_snapshot> master_core::counters_of(int pid) const noexcept {
+  auto it = links_.find(pid);
+  if (it == links_.end() || !it->second.slot) return std::nullopt;
+  return ipc::read(scoreboard_[*it->second.slot]);
+}
+
+CLUSTER_DECL std::vector<std::string> master_core::addresses() const {
+  std::vector<std::string> out;
+  out.reserve(listeners_.size());
+  for (auto const& l : listeners_) out.push_back(l.name);
+  return out;
+}
+
+//=== start-up ===//
+
+CLUSTER_DECL void master_core::start() {
+  // An inherited CLUSTER_WORKER (a worker running another cluster program) would make this
+  // master believe it is a worker.
+  ::unsetenv("CLUSTER_WORKER");
+  // What a successor needs, taken before anything changes it: the title is written over argv,
+  // and the working directory setting moves us.
+  executable_ = os::executable_path();
+  command_ = os::command_line();
+  start_directory_ = os::current_directory();
+  notifier_ = os::notifier::from_environment();
+  adopt_predecessor();
+  // As PID 1 (a container's init), orphans of any descendant are re-parented to the master:
+  // it must reap every child, not only its workers, or they pile up as zombies.
+  reap_all_ = ::getpid() == 1;
+  core_settings const& s = plan_.settings;
+  sup_ = detail::supervisor(clock::now(), detail::crash_guard{}, s.timeout);
+  credentials_ = os::resolve_credentials(s.user, s.group);
+  if (!s.working_directory.empty()) {
+    std::string const dir(s.working_directory);
+    if (::chdir(dir.c_str()) != 0) {
+      throw startup_error("cluster: cannot change to working directory " + dir + ": " +
+                          std::strerror(errno) + "; set<\"working directory\"> to an existing one");
+    }
+  }
+  // In the working directory, so that the relative paths plugins are given (a log directory)
+  // mean the same as every other relative path. A plugin that cannot start (a missing
+  // directory) throws `startup_error`: reported before anything is bound or forked.
+  sink_.deliver(events::start{});
+  bind_listeners();
+  sink_.deliver(events::listening{});
+  // Writing to a closed socket or pipe must be an error code in the master, never its death.
+  ::signal(SIGPIPE, SIG_IGN);
+  death_pipe_ = os::make_pipe();
+  scoreboard_ = ipc::scoreboard(scoreboard_slots);
+  os::set_process_title(s.title);
+  for (auto const& b : plan_.signals) signals_.add(b.signal);
+  signals_.add(SIGCHLD);
+  wait_signal();
+  if (predecessor_.present()) {
+    predecessor_.watch([this](restart_state const& state) {
+      took_over_ = true;
+      sink_.deliver(events::restart{state});
+      for (auto const& problem : state.problems()) std::fprintf(stderr, "%s\n", problem.c_str());
+    });
+  }
+  // Keep-alives only while serving, and not before the predecessor is gone: until then it is
+  // systemd's main process, and keep-alives from another pid would only be logged as refused.
+  watchdog_.start(notifier_, [this] {
+    return sup_.state() == master_state::active && !handed_over_ && !predecessor_.present() &&
+           healthy();
+  });
+  sink_.run_actions();
+}
+
+CLUSTER_DECL void master_core::bind_listeners() {
+  // Sockets handed over by systemd (or a previous master) replace the configured listeners:
+  // the service manager owns the addresses then, and connections queued on them are kept.
+  listeners_ = os::inherited_listeners();
+  bool const adopted = !listeners_.empty();
+  // Otherwise bind everything before forking anything: a port in use is reported once, by the
+  // master, and workers only ever inherit sockets that are already listening.
+  for (endpoint const& ep : adopted ? std::span<endpoint const>{} : plan_.listeners) {
+    listeners_.push_back(os::bind_listener(ep, plan_.settings.backlog));
+    auto& l = listeners_.back();
+    if (!l.unix_path.empty()) {
+      struct stat st {};
+      if (::stat(l.unix_path.c_str(), &st) == 0) unix_inodes_.emplace_back(st.st_dev, st.st_ino);
+    }
+  }
+  for (auto const& l : listeners_) {
+    // A fixed, parseable line: with port 0 it is the only way to learn the port, and scripts
+    // and tests wait for it instead of sleeping.
+    std::fprintf(stderr, "cluster: listening on %s\n", l.name.c_str());
+  }
+  std::fflush(stderr);
+}
+
+CLUSTER_DECL void master_core::adopt_predecessor() {
+  if (char const* at = std::getenv(detail::restarted_at_variable)) {
+    last_restart_ = clock::time_point(clock::duration(std::strtoll(at, nullptr, 10)));
+    ::unsetenv(detail::restarted_at_variable);
+  }
+  predecessor_.adopt();
+}
+
+//=== workers ===//
+
+CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
+  auto [master_end, worker_end] = ipc::make_channel();
+  ipc::worker_setup setup;
+  setup.id = id;
+  setup.master_pid = ::getpid();
+  for (auto const& l : listeners_) setup.listener_fds.push_back(l.fd.get());
+  setup.channel_fd = worker_end.get();
+  setup.death_fd = death_pipe_.read.get();
+  setup.credentials = credentials_;
+  setup.title = ipc::worker_title(plan_.settings.worker_title, id);
+  auto slot = scoreboard_.acquire();
+  if (slot) setup.slot = &scoreboard_[*slot];
+
+  pid_t pid;
+  {
+    os::signal_block blocked;
+    pid = ::fork();
+    if (pid == 0) become_worker(setup, master_end.get());
+  }
+  if (pid < 0) {
+    if (slot) scoreboard_.release(*slot);
+    std::fprintf(stderr, "cluster: cannot fork worker %u: %s\n", id, std::strerror(errno));
+    exit_status_ = 1;
+    destroy();
+    return;
+  }
+  worker_end.reset();
+  auto const now = clock::now();
+  auto const verdict = sup_.started(id, pid, now);
+  link& l = links_[pid];
+  l.channel = std::make_unique<descriptor>(io_, master_end.release());
+  l.slot = slot;
+  watch_channel(pid);
+  // A shutdown or a shrink may have come while this worker was decided on and forked (a plugin
+  // reacting to an event): it must not be left running unsupervised.
+  switch (verdict) {
+    case detail::supervisor::verdict::keep:
+      break;
+    case detail::supervisor::verdict::stop:
+      stop_worker(pid);
+      break;
+    case detail::supervisor::verdict::kill:
+      ::kill(pid, SIGKILL);
+      break;
+  }
+  sink_.deliver(events::worker_spawned{id, pid});
+}
+
+CLUSTER_DECL void master_core::become_worker(ipc::worker_setup const& setup, int master_end) {
+  os::reset_signals_in_child();
+  // SIGTERM when the master dies, even by SIGKILL; if it already died, leave now.
+  if (!os::follow_parent(setup.master_pid, SIGTERM)) os::exit_child(0);
+  // Close the master's ends: the death pipe's write end (else EOF never comes), every worker's
+  // channel (a worker must not hold its siblings' channels open), our own, and the handoff
+  // sockets (a successor must see EOF when its predecessor master is gone). These are raw
+  // close() calls on purpose: the master's Asio objects are never touched in the child (see
+  // os::exit_child).
+  ::close(death_pipe_.write.get());
+  ::close(master_end);
+  for (auto& [other, l] : links_) {
+    if (l.channel) ::close(l.channel->native_handle());
+  }
+  if (int const fd = successor_.handoff_fd(); fd >= 0) ::close(fd);
+  if (int const fd = predecessor_.handoff_fd(); fd >= 0) ::close(fd);
+  os::exit_child(sink_.run_worker(setup));
+}
+
+CLUSTER_DECL void master_core::watch_channel(int pid) {
+  auto it = links_.find(pid);
+  if (it == links_.end() || !it->second.channel) return;
+  it->second.channel->async_wait(descriptor::wait_read, [this, pid](boost::system::error_code ec) {
+    if (ec) return;
+    if (drain_channel(pid)) watch_channel(pid);
+  });
+}
+
+CLUSTER_DECL bool master_core::drain_channel(int pid) {
+  for (;;) {
+    auto it = links_.find(pid);
+    auto* w = sup_.find(pid);
+    if (it == links_.end() || !it->second.channel || !w) return false;
+    ipc::message m;
+    switch (ipc::receive(it->second.channel->native_handle(), m)) {
+      case ipc::receive_status::empty:
+        return true;
+      case ipc::receive_status::closed:
+        return false;
+      case ipc::receive_status::message:
+        break;
+    }
+    switch (m.type) {
+      case ipc::message_type::connected:
+        sup_.connected(pid);
+        sink_.deliver(events::worker_connected{w->id, pid});
+        step_roll();
+        if (sup_.all_connected()) on_all_connected();
+        break;
+      case ipc::message_type::exception:
+        w->last_error = m.text;
+        sink_.deliver(events::worker_exception{w->id, pid, w->last_error});
+        break;
+      case ipc::message_type::waiting:
+        sink_.deliver(events::worker_waiting{w->id, pid, m.value});
+        break;
+    }
+  }
+}
+
+CLUSTER_DECL void master_core::on_all_connected() {
+  if (ready_) return;
+  ready_ = true;
+  if (predecessor_.present()) {
+    // The predecessor tells systemd (it is still the main process): MAINPID, then READY.
+    predecessor_.announce_ready();
+  } else {
+    notify("READY=1\n" + status_line());
+  }
+  sink_.deliver(events::ready{sup_.target()});
+}
+
+CLUSTER_DECL void master_core::stop_worker(int pid) {
+  ::kill(pid, SIGQUIT);
+  arm_deadline();
+}
+
+CLUSTER_DECL void master_core::arm_deadline() {
+  auto const next = sup_.next_deadline();
+  if (!next) {
+    deadline_.cancel();
+    return;
+  }
+  deadline_.expires_at(*next);
+  deadline_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    kill_overdue();
+    arm_deadline();
+  });
+}
+
+CLUSTER_DECL void master_core::kill_overdue() {
+  for (int pid : sup_.overdue(clock::now())) {
+    auto const* w = sup_.find(pid);
+    ::kill(pid, SIGKILL);
+    sink_.deliver(events::worker_timeout{w->id, pid, plan_.settings.timeout});
+  }
+}
+
+CLUSTER_DECL void master_core::reap() {
+  if (reap_all_) {
+    // PID 1: any child may have ended, ours or an orphan's; collect them all.
+    while (auto status = os::reap(-1)) handle_exit(*status);
+  } else {
+    std::vector<int> candidates;
+    candidates.reserve(sup_.workers().size() + 1);
+    for (auto const& [pid, w] : sup_.workers()) candidates.push_back(pid);
+    if (successor_.running()) candidates.push_back(successor_.pid());
+    for (int pid : candidates) {
+      if (auto status = os::reap(pid)) handle_exit(*status);
+    }
+  }
+  finish_if_done();
+}
+
+CLUSTER_DECL void master_core::handle_exit(os::exit_status const& status) {
+  using outcome = detail::supervisor::outcome;
+  if (successor_.running() && status.pid == successor_.pid()) {
+    successor_.exited(status);
+    return;
+  }
+  if (!sup_.find(status.pid)) return;  // an orphan a PID 1 master reaped for the system
+  // Messages sent just before dying (the exception text) may still be queued.
+  drain_channel(status.pid);
+  if (auto it = links_.find(status.pid); it != links_.end()) {
+    if (it->second.slot) scoreboard_.release(*it->second.slot);
+    // Destroying the descriptor cancels its pending wait.
+    links_.erase(it);
+  }
+  detail::supervisor::entry w;
+  auto const now = clock::now();
+  outcome const what = sup_.exited(status.pid, now, w);
+  auto const why = sup_.classify(w, what, status.code, status.signal, now);
+  sink_.deliver(events::worker_killed{w.id, w.pid, status.code, status.signal, why});
+  switch (what) {
+    case outcome::unknown:
+    case outcome::shutting_down:
+      break;
+    case outcome::removed:
+      if (why == events::exit_reason::removed) sink_.deliver(events::worker_removed{w.id, w.pid});
+      // A worker stopped by a rolling restart whose replacement died meanwhile: its slot
+      // must not stay empty.
+      if (sup_.wants(w.id)) spawn_worker(w.id);
+      break;
+    case outcome::replace:
+      // The same id, at once: the worker count is maintained whatever killed the worker. A
+      // plugin handling worker_killed may have shrunk the cluster or stopped it meanwhile.
+      if (sup_.wants(w.id)) spawn_worker(w.id);
+      break;
+    case outcome::give_up:
+      give_up(status, w);
+      return;
+  }
+  step_roll(&status, &w);
+}
+
+CLUSTER_DECL void master_core::step_roll(os::exit_status const* exit,
+                                         detail::supervisor::entry const* dead) {
+  using status = detail::supervisor::roll_action::status;
+  auto const act = sup_.roll_step(clock::now());
+  for (int pid : act.stop) stop_worker(pid);
+  switch (act.what) {
+    case status::idle:
+    case status::waiting:
+      break;
+    case status::done:
+      std::fprintf(stderr, "cluster: rolling restart: every worker replaced (%u)\n", act.replaced);
+      rolling_notified_ = false;
+      notify("READY=1\n" + status_line());
+      sink_.deliver(events::rolling_restart_done{act.replaced});
+      break;
+    case status::failed: {
+      std::string why = "it failed";
+      if (exit && dead && dead->pid == act.failed_pid) {
+        why = dead->last_error.empty() ? "it ended with " + os::describe_exit(*exit)
+                                       : "its error was: " + dead->last_error;
+      }
+      std::fprintf(stderr,
+                   "cluster: rolling restart stopped: the new worker %d died before it "
+                   "accepted (%s); the other workers keep serving\n",
+                   act.failed_pid, why.c_str());
+      rolling_notified_ = false;
+      notify("READY=1\nSTATUS=rolling restart failed: " + why);
+      sink_.deliver(events::rolling_restart_failed{act.failed_pid, why});
+      break;
+    }
+  }
+  if (act.spawn) spawn_worker(*act.spawn);
+}
+
+CLUSTER_DECL void master_core::give_up(os::exit_status const& status,
+                                       detail::supervisor::entry const& last) {
+  auto const& guard = sup_.guard();
+  std::string const why = last.last_error.empty()
+                              ? "the last one ended with " + os::describe_exit(status)
+                              : "the last error was: " + last.last_error;
+  std::fprintf(stderr,
+               "cluster: workers keep dying (%zu deaths within %lld s), so the application looks "
+               "broken; stopping. %s\n",
+               guard.limit(),
+               static_cast<long long>(
+                   std::chrono::duration_cast<std::chrono::seconds>(guard.window()).count()),
+               why.c_str());
+  exit_status_ = 1;
+  destroy();
+}
+
+CLUSTER_DECL void master_core::finish_if_done() {
+  if (!sup_.finished() || finished_) return;
+  finished_ = true;
+  sink_.deliver(events::close{});
+  io_.stop();
+}
+
+//=== master restart ===//
+
+CLUSTER_DECL void master_core::begin_restart(int stop_signal) {
+  last_restart_ = clock::now();
+  notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(os::monotonic_usec()) +
+         "\nSTATUS=restarting the master");
+  restart_state state;
+  sink_.deliver(events::restarting{state});
+
+  auto plan = detail::plan_successor(executable_, command_, start_directory_, listeners_,
+                                     notifier_, *last_restart_);
+  try {
+    successor_.start(std::move(plan), state.serialize(), plan_.settings.timeout,
+                     [this, stop_signal](detail::successor_link::news what,
+                                         std::string const& why) {
+                       if (what == detail::successor_link::news::ready) {
+                         successor_ready(stop_signal);
+                       } else {
+                         restart_failed(why);
+                       }
+                     });
+  } catch (std::exception const& e) {
+    restart_failed(std::string("cannot start a new master: ") + e.what());
+    return;
+  }
+  std::fprintf(stderr, "cluster: restarting: starting a new master (pid %d)\n", successor_.pid());
+  std::fflush(stderr);
+}
+
+CLUSTER_DECL void master_core::successor_ready(int stop_signal) {
+  handed_over_ = true;
+  std::fprintf(stderr, "cluster: restart: new master %d is serving; this master stops\n",
+               successor_.pid());
+  std::fflush(stderr);
+  // This master is systemd's main process until now: it names the new one, whose readiness it
+  // has just seen.
+  notify("MAINPID=" + std::to_string(successor_.pid()) + "\nREADY=1\n" + status_line());
+  if (stop_signal != 0) on_signal(stop_signal);
+  if (sup_.state() == master_state::active) close();
+}
+
+CLUSTER_DECL void master_core::restart_failed(std::string const& why) {
+  std::fprintf(stderr, "cluster: restart failed: %s; this master keeps serving\n", why.c_str());
+  std::fflush(stderr);
+  notify("READY=1\nSTATUS=restart failed: " + why);
+  sink_.deliver(events::restart_failed{why});
+}
+
+CLUSTER_DECL void master_core::abandon_successor() {
+  restart_delay_.cancel();
+  successor_.abandon();
+}
+
+//=== service manager ===//
+
+CLUSTER_DECL void master_core::notify(std::string const& state) const {
+  if (notifier_.enabled()) notifier_.send(state);
+}
+
+CLUSTER_DECL std::string master_core::status_line() const {
+  std::string where;
+  for (auto const& l : listeners_) {
+    if (!where.empty()) where += ", ";
+    where += l.name;
+  }
+  std::string line = "STATUS=serving";
+  if (!where.empty()) line.append(" on ").append(where);
+  line.append(" with ").append(std::to_string(sup_.target())).append(" workers");
+  return line;
+}
+
+CLUSTER_DECL bool master_core::healthy() const {
+  // Every wanted worker accepts, and each one's event loop has run recently (a worker stuck in
+  // a handler stops beating). Only then does the watchdog get its keep-alive, so that systemd
+  // restarts a service that is up but no longer serves.
+  if (!sup_.all_connected()) return false;
+  auto const now = ipc::heartbeat_now();
+  for (auto const& [pid, w] : sup_.workers()) {
+    if (w.stopping) continue;
+    auto it = links_.find(pid);
+    if (it == links_.end() || !it->second.slot) continue;
+    auto const beat = scoreboard_[*it->second.slot].heartbeat.load(std::memory_order_relaxed);
+    if (now - beat > stale_heartbeat.count()) return false;
+  }
+  return true;
+}
+
+//=== signals ===//
+
+CLUSTER_DECL void master_core::wait_signal() {
+  signals_.async_wait([this](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    on_signal(sig);
+    if (!finished_) wait_signal();
+  });
+}
+
+CLUSTER_DECL void master_core::on_signal(int sig) {
+  if (sig == SIGCHLD) {
+    reap();
+    return;
+  }
+  switch (action_of(plan_.signals, sig)) {
+    case master_action::none:
+      break;
+    case master_action::graceful_shutdown:
+      close();
+      break;
+    case master_action::hard_shutdown:
+      destroy();
+      break;
+    case master_action::add_worker:
+      spawn(1);
+      break;
+    case master_action::remove_worker:
+      spawn(-1);
+      break;
+    case master_action::restart:
+      restart(0);
+      break;
+    case master_action::restart_workers:
+      restart_workers();
+      break;
+    case master_action::reopen_logs:
+      reopen_logs();
+      break;
+  }
+}
+
+CLUSTER_DECL void master_core::remove_unix_sockets() {
+  // Not after a handover: the successor listens on them now.
+  if (handed_over_) return;
+  std::size_t i = 0;
+  for (auto const& l : listeners_) {
+    if (l.unix_path.empty()) continue;
+    struct stat st {};
+    if (i < unix_inodes_.size() && ::stat(l.unix_path.c_str(), &st) == 0 &&
+        st.st_dev == unix_inodes_[i].first && st.st_ino == unix_inodes_[i].second) {
+      ::unlink(l.unix_path.c_str());
+    }
+    ++i;
+  }
+}
+
+}  // namespace cluster
+

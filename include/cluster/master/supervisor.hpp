@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: BSL-1.0
+// The master's decisions about its workers, apart from the system calls that carry them out: pure
+// code on a clock it is given, without Asio or fork(), so that it is tested on simulated time.
+#pragma once
+
+#include <cluster/events.hpp>
+#include <cluster/signals.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cluster::detail {
+
+/// Counts worker deaths in a sliding window: `limit` deaths within `window` is too many.
+///
+/// Which deaths count is the supervisor's decision (see `supervisor::exited`).
+class crash_guard {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  explicit crash_guard(std::size_t limit = 20,
+                       clock::duration window = std::chrono::seconds(20)) noexcept
+      : limit_(limit), window_(window) {}
+
+  /// Records a death at `now`; true when the application should be given up as broken.
+  bool record(clock::time_point now) {
+    deaths_.push_back(now);
+    while (!deaths_.empty() && now - deaths_.front() > window_) deaths_.pop_front();
+    return deaths_.size() >= limit_;
+  }
+
+  [[nodiscard]] std::size_t limit() const noexcept { return limit_; }
+  [[nodiscard]] clock::duration window() const noexcept { return window_; }
+
+ private:
+  std::size_t limit_;
+  clock::duration window_;
+  std::deque<clock::time_point> deaths_;
+};
+
+/// The state of a rolling restart (see `supervisor::begin_roll`): the ids left, and the slot being
+/// replaced.
+struct roll_state {
+  std::deque<unsigned> pending;
+  bool current = false;  ///< a slot is being replaced: `id`, `old_pid` -> `new_pid`
+  unsigned id = 0;
+  int old_pid = 0;
+  int new_pid = 0;     ///< 0 until the replacement is started
+  int failed_pid = 0;  ///< the replacement died before it accepted
+  bool again = false;  ///< asked again meanwhile: one more pass at the end
+  unsigned replaced = 0;
+};
+
+/// The master's decisions (which ids to start, whom to stop, whom to kill, what a death means),
+/// apart from the system calls that carry them out, so that they can be tested on a simulated
+/// clock with simulated process events.
+class supervisor {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  /// One live worker process.
+  struct entry {
+    unsigned id = 0;
+    int pid = 0;
+    bool stopping = false;  ///< asked to stop gracefully; not replaced when it exits
+    bool overdue = false;   ///< overran `timeout` while stopping and was given up to SIGKILL
+    clock::time_point spawned_at{};
+    clock::time_point stop_requested{};  ///< when it was asked to stop (if `stopping`)
+    std::string last_error;              ///< the last exception it reported
+    bool connected = false;              ///< it reported that it accepts (or runs its job)
+    unsigned generation = 1;             ///< 1 for the first process with this id, then 2, ...
+    int signalled = 0;                   ///< the last signal the master's kill() sent it
+  };
+
+  /// How the last process with an id ended.
+  struct exit_record {
+    int pid = 0;
+    int exit_code = 0;  ///< meaningful when signal == 0
+    int signal = 0;
+    events::exit_reason reason = events::exit_reason::crashed;
+    clock::time_point at{};
+  };
+
+  /// What a worker's exit means.
+  enum class outcome : std::uint8_t {
+    unknown,        ///< not one of ours (a child a plugin started)
+    replace,        ///< start a worker with the same id now
+    removed,        ///< it was stopped on purpose: do not replace it
+    shutting_down,  ///< a shutdown is under way: do not replace it
+    give_up,        ///< too many deaths too fast: the application is broken
+  };
+
+  /// What to do with a worker that has just been forked.
+  enum class verdict : std::uint8_t {
+    keep,  ///< it is wanted: let it run
+    stop,  ///< no longer wanted (a shutdown or a shrink came first): stop it gracefully now
+    kill,  ///< a hard shutdown came first: kill it now
+  };
+
+  /// Where a rolling restart stands, and what the master must do for it now (see `roll_step`).
+  struct roll_action {
+    enum class status : std::uint8_t {
+      idle,     ///< no rolling restart is under way
+      waiting,  ///< a replacement is starting: wait for it to accept (or to die)
+      done,     ///< every worker has been replaced
+      failed,   ///< a replacement died before it accepted: the old workers keep serving
+    };
+    status what = status::idle;
+    std::vector<int> stop;          ///< old workers whose replacement accepts: stop them gracefully
+    std::optional<unsigned> spawn;  ///< start a replacement with this id now
+    unsigned replaced = 0;          ///< with `done`: how many workers were replaced
+    int failed_pid = 0;             ///< with `failed`: the replacement that died
+  };
+
+  /// A supervisor whose master started at `boot`, and which gives a stopping worker `timeout` to
+  /// exit before it must be killed.
+  explicit supervisor(clock::time_point boot = clock::now(), crash_guard guard = crash_guard{},
+                      clock::duration timeout = std::chrono::seconds(60))
+      : guard_(std::move(guard)), boot_(boot), timeout_(timeout) {}
+
+  [[nodiscard]] master_state state() const noexcept { return state_; }
+  /// Ids 0..target()-1 are wanted.
+  [[nodiscard]] unsigned target() const noexcept { return target_; }
+  [[nodiscard]] std::map<int, entry> const& workers() const noexcept { return workers_; }
+  /// How the last process with `id` ended, if one did.
+  [[nodiscard]] exit_record const* last_exit(unsigned id) const noexcept {
+    auto it = last_exits_.find(id);
+    return it == last_exits_.end() ? nullptr : &it->second;
+  }
+  [[nodiscard]] crash_guard const& guard() const noexcept { return guard_; }
+  /// How long a stopping worker may take to exit.
+  [[nodiscard]] clock::duration timeout() const noexcept { return timeout_; }
+
+  /// The entry of `pid`, or null.
+  entry* find(int pid) {
+    auto it = workers_.find(pid);
+    return it == workers_.end() ? nullptr : &it->second;
+  }
+
+  /// Wants `n` more workers: the ids to start, the next ones after the current target.
+  std::vector<unsigned> grow(unsigned n) {
+    std::vector<unsigned> ids;
+    if (state_ != master_state::active) return ids;
+    for (; n > 0; --n) ids.push_back(target_++);
+    return ids;
+  }
+
+  /// Wants `n` fewer workers at `now`: the pids to stop gracefully (the highest ids), now marked
+  /// stopping. Ignored once a shutdown has begun: every worker is stopping then anyway.
+  std::vector<int> shrink(unsigned n, clock::time_point now) {
+    std::vector<int> pids;
+    if (state_ != master_state::active) return pids;
+    for (; n > 0 && target_ > 0; --n) {
+      unsigned const id = --target_;
+      for (auto& [pid, w] : workers_) {
+        if (w.id == id && stop(w, now)) pids.push_back(pid);
+      }
+    }
+    return pids;
+  }
+
+  /// True when a worker with `id` should be started now: the master is active, `id` is wanted
+  /// and no running worker has it. Asked before replacing a dead worker, since something (a
+  /// plugin reacting to the death) may have shrunk the cluster or begun a shutdown meanwhile.
+  [[nodiscard]] bool wants(unsigned id) const noexcept {
+    if (state_ != master_state::active || id >= target_) return false;
+    return std::none_of(workers_.begin(), workers_.end(),
+                        [id](auto const& p) { return p.second.id == id && !p.second.stopping; });
+  }
+
+  /// Records a worker the master has just forked at `now`, and says what to do with it: a
+  /// shutdown or a shrink that came while it was being forked means it is not wanted any more.
+  verdict started(unsigned id, int pid, clock::time_point now) {
+    if (roll_ && roll_->new_pid == 0 && roll_->id == id) roll_->new_pid = pid;
+    entry& w = workers_[pid];
+    w.id = id;
+    w.pid = pid;
+    w.spawned_at = now;
+    w.generation = ++generations_[id];
+    if (state_ == master_state::hard_shutdown) return verdict::kill;
+    if (state_ == master_state::graceful_shutdown || id >= target_) {
+      stop(w, now);
+      return verdict::stop;
+    }
+    return verdict::keep;
+  }
+
+  /// Records that the master sent `signal` to every worker (`kill()`): a death by that signal is
+  /// then the master's doing, not a crash.
+  void signalled(int signal) {
+    for (auto& [pid, w] : workers_) w.signalled = signal;
+  }
+
+  /// Records that `pid` reported it is up.
+  void connected(int pid) {
+    if (entry* w = find(pid)) w->connected = true;
+  }
+
+  /// Records that `pid` exited at `now`; `out` receives its entry (when it was ours).
+  ///
+  /// A death counts towards giving up when it happens in the first `window` after boot (the
+  /// original's rule: 20 deaths in the first 20 seconds) or when the worker never came up (its
+  /// server cannot even be built). Later deaths of workers that were serving are always replaced:
+  /// a request that crashes its worker must not let a client stop the whole service.
+  outcome exited(int pid, clock::time_point now, entry& out) {
+    auto it = workers_.find(pid);
+    if (it == workers_.end()) return outcome::unknown;
+    out = std::move(it->second);
+    workers_.erase(it);
+    if (state_ != master_state::active) return outcome::shutting_down;
+    // The replacement of a rolling restart died before it accepted: the new code (or whatever
+    // the workers load at start) is broken, and the worker it was to replace keeps its slot.
+    if (roll_ && roll_->new_pid == pid && !out.connected && !out.stopping) roll_->failed_pid = pid;
+    if (out.stopping || out.id >= target_) return outcome::removed;
+    bool const counts = !out.connected || now - boot_ < guard_.window();
+    if (counts && guard_.record(now)) return outcome::give_up;
+    return outcome::replace;
+  }
+
+  /// Why the worker `w`, which ended with `exit_code` / `signal` and which `exited` judged `what`,
+  /// ended: the one classification every plugin sees (`events::worker_killed::reason`). Recorded
+  /// as the last exit of its id.
+  events::exit_reason classify(entry const& w, outcome what, int exit_code, int signal,
+                       clock::time_point now) {
+    events::exit_reason const why = [&] {
+      if (what == outcome::give_up) return events::exit_reason::gave_up;
+      if (w.overdue) return events::exit_reason::timed_out;
+      if (what == outcome::shutting_down) return events::exit_reason::shutdown;
+      if (what == outcome::removed) {
+        return w.stopping && w.id < target_ ? events::exit_reason::stopped : events::exit_reason::removed;
+      }
+      if (signal != 0 && signal == w.signalled) return events::exit_reason::killed;
+      if (signal == 0 && exit_code == 0) return events::exit_reason::exited;
+      return events::exit_reason::crashed;
+    }();
+    last_exits_[w.id] = exit_record{w.pid, exit_code, signal, why, now};
+    return why;
+  }
+
+  /// Starts a graceful shutdown at `now`: the pids to stop (now marked stopping); none if one
+  /// has begun. Workers already stopping keep their deadline.
+  std::vector<int> begin_graceful(clock::time_point now) {
+    std::vector<int> pids;
+    if (state_ != master_state::active) return pids;
+    state_ = master_state::graceful_shutdown;
+    roll_.reset();
+    for (auto& [pid, w] : workers_) {
+      if (stop(w, now)) pids.push_back(pid);
+    }
+    return pids;
+  }
+
+  /// The stopping workers that have not exited `timeout` after they were asked to: the pids to
+  /// kill now, each returned once. None during a hard shutdown, which kills everyone anyway.
+  std::vector<int> overdue(clock::time_point now) {
+    std::vector<int> pids;
+    if (state_ == master_state::hard_shutdown) return pids;
+    for (auto& [pid, w] : workers_) {
+      if (w.stopping && !w.overdue && now - w.stop_requested >= timeout_) {
+        w.overdue = true;
+        pids.push_back(pid);
+      }
+    }
+    return pids;
+  }
+
+  /// When `overdue` will next have a worker to return, if any worker is stopping.
+  [[nodiscard]] std::optional<clock::time_point> next_deadline() const {
+    std::optional<clock::time_point> next;
+    if (state_ == master_state::hard_shutdown) return next;
+    for (auto const& [pid, w] : workers_) {
+      if (!w.stopping || w.overdue) continue;
+      auto const at = w.stop_requested + timeout_;
+      if (!next || at < *next) next = at;
+    }
+    return next;
+  }
+
+  /// Starts a hard shutdown; false if one has already begun.
+  bool begin_hard() {
+    if (state_ == master_state::hard_shutdown) return false;
+    state_ = master_state::hard_shutdown;
+    roll_.reset();
+    return true;
+  }
+
+  /// True once a shutdown has begun and every worker is gone.
+  [[nodiscard]] bool finished() const noexcept {
+    return state_ != master_state::active && workers_.empty();
+  }
+
+  /// True when every wanted id has a worker that is not stopping and reported that it accepts.
+  [[nodiscard]] bool all_connected() const noexcept {
+    if (state_ != master_state::active) return false;
+    for (unsigned id = 0; id < target_; ++id) {
+      if (!std::any_of(workers_.begin(), workers_.end(), [id](auto const& p) {
+            return p.second.id == id && !p.second.stopping && p.second.connected;
+          }))
+        return false;
+    }
+    return true;
+  }
+
+  //=== rolling restart ===//
+
+  /// Asks for every worker to be replaced in place, one id at a time: the replacement is started,
+  /// and only once it accepts is the old worker stopped gracefully, so capacity never drops.
+  /// A request during a rolling restart makes it run once more when it ends (whatever changed on
+  /// disk since the first request is then loaded by every worker). Ignored unless active; false
+  /// then. Follow with `roll_step`.
+  bool begin_roll() {
+    if (state_ != master_state::active) return false;
+    if (roll_) {
+      roll_->again = true;
+      return true;
+    }
+    roll_.emplace();
+    for (unsigned id = 0; id < target_; ++id) roll_->pending.push_back(id);
+    return true;
+  }
+
+  [[nodiscard]] bool rolling() const noexcept { return roll_.has_value(); }
+
+  /// What the rolling restart needs now. The master calls it after `begin_roll` and after every
+  /// change it may be waiting for (a worker started, connected or exited), and carries it out.
+  roll_action roll_step(clock::time_point now) {
+    roll_action act;
+    using status = roll_action::status;
+    if (!roll_) return act;
+    if (state_ != master_state::active) {
+      roll_.reset();
+      return act;
+    }
+    if (roll_->failed_pid != 0) {
+      act.what = status::failed;
+      act.failed_pid = roll_->failed_pid;
+      roll_.reset();
+      return act;
+    }
+    for (;;) {
+      if (roll_->current) {
+        if (roll_->new_pid == 0 && roll_->id < target_) {
+          // Asked for but not started yet: the master forks it now.
+          act.what = status::waiting;
+          act.spawn = roll_->id;
+          return act;
+        }
+        entry const* fresh = roll_->new_pid != 0 ? find(roll_->new_pid) : nullptr;
+        if (fresh && !fresh->connected && !fresh->stopping) {
+          act.what = status::waiting;  // the replacement is still starting
+          return act;
+        }
+        // Only a replacement that accepts lets the old worker go. One that was removed meanwhile
+        // (a shrink) or died after it accepted leaves the old worker serving its slot.
+        if (fresh && fresh->connected && !fresh->stopping) {
+          if (entry* old = find(roll_->old_pid); old && stop(*old, now)) {
+            act.stop.push_back(roll_->old_pid);
+          }
+          ++roll_->replaced;
+        }
+        roll_->current = false;
+      }
+      // The next id that still has a worker to replace (a shrink may have removed some).
+      while (!roll_->pending.empty()) {
+        unsigned const id = roll_->pending.front();
+        roll_->pending.pop_front();
+        if (id >= target_) continue;
+        auto it = std::find_if(workers_.begin(), workers_.end(), [id](auto const& p) {
+          return p.second.id == id && !p.second.stopping;
+        });
+        if (it == workers_.end()) continue;
+        roll_->current = true;
+        roll_->id = id;
+        roll_->old_pid = it->first;
+        roll_->new_pid = 0;
+        act.what = status::waiting;
+        act.spawn = id;
+        return act;
+      }
+      if (roll_->again) {
+        roll_->again = false;
+        for (unsigned id = 0; id < target_; ++id) roll_->pending.push_back(id);
+        continue;
+      }
+      act.what = status::done;
+      act.replaced = roll_->replaced;
+      roll_.reset();
+      return act;
+    }
+  }
+
+ private:
+  /// Marks `w` stopping from `now`; false if it already was (its first deadline stands).
+  static bool stop(entry& w, clock::time_point now) {
+    if (w.stopping) return false;
+    w.stopping = true;
+    w.stop_requested = now;
+    return true;
+  }
+
+  crash_guard guard_;
+  clock::time_point boot_;
+  clock::duration timeout_;
+  std::map<int, entry> workers_;
+  std::map<unsigned, unsigned> generations_;   ///< processes started per id
+  std::map<unsigned, exit_record> last_exits_;  ///< how the last process of each id ended
+  unsigned target_ = 0;
+  master_state state_ = master_state::active;
+  std::optional<roll_state> roll_;
+};
+
+}  // namespace cluster::detail

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: BSL-1.0
+// The library's compiled part, for separate compilation: include it in exactly one translation
+// unit built with CLUSTER_SEPARATE_COMPILATION defined (the `cluster::compiled` target does).
+#pragma once
+
+#if !defined(CLUSTER_SEPARATE_COMPILATION)
+#error "cluster: <cluster/src.hpp> is for a library built with CLUSTER_SEPARATE_COMPILATION"
+#endif
+
+#include <cluster/master/core.hpp>
+#include <cluster/master/impl/core.ipp>

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: BSL-1.0
+// A master for unit tests of plugins: the contract (cluster::master_api) over fields a test sets,
+// with no process, socket or event loop behind it.
+#pragma once
+
+#include <cluster/master/api.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cluster::testing {
+
+/// What the fake master answers; operations only count their calls.
+struct fake_master_state final : detail::master_ops {
+  core_settings settings_{};
+  os::credentials credentials_{};
+  std::string environment_ = "test";
+  std::vector<std::string> addresses_{"127.0.0.1:8080"};
+  std::vector<worker_info> workers_{};
+  master_state state_ = master_state::active;
+  bool restarted_ = false;
+  int operations = 0;
+
+  void spawn(int) override { ++operations; }
+  void close() override { ++operations; }
+  void destroy() override { ++operations; }
+  void kill(int) override { ++operations; }
+  void restart(int) override { ++operations; }
+  void restart_workers() override { ++operations; }
+  void reopen_logs() override { ++operations; }
+  [[nodiscard]] master_state state() const noexcept override { return state_; }
+  [[nodiscard]] std::size_t worker_count() const noexcept override { return workers_.size(); }
+  [[nodiscard]] std::vector<worker_info> workers() const override { return workers_; }
+  [[nodiscard]] std::vector<int> pids() const override {
+    std::vector<int> out;
+    for (auto const& w : workers_) out.push_back(w.pid);
+    return out;
+  }
+  [[nodiscard]] int pid_of(unsigned id) const noexcept override {
+    for (auto const& w : workers_)
+      if (w.id == id) return w.pid;
+    return 0;
+  }
+  [[nodiscard]] std::optional<ipc::slot_snapshot> counters_of(int) const noexcept override {
+    return std::nullopt;
+  }
+  [[nodiscard]] os::credentials const& worker_credentials() const noexcept override {
+    return credentials_;
+  }
+  [[nodiscard]] std::string_view environment() const noexcept override { return environment_; }
+  [[nodiscard]] core_settings const& settings() const noexcept override { return settings_; }
+  [[nodiscard]] std::vector<std::string> addresses() const override { return addresses_; }
+  [[nodiscard]] bool restarted() const noexcept override { return restarted_; }
+  [[nodiscard]] boost::asio::io_context& io() noexcept override { return *io_; }
+
+  boost::asio::io_context* io_ = nullptr;  ///< none: a plugin that needs one is not for this fake
+};
+
+/// The master a plugin's hooks receive, over `fake_master_state`.
+class fake_master : public master_api {
+ public:
+  fake_master() noexcept : master_api(&fake) {}
+  fake_master(fake_master const&) = delete;
+  fake_master& operator=(fake_master const&) = delete;
+
+  fake_master_state fake;  ///< what it answers (constructed after the base, which only keeps its address)
+};
+
+}  // namespace cluster::testing
