@@ -2,7 +2,6 @@
 // A custom plugin: appends a line to a file when a worker dies too often, with settings of its own.
 #pragma once
 
-#include <cluster/master.hpp>
 #include <cluster/plugin.hpp>
 #include <cluster/plugins/pidfiles.hpp>
 
@@ -72,15 +71,14 @@ struct death_alarm {
 
   template <class Master>
   void on(cluster::events::worker_killed const& event, Master& master) {
-    // Workers stopped on purpose (a shutdown, spawn(-1)) exit with 0 or during a shutdown: only
-    // unexpected deaths count.
-    bool const died = event.signal != 0 || event.exit_code != 0;
-    if (!died || master.state() != cluster::master_state::active) return;
+    // The master says why the worker ended: only crashes count, not the workers it stopped,
+    // removed or signalled itself.
+    using reason = cluster::events::exit_reason;
+    if (event.reason != reason::crashed && event.reason != reason::gave_up) return;
 
     // Read once per death: get<"key">() is resolved at compile time, no look-up by name.
-    auto const& config = master.config();
-    unsigned const limit = config.template get<"alarm deaths">();
-    std::chrono::milliseconds const window = config.template get<"alarm window">();
+    unsigned const limit = master.template get<"alarm deaths">();
+    std::chrono::milliseconds const window = master.template get<"alarm window">();
 
     auto const now = std::chrono::steady_clock::now();
     auto& recent = deaths[event.id];
@@ -88,8 +86,8 @@ struct death_alarm {
     while (!recent.empty() && now - recent.front() > window) recent.pop_front();
     if (recent.size() <= limit) return;
 
-    // The required plugin is reached through the configuration, like a setting.
-    auto const& pids = master.config().template plugin<cluster::pidfiles>();
+    // A plugin reaches another only if it requires it (`requires_plugins` above).
+    auto const& pids = master.template plugin<cluster::pidfiles>();
     std::string const how = event.signal != 0 ? "signal " + std::to_string(event.signal)
                                               : "exit code " + std::to_string(event.exit_code);
     std::string const line =
@@ -97,7 +95,7 @@ struct death_alarm {
         std::to_string(recent.size()) + " times within " + std::to_string(window.count()) +
         " ms (last: " + how + ", pid " + std::to_string(event.pid) + "); master " +
         std::to_string(pids.pidof("master")) + " (" + pids.path_of("master").string() + ")\n";
-    append(std::string(config.template get<"alarm file">()), line);
+    append(std::string(master.template get<"alarm file">()), line);
     recent.clear();  // the next alarm needs as many deaths again
   }
 

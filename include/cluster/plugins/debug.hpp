@@ -2,8 +2,8 @@
 // The debug plugin: one readable line on stderr for every master event, coloured on a terminal.
 #pragma once
 
-#include <cluster/master.hpp>
 #include <cluster/plugin.hpp>
+#include <cluster/plugins/wording.hpp>
 
 #include <fmt/color.h>
 #include <fmt/format.h>
@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <concepts>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -53,77 +54,57 @@ class debug {
   //=== the master's events ===//
 
   /// `info - starting (pid 1234, environment development)`
-  template <class Master>
-  void on(events::start const& /*event*/, Master& master) {
+  void on(events::start const& /*event*/, master_api& master) {
     print(level::info,
           fmt::format("starting (pid {}, environment {})", ::getpid(), master.environment()));
   }
 
   /// `info - listening on 127.0.0.1:8080`, one line per listener.
-  template <class Master>
-  void on(events::listening const& /*event*/, Master& master) {
+  void on(events::listening const& /*event*/, master_api& master) {
     for (auto const& address : master.addresses()) print(level::info, "listening on " + address);
   }
 
   /// `info - worker 2 spawned (pid 1234)`
-  template <class Master>
-  void on(events::worker_spawned const& event, Master& /*master*/) {
+  void on(events::worker_spawned const& event, master_api& /*master*/) {
     print(level::info, fmt::format("worker {} spawned (pid {})", event.id, event.pid));
   }
 
   /// `info - worker 2 connected`
-  template <class Master>
-  void on(events::worker_connected const& event, Master& /*master*/) {
+  void on(events::worker_connected const& event, master_api& /*master*/) {
     print(level::info, fmt::format("worker {} connected", event.id));
   }
 
-  /// `warning - worker 0 died (signal 9, pid 1234)` while the master is active; a worker that
-  /// exits with status 0, or ends during a shutdown, is an `info` line.
-  template <class Master>
-  void on(events::worker_killed const& event, Master& master) {
-    std::string const how = event.signal != 0 ? fmt::format("signal {}", event.signal)
-                                              : fmt::format("exit code {}", event.exit_code);
-    if (event.signal == 0 && event.exit_code == 0) {
-      print(level::info, fmt::format("worker {} exited (pid {})", event.id, event.pid));
-    } else if (master.state() == master_state::active) {
-      print(level::warning, fmt::format("worker {} died ({}, pid {})", event.id, how, event.pid));
-    } else {
-      print(level::info, fmt::format("worker {} ended ({}, pid {})", event.id, how, event.pid));
-    }
+  /// `warning - worker 0 (pid 1234) crashed: killed by signal 9 (SIGKILL)`; a worker the master
+  /// stopped, removed or signalled itself is an `info` line (the wording is `logger`'s too).
+  void on(events::worker_killed const& event, master_api& /*master*/) {
+    print(wording::of(event));
   }
 
   /// `error - worker 1 exception (pid 1234): <what()>`
-  template <class Master>
-  void on(events::worker_exception const& event, Master& /*master*/) {
+  void on(events::worker_exception const& event, master_api& /*master*/) {
     print(level::error,
           fmt::format("worker {} exception (pid {}): {}", event.id, event.pid, event.what));
   }
 
   /// `info - worker 3 removed (pid 1234)`
-  template <class Master>
-  void on(events::worker_removed const& event, Master& /*master*/) {
+  void on(events::worker_removed const& event, master_api& /*master*/) {
     print(level::info, fmt::format("worker {} removed (pid {})", event.id, event.pid));
   }
 
-  /// `warning - worker 1 timeout: still running after 60000 ms, killed (pid 1234)`
-  template <class Master>
-  void on(events::worker_timeout const& event, Master& /*master*/) {
-    print(level::warning,
-          fmt::format("worker {} timeout: still running after {} ms, killed (pid {})", event.id,
-                      event.timeout.count(), event.pid));
+  /// `warning - worker 1 (pid 1234) did not stop within 60000 ms; killing it`
+  void on(events::worker_timeout const& event, master_api& /*master*/) {
+    print(wording::of(event));
   }
 
   /// `info - worker 1 waiting: 3 connections still open (pid 1234)`
-  template <class Master>
-  void on(events::worker_waiting const& event, Master& /*master*/) {
+  void on(events::worker_waiting const& event, master_api& /*master*/) {
     print(level::info,
           fmt::format("worker {} waiting: {} connection{} still open (pid {})", event.id,
                       event.connections, event.connections == 1 ? "" : "s", event.pid));
   }
 
   /// `info - closing (graceful)` or `warning - closing (hard)`
-  template <class Master>
-  void on(events::closing const& event, Master& /*master*/) {
+  void on(events::closing const& event, master_api& /*master*/) {
     if (event.graceful) {
       print(level::info, "closing (graceful)");
     } else {
@@ -132,62 +113,82 @@ class debug {
   }
 
   /// `info - shutdown complete`
-  template <class Master>
-  void on(events::close const& /*event*/, Master& /*master*/) {
+  void on(events::close const& /*event*/, master_api& /*master*/) {
     print(level::info, "shutdown complete");
   }
 
   /// `info - kill: signal 15 to every worker`
-  template <class Master>
-  void on(events::kill const& event, Master& /*master*/) {
+  void on(events::kill const& event, master_api& /*master*/) {
     print(level::info, fmt::format("kill: signal {} to every worker", event.signal));
   }
 
   /// `info - restarting: a new master takes over`
-  template <class Master>
-  void on(events::restarting const& /*event*/, Master& /*master*/) {
+  void on(events::restarting const& /*event*/, master_api& /*master*/) {
     print(level::info, "restarting: a new master takes over");
   }
 
   /// `info - restart: this master (pid 1234) took over from the previous one`
-  template <class Master>
-  void on(events::restart const& /*event*/, Master& /*master*/) {
+  void on(events::restart const& /*event*/, master_api& /*master*/) {
     print(level::info,
           fmt::format("restart: this master (pid {}) took over from the previous one", ::getpid()));
   }
 
   /// `warning - cyclic restart: delayed by 5000 ms`
-  template <class Master>
-  void on(events::cyclic_restart const& event, Master& /*master*/) {
+  void on(events::cyclic_restart const& event, master_api& /*master*/) {
     print(level::warning, fmt::format("cyclic restart: delayed by {} ms", event.delay.count()));
   }
 
+  /// `info - ready: every worker accepts (4)`
+  void on(events::ready const& event, master_api& /*master*/) {
+    print(wording::of(event));
+  }
+
+  /// `info - rolling restart: started`
+  void on(events::rolling_restart_started const& event, master_api& /*master*/) {
+    print(wording::of(event));
+  }
+
+  /// `info - rolling restart: done, 4 workers replaced`
+  void on(events::rolling_restart_done const& event, master_api& /*master*/) {
+    print(wording::of(event));
+  }
+
+  /// `error - rolling restart: failed, the new worker 1234 died before it accepted (...)`
+  void on(events::rolling_restart_failed const& event, master_api& /*master*/) {
+    print(wording::of(event));
+  }
+
+  /// `error - restart failed: <why>; this master keeps serving`
+  void on(events::restart_failed const& event, master_api& /*master*/) {
+    print(wording::of(event));
+  }
+
   /// `info - reopen: log files are reopened`, in the master only (workers get the event too).
-  template <class Master>
-  requires(!std::same_as<Master, this_worker>) void on(events::reopen const& /*event*/,
-                                                       Master& /*master*/) {
+  void on(events::reopen const& /*event*/, master_api& /*master*/) {
     print(level::info, "reopen: log files are reopened");
   }
 
  private:
-  enum class level : unsigned char { info, warning, error };
+  using level = log_level;
+
+  void print(worded const& line) { print(line.level, line.text); }
 
   /// True when the lines get colour escapes; decided once, on the first line.
   bool coloured() {
-    if (resolved_ == unresolved) {
-      bool const on = mode_ == colors::always || (mode_ == colors::automatic && ::isatty(2) == 1);
-      resolved_ = on ? yes : no;
+    if (!coloured_) {
+      coloured_ = mode_ == colors::always || (mode_ == colors::automatic && ::isatty(2) == 1);
     }
-    return resolved_ == yes;
+    return *coloured_;
   }
 
   void print(level what, std::string_view text) {
-    std::string_view const word = what == level::info      ? "info"
+    std::string_view const word = what == level::debug     ? "debug"
+                                  : what == level::info    ? "info"
                                   : what == level::warning ? "warning"
                                                            : "error";
     std::string line;
     if (coloured()) {
-      fmt::terminal_color const colour = what == level::info      ? fmt::terminal_color::green
+      fmt::terminal_color const colour = what <= level::info      ? fmt::terminal_color::green
                                          : what == level::warning ? fmt::terminal_color::yellow
                                                                   : fmt::terminal_color::red;
       line = fmt::format(fmt::fg(colour) | fmt::emphasis::bold, "{}", word);
@@ -211,12 +212,8 @@ class debug {
     }
   }
 
-  static constexpr unsigned char unresolved = 0;
-  static constexpr unsigned char yes = 1;
-  static constexpr unsigned char no = 2;
-
   colors mode_ = colors::automatic;
-  unsigned char resolved_ = unresolved;
+  std::optional<bool> coloured_;  ///< decided on the first line
 };
 
 }  // namespace cluster

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cluster/plugin.hpp>
+#include <cluster/plugins/wording.hpp>
 
 #include <fmt/format.h>
 
@@ -29,14 +30,6 @@
 #include <vector>
 
 namespace cluster {
-
-/// How much the logger writes to `master.log`: the events at this level and above.
-enum class log_level : std::uint8_t {
-  debug,    ///< everything, repeated reports included (a stopping worker still waiting)
-  info,     ///< the life of the cluster: start, workers spawned and stopped, reopen, shutdown
-  warning,  ///< what needs a look: workers that died unexpectedly, timeouts, cyclic restarts
-  error,    ///< exceptions that escaped a worker's server
-};
 
 /// Logs the cluster to three files in one directory: `master.log` (the master's events),
 /// `workers.access.log` (one line per HTTP request, in Common Log Format with the worker id and
@@ -77,8 +70,7 @@ class logger {
   //=== master: start-up and reopen ===//
 
   /// Checks the directory and opens the three files; a problem is a `startup_error`.
-  template <class Master>
-  void on(events::start const&, Master& master) {
+  void on(events::start const&, master_api& master) {
     auto const& who = master.worker_credentials();
     state_ = open_all(dir_, who.change, who.uid, who.gid);
     log(log_level::info, fmt::format("master {} starting ({} workers, environment {})", ::getpid(),
@@ -87,8 +79,7 @@ class logger {
 
   /// SIGUSR1: reopens `master.log`, and creates the workers' files anew so that they exist (and
   /// belong to the workers' user) before each worker reopens them.
-  template <class Master>
-  void on(events::reopen const&, Master& master) {
+  void on(events::reopen const&, master_api& master) {
     if (!state_) return;
     auto const& who = master.worker_credentials();
     auto& s = *state_;
@@ -106,40 +97,26 @@ class logger {
   //=== master: events ===//
 
   /// `listening on <addresses>` (info).
-  template <class Master>
-  void on(events::listening const&, Master& master) {
+  void on(events::listening const&, master_api& master) {
     std::string where;
     for (auto const& a : master.addresses()) where += (where.empty() ? "" : ", ") + a;
     log(log_level::info, "listening on " + (where.empty() ? std::string("nothing") : where));
   }
   /// `worker N spawned (pid P)` (info).
-  template <class Master>
-  void on(events::worker_spawned const& e, Master&) {
+  void on(events::worker_spawned const& e, master_api&) {
     log(log_level::info, fmt::format("worker {} spawned (pid {})", e.id, e.pid));
   }
   /// `worker N connected (pid P)` (info).
-  template <class Master>
-  void on(events::worker_connected const& e, Master&) {
+  void on(events::worker_connected const& e, master_api&) {
     log(log_level::info, fmt::format("worker {} connected (pid {})", e.id, e.pid));
   }
-  /// A worker's death: a warning when unexpected, info when the master stopped or signalled it.
-  template <class Master>
-  void on(events::worker_killed const& e, Master&) {
-    if (!state_) return;
-    bool const expected = forget_expected(e.pid, e.signal);
-    std::string const how =
-        e.signal != 0 ? fmt::format("killed by signal {} ({})", e.signal, signal_name(e.signal))
-                      : fmt::format("exited with status {}", e.exit_code);
-    if (expected || state_->closing || (e.signal == 0 && e.exit_code == 0)) {
-      log(log_level::info, fmt::format("worker {} (pid {}) {}", e.id, e.pid, how));
-    } else {
-      log(log_level::warning,
-          fmt::format("worker {} (pid {}) died unexpectedly: {}", e.id, e.pid, how));
-    }
+  /// A worker's end, worded and levelled by the master's reason (as `debug` words it): a crash is
+  /// a warning; a worker the master stopped, removed or signalled is info.
+  void on(events::worker_killed const& e, master_api&) {
+    log(wording::of(e));
   }
   /// The exception text, in `master.log` (error) and in `workers.error.log`, on one line.
-  template <class Master>
-  void on(events::worker_exception const& e, Master&) {
+  void on(events::worker_exception const& e, master_api&) {
     if (!state_) return;
     std::string const text =
         fmt::format("worker {} (pid {}) exception: {}", e.id, e.pid, one_line(e.what));
@@ -151,60 +128,65 @@ class logger {
     write_all(state_->error_fd, line.data(), line.size());
   }
   /// `worker N (pid P) removed` (info).
-  template <class Master>
-  void on(events::worker_removed const& e, Master&) {
+  void on(events::worker_removed const& e, master_api&) {
     log(log_level::info, fmt::format("worker {} (pid {}) removed", e.id, e.pid));
   }
-  /// A stopping worker killed after `timeout` (warning); its death is then expected.
-  template <class Master>
-  void on(events::worker_timeout const& e, Master&) {
-    if (!state_) return;
-    state_->expected.push_back({e.pid, SIGKILL});
-    log(log_level::warning, fmt::format("worker {} (pid {}) did not stop within {} ms; killed",
-                                        e.id, e.pid, e.timeout.count()));
+  /// A stopping worker killed after `timeout` (warning).
+  void on(events::worker_timeout const& e, master_api&) {
+    log(wording::of(e));
   }
   /// A stopping worker still serving connections (debug: repeated while it waits).
-  template <class Master>
-  void on(events::worker_waiting const& e, Master&) {
+  void on(events::worker_waiting const& e, master_api&) {
     log(log_level::debug, fmt::format("worker {} (pid {}) stopping, waiting for {} connections",
                                       e.id, e.pid, e.connections));
   }
-  /// The shutdown begins (info); from now on worker deaths are expected.
-  template <class Master>
-  void on(events::closing const& e, Master&) {
-    if (!state_) return;
-    state_->closing = true;
+  /// The shutdown begins (info).
+  void on(events::closing const& e, master_api&) {
     log(log_level::info, e.graceful ? "closing: graceful shutdown" : "closing: hard shutdown");
   }
   /// Every worker is gone (info): the last line of a master.
-  template <class Master>
-  void on(events::close const&, Master&) {
+  void on(events::close const&, master_api&) {
     log(log_level::info, "closed: every worker is gone; the master exits");
   }
-  /// A signal to every worker (info); the deaths it causes are expected.
-  template <class Master>
-  void on(events::kill const& e, Master& master) {
-    if (!state_) return;
-    for (int pid : master.pids()) state_->expected.push_back({pid, e.signal});
-    log(log_level::info,
-        fmt::format("sending signal {} ({}) to every worker", e.signal, signal_name(e.signal)));
+  /// A signal to every worker (info).
+  void on(events::kill const& e, master_api&) {
+    log(log_level::info, fmt::format("sending signal {} ({}) to every worker", e.signal,
+                                     os::signal_name(e.signal)));
   }
   /// A master restart begins (info).
-  template <class Master>
-  void on(events::restarting const&, Master&) {
+  void on(events::restarting const&, master_api&) {
     log(log_level::info, "restarting: starting a new master");
   }
   /// This master took over from its predecessor (info).
-  template <class Master>
-  void on(events::restart const&, Master&) {
+  void on(events::restart const&, master_api&) {
     log(log_level::info, fmt::format("restart: master {} took over", ::getpid()));
   }
   /// A restart delayed as cyclic (warning).
-  template <class Master>
-  void on(events::cyclic_restart const& e, Master&) {
+  void on(events::cyclic_restart const& e, master_api&) {
     log(log_level::warning,
         fmt::format("cyclic restart: too soon after the previous one; delayed by {} ms",
                     e.delay.count()));
+  }
+
+  /// Every worker accepts (info).
+  void on(events::ready const& e, master_api&) {
+    log(wording::of(e));
+  }
+  /// A rolling restart begins (info).
+  void on(events::rolling_restart_started const& e, master_api&) {
+    log(wording::of(e));
+  }
+  /// A rolling restart replaced every worker (info).
+  void on(events::rolling_restart_done const& e, master_api&) {
+    log(wording::of(e));
+  }
+  /// A rolling restart stopped on a replacement that died (error).
+  void on(events::rolling_restart_failed const& e, master_api&) {
+    log(wording::of(e));
+  }
+  /// A master restart that did not happen (error).
+  void on(events::restart_failed const& e, master_api&) {
+    log(wording::of(e));
   }
 
   //=== worker ===//
@@ -293,13 +275,6 @@ class logger {
     int master_fd = -1;
     int access_fd = -1;
     int error_fd = -1;
-    // Master: deaths it caused (a signal to every worker, a timeout kill) are not warnings.
-    struct expected_death {
-      int pid;
-      int signal;
-    };
-    std::vector<expected_death> expected;
-    bool closing = false;
     // Worker: buffered access lines, and the formatted time of the current second.
     std::string buffer;
     std::time_t stamp_second = -1;
@@ -442,6 +417,8 @@ class logger {
   }
 
   /// One line in `master.log`, if `level` is at or above the chosen one: one write().
+  void log(worded const& line) const { log(line.level, line.text); }
+
   void log(log_level level, std::string_view text) const {
     if (!state_ || state_->master_fd < 0 || level < level_) return;
     static constexpr std::array<std::string_view, 4> names{"debug", "info", "warning", "error"};
@@ -523,23 +500,6 @@ class logger {
       if (static_cast<unsigned char>(c) < 0x20) c = ' ';
     }
     return out;
-  }
-
-  /// `SIGKILL` for 9, from the C library's table.
-  static std::string signal_name(int signal) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-    if (char const* abbrev = ::sigabbrev_np(signal)) return std::string("SIG") + abbrev;
-#endif
-    return "signal " + std::to_string(signal);
-  }
-
-  /// True when the death of `pid` by `signal` was caused by the master; forgets `pid` either way.
-  bool forget_expected(int pid, int signal) {
-    auto& list = state_->expected;
-    bool found = false;
-    for (auto const& d : list) found = found || (d.pid == pid && d.signal == signal);
-    std::erase_if(list, [pid](files::expected_death const& d) { return d.pid == pid; });
-    return found && signal != 0;
   }
 
   std::filesystem::path dir_ = "logs";

@@ -2,7 +2,6 @@
 // The pidfiles plugin: master.pid and worker.N.pid, kept current, handed over across a restart.
 #pragma once
 
-#include <cluster/master.hpp>
 #include <cluster/plugin.hpp>
 
 #include <fcntl.h>
@@ -17,7 +16,6 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -75,8 +73,7 @@ class pidfiles {
 
   /// Checks the directory and `master.pid`, then writes `master.pid` (a restarted master defers
   /// that until its workers accept). Throws `startup_error` when it cannot.
-  template <class Master>
-  void on(events::start const& /*event*/, Master& master) {
+  void on(events::start const& /*event*/, master_api& master) {
     std::error_code ec;
     where_ = std::filesystem::absolute(dir_, ec);
     if (ec) where_ = dir_;
@@ -123,49 +120,33 @@ class pidfiles {
   }
 
   /// Writes `worker.N.pid` (or, in a restarted master that has not taken over yet, remembers it).
-  template <class Master>
-  void on(events::worker_spawned const& event, Master& /*master*/) {
-    workers_[event.id] = event.pid;
+  void on(events::worker_spawned const& event, master_api& /*master*/) {
     if (taking_over_ || yielded()) return;
     write_worker(event.id, event.pid);
   }
 
   /// In a restarted master: takes the files over once every worker accepts.
-  template <class Master>
-  void on(events::worker_connected const& event, Master& master) {
-    if (!taking_over_) return;
-    connected_.insert(event.pid);
-    auto const pids = master.pids();
-    bool const all =
-        pids.size() >= master.settings().workers &&
-        std::ranges::all_of(pids, [this](int pid) { return connected_.contains(pid); });
-    if (all) take_over();
+  void on(events::ready const& /*event*/, master_api& master) {
+    if (taking_over_) take_over(master);
   }
 
-  /// A worker that ends during a shutdown is not replaced: its file goes.
-  template <class Master>
-  void on(events::worker_killed const& event, Master& master) {
-    connected_.erase(event.pid);
-    if (auto it = workers_.find(event.id); it != workers_.end() && it->second == event.pid)
-      workers_.erase(it);
-    if (master.state() != master_state::active) remove_worker(event.id, event.pid);
-  }
-
-  /// A worker removed for good (`spawn(-1)`): its file goes, if it still names that worker.
-  template <class Master>
-  void on(events::worker_removed const& event, Master& /*master*/) {
-    remove_worker(event.id, event.pid);
+  /// A worker that is not replaced (a shutdown, a removal, a master giving up): its file goes,
+  /// if it still names that worker. A replaced worker's file is rewritten by its successor.
+  void on(events::worker_killed const& event, master_api& /*master*/) {
+    using reason = events::exit_reason;
+    if (event.reason != reason::crashed && event.reason != reason::exited &&
+        event.reason != reason::killed) {
+      remove_worker(event.id, event.pid);
+    }
   }
 
   /// In a restarted master: the predecessor has exited; take over if not done yet.
-  template <class Master>
-  void on(events::restart const& /*event*/, Master& /*master*/) {
-    if (taking_over_) take_over();
+  void on(events::restart const& /*event*/, master_api& master) {
+    if (taking_over_) take_over(master);
   }
 
   /// Removes every file this master wrote that still holds the pid it wrote.
-  template <class Master>
-  void on(events::close const& /*event*/, Master& /*master*/) {
+  void on(events::close const& /*event*/, master_api& /*master*/) {
     for (auto const& [id, pid] : written_) remove_if_holds(worker_file(id), pid);
     written_.clear();
     if (wrote_master_) remove_if_holds(path_of("master"), self_);
@@ -234,16 +215,17 @@ class pidfiles {
   }
 
   /// A restarted master becomes the owner: master.pid, then its workers' files.
-  void take_over() {
+  void take_over(master_api const& master) {
     taking_over_ = false;
-    connected_.clear();
     std::filesystem::path const file = path_of("master");
     if (std::string const why = write_pid(file, self_); !why.empty()) {
       report("cannot write " + file.string() + ": " + why);
     } else {
       wrote_master_ = true;
     }
-    for (auto const& [id, pid] : workers_) write_worker(id, pid);
+    for (auto const& w : master.workers()) {
+      if (w.state != worker_state::stopping) write_worker(w.id, w.pid);
+    }
   }
 
   /// True once another master has taken master.pid over (this one is being replaced): it writes
@@ -336,9 +318,7 @@ class pidfiles {
   bool wrote_master_ = false;        ///< master.pid was written by this master
   bool taking_over_ = false;         ///< restarted, and the predecessor still owns the files
   bool yielded_ = false;             ///< a successor owns master.pid now
-  std::map<unsigned, int> workers_;  ///< the live worker of each id
   std::map<unsigned, int> written_;  ///< the pid this master wrote in each worker file
-  std::set<int> connected_;          ///< while taking over: workers that accept
 };
 
 }  // namespace cluster

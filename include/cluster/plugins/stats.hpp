@@ -2,7 +2,6 @@
 // The stats plugin: figures of the master and its workers, as a text report and as Prometheus text.
 #pragma once
 
-#include <cluster/master.hpp>
 #include <cluster/plugin.hpp>
 
 #include <boost/asio/buffer.hpp>
@@ -623,14 +622,12 @@ struct stats {
   //=== the figures ===//
 
   /// The plain-text report (a few aligned lines and a table of the workers).
-  template <class Master>
-  [[nodiscard]] std::string report(Master const& master) const {
+  [[nodiscard]] std::string report(master_api const& master) const {
     return detail::statistics::render_report(figures_of(master));
   }
 
   /// The same figures as Prometheus text, exposition format 0.0.4 (what `GET /metrics` answers).
-  template <class Master>
-  [[nodiscard]] std::string prometheus(Master const& master) const {
+  [[nodiscard]] std::string prometheus(master_api const& master) const {
     return detail::statistics::render_prometheus(figures_of(master));
   }
 
@@ -638,8 +635,7 @@ struct stats {
 
   /// Records the start and binds the metrics endpoint (a restarted master binds it on `restart`,
   /// once its predecessor has released the address).
-  template <class Master>
-  void on(events::start const&, Master& master) {
+  void on(events::start const&, master_api& master) {
     namespace st = detail::statistics;
     state_ = std::make_shared<st::state>();
     state_->master_start_ms = st::wall_ms();
@@ -661,53 +657,29 @@ struct stats {
     }
   }
 
-  /// Notes a worker's start; a worker started while another with its id still runs is a
-  /// replacement, and the first of a series begins a rolling restart.
-  template <class Master>
-  void on(events::worker_spawned const& ev, Master&) {
-    auto& ws = state_->workers;
-    bool const replacement =
-        std::any_of(ws.begin(), ws.end(), [&](auto const& w) { return w.id == ev.id; });
-    if (replacement) {
-      bool const rolling = std::any_of(ws.begin(), ws.end(), [&](auto const& a) {
-        return std::count_if(ws.begin(), ws.end(), [&](auto const& b) { return b.id == a.id; }) > 1;
-      });
-      if (!rolling) ++state_->rolling_restarts;
-    }
-    ws.push_back({ev.id, ev.pid, detail::statistics::steady::now()});
-  }
-
-  /// Counts a death while the master is active (taken back by `worker_removed`).
-  template <class Master>
-  void on(events::worker_killed const& ev, Master& master) {
-    auto& ws = state_->workers;
-    ws.erase(std::remove_if(ws.begin(), ws.end(), [&](auto const& w) { return w.pid == ev.pid; }),
-             ws.end());
-    state_->counted_death = 0;
-    if (master.state() == master_state::active) {
+  /// Counts a death the master did not ask for (a crash, an unexpected exit, its own `kill()`).
+  void on(events::worker_killed const& ev, master_api&) {
+    using reason = events::exit_reason;
+    if (ev.reason == reason::crashed || ev.reason == reason::exited ||
+        ev.reason == reason::killed || ev.reason == reason::gave_up) {
       ++state_->deaths;
-      state_->counted_death = ev.pid;
     }
   }
 
-  /// The worker just reported dead was stopped on purpose: not a death.
-  template <class Master>
-  void on(events::worker_removed const& ev, Master&) {
-    if (state_->counted_death == ev.pid && state_->deaths > 0) --state_->deaths;
-    state_->counted_death = 0;
+  /// Counts a rolling restart.
+  void on(events::rolling_restart_started const&, master_api&) {
+    ++state_->rolling_restarts;
   }
 
   /// Hands the service's start time and counts to the new master.
-  template <class Master>
-  void on(events::restarting const& ev, Master&) {
+  void on(events::restarting const& ev, master_api&) {
     ev.state.put<stats>(handover{state_->service_start_ms, state_->deaths,
                                  state_->rolling_restarts, state_->master_restarts});
   }
 
   /// Takes over the predecessor's start time and counts, and binds the metrics endpoint now that
   /// the predecessor, which held the address, has exited.
-  template <class Master>
-  void on(events::restart const& ev, Master& master) {
+  void on(events::restart const& ev, master_api& master) {
     std::uint64_t before = 0;
     if (auto h = ev.state.get<stats>()) {
       state_->service_start_ms = h->service_start_ms;
@@ -720,8 +692,7 @@ struct stats {
   }
 
   /// Closes the metrics endpoint: the master exits next.
-  template <class Master>
-  void on(events::close const&, Master&) {
+  void on(events::close const&, master_api&) {
     if (state_ && state_->stop_endpoint) state_->stop_endpoint();
   }
 
@@ -758,8 +729,7 @@ struct stats {
   }
 
  private:
-  template <class Master>
-  [[nodiscard]] detail::statistics::figures figures_of(Master const& master) const {
+  [[nodiscard]] detail::statistics::figures figures_of(master_api const& master) const {
     namespace st = detail::statistics;
     st::figures f;
     f.master_pid = ::getpid();
@@ -781,15 +751,12 @@ struct stats {
     f.rolling_restarts = state_->rolling_restarts;
     f.master_restarts = state_->master_restarts;
     f.start_rss = state_->start_rss;
-    for (int pid : master.pids()) {
+    for (auto const& worker : master.workers()) {
       st::worker_figures w;
-      w.pid = pid;
-      for (auto const& r : state_->workers) {
-        if (r.pid != pid) continue;
-        w.id = r.id;
-        w.uptime_s = std::chrono::duration<double>(now - r.spawned).count();
-      }
-      if (auto c = master.counters_of(pid)) {
+      w.pid = worker.pid;
+      w.id = worker.id;
+      w.uptime_s = std::chrono::duration<double>(now - worker.spawned_at).count();
+      if (auto c = master.counters_of(worker.pid)) {
         w.counted = true;
         w.connections_active = c->connections_active;
         w.connections_total = c->connections_total;
@@ -801,13 +768,12 @@ struct stats {
   }
 
   /// Binds the endpoint and starts serving it; false with errno set when the address is taken.
-  template <class Master>
-  bool serve_metrics(Master& master, detail::statistics::metrics_address const& address) {
+  bool serve_metrics(master_api& master, detail::statistics::metrics_address const& address) {
     namespace st = detail::statistics;
     int const fd = st::bind_metrics(address);
     if (fd < 0) return false;
     state_->listen_fd = fd;
-    Master const* m = &master;
+    master_api const* m = &master;
     auto body = std::make_shared<std::function<std::string()> const>(
         [this, m] { return prometheus(*m); });
     auto ep = std::make_shared<st::endpoint>(master.io(), fd, st::endpoint_protocol(address),
@@ -820,8 +786,7 @@ struct stats {
 
   /// After a master restart: binds the endpoint, trying again for a while if the predecessor's
   /// socket is not released yet.
-  template <class Master>
-  void rebind(Master& master, int attempts) {
+  void rebind(master_api& master, int attempts) {
     namespace st = detail::statistics;
     auto const address = st::metrics_address::parse(metrics);
     if (!address || serve_metrics(master, *address)) return;

@@ -30,10 +30,12 @@ TEST_CASE("debug tells the boot, a worker's death and its replacement, and a gra
   REQUIRE(m.wait_line(R"(^info - worker 1 spawned \(pid \d+\)$)") >= 0);
   REQUIRE(m.wait_line("^info - worker 0 connected$") >= 0);
   REQUIRE(m.wait_line("^info - worker 1 connected$") >= 0);
+  REQUIRE(m.wait_line(R"(^info - ready: every worker accepts \(2\)$)") >= 0);
   REQUIRE(http_get(m.port(), "/").find("200 OK") != std::string::npos);
 
   ::kill(std::stoi(first), SIGKILL);
-  int const died = m.wait_line("^warning - worker 0 died \\(signal 9, pid " + first + "\\)$");
+  int const died =
+      m.wait_line("^warning - worker 0 \\(pid " + first + "\\) crashed: killed by signal 9 \\(SIGKILL\\)$");
   REQUIRE(died >= 0);
   // Replaced at once, with the same id.
   std::string const second =
@@ -49,7 +51,9 @@ TEST_CASE("debug tells the boot, a worker's death and its replacement, and a gra
   CHECK(m.wait(10s) == 0);
   // Workers that stop on request exit normally: no warning for them.
   CHECK(m.count("^warning - ") == 1);
-  CHECK(m.count(R"(^info - worker \d exited \(pid \d+\)$)") == 2);
+  CHECK(m.count(R"(^info - worker \d \(pid \d+\) stopped by the shutdown: exited with status 0$)") == 2);
+  // Ready once: a replaced worker does not make the service ready again.
+  CHECK(m.count("^info - ready: ") == 1);
   // Stderr is a pipe here: no colour.
   CHECK_FALSE(any_escape(m));
 }
@@ -63,11 +67,32 @@ TEST_CASE("debug prints hard shutdowns and kills at the levels they deserve") {
   CHECK(m.wait_line(R"(^info - kill: signal 9 to every worker$)", 10s,
                     static_cast<std::size_t>(closing)) >= 0);
   // Killed as asked during a shutdown: an info line, not a warning.
-  CHECK(m.wait_line(R"(^info - worker 0 ended \(signal 9, pid \d+\)$)", 10s,
+  CHECK(m.wait_line(R"(^info - worker 0 \(pid \d+\) stopped by the shutdown: killed by signal 9 \(SIGKILL\)$)", 10s,
                     static_cast<std::size_t>(closing)) >= 0);
   CHECK(m.wait_line("^info - shutdown complete$") >= 0);
   CHECK(m.wait(10s) == 0);
   CHECK(m.count("^warning - ") == 1);
+}
+
+TEST_CASE("debug words the master's decisions: rolling restart, removal") {
+  master_process m(debug_server(), {{"WEB_CONCURRENCY", "2"}});
+  REQUIRE(m.wait_line(R"(^info - ready: every worker accepts \(2\)$)") >= 0);
+  m.signal(SIGHUP);
+  int const started = m.wait_line("^info - rolling restart: started$");
+  REQUIRE(started >= 0);
+  auto const after = static_cast<std::size_t>(started);
+  CHECK(m.wait_line("^info - rolling restart: done, 2 workers replaced$", 20s, after) >= 0);
+  m.signal(SIGTTOU);
+  CHECK(m.wait_line(R"(^info - worker 1 \(pid \d+\) removed: exited with status 0$)") >= 0);
+  CHECK(m.wait_line(R"(^info - worker 1 removed \(pid \d+\)$)") >= 0);
+  m.signal(SIGQUIT);
+  CHECK(m.wait(10s) == 0);
+  // The old workers were stopped on purpose, and each said so once.
+  CHECK(m.count(
+            R"(^info - worker \d \(pid \d+\) stopped for a rolling restart: exited with status 0$)") ==
+        2);
+  CHECK(m.count("^warning - ") == 0);
+  CHECK(m.count("^error - ") == 0);
 }
 
 TEST_CASE("debug with colors::always colours the levels, and only them") {

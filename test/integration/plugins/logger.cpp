@@ -116,7 +116,7 @@ TEST_CASE("the logger writes its three files and the master's life, deaths inclu
   ::kill(first, SIGKILL);
   REQUIRE(wait_until([&] {
     return file_has(master_log, "warning worker 0 (pid " + std::to_string(first) +
-                                    ") died unexpectedly: killed by signal 9 (SIGKILL)");
+                                    ") crashed: killed by signal 9 (SIGKILL)");
   }));
   REQUIRE(m.wait_line("worker_connected id=0 pid=(?!" + std::to_string(first) + ")") >= 0);
   int const second = m.worker_pid(0);
@@ -131,7 +131,9 @@ TEST_CASE("the logger writes its three files and the master's life, deaths inclu
   auto const lines = lines_of(master_log);
   CHECK(file_has(master_log, "info closing: graceful shutdown"));
   CHECK(file_has(master_log,
-                 "info worker 0 (pid " + std::to_string(second) + ") exited with status 0"));
+                 "info worker 0 (pid " + std::to_string(second) +
+                     ") stopped by the shutdown: exited with status 0"));
+  CHECK(file_has(master_log, "info ready: every worker accepts (2)"));
   REQUIRE_FALSE(lines.empty());
   CHECK(lines.back().find("info closed: every worker is gone") != std::string::npos);
   std::size_t warnings = 0;
@@ -154,7 +156,7 @@ TEST_CASE("at level warning master.log has the warnings and no info line") {
   ::kill(first, SIGKILL);
   REQUIRE(wait_until([&] {
     return file_has(master_log,
-                    "warning worker 1 (pid " + std::to_string(first) + ") died unexpectedly");
+                    "warning worker 1 (pid " + std::to_string(first) + ") crashed");
   }));
   REQUIRE(m.wait_line("worker_connected id=1 pid=(?!" + std::to_string(first) + ")") >= 0);
   m.signal(SIGQUIT);

@@ -22,12 +22,13 @@ namespace {
 /// The text report on SIGUSR1 (the `reopen` event), as a REPL's `stats()` would show it.
 struct report_on_reopen {
   static constexpr cluster::fixed_string name = "stats report on reopen";
+  using requires_plugins = cluster::type_list<cluster::stats>;
 
   // Not in workers, which get `reopen` too (with `this_worker&`).
   template <class Master>
   requires(!std::same_as<Master, cluster::this_worker>) void on(cluster::events::reopen const&,
                                                                 Master& master) {
-    std::string const text = master.config().template plugin<cluster::stats>().report(master);
+    std::string const text = master.template plugin<cluster::stats>().report(master);
     std::fprintf(stderr, "stats report begin\n%sstats report end\n", text.c_str());
     std::fflush(stderr);
   }

@@ -2,6 +2,7 @@
 // The logger plugin in one process: its checks, its lines, its buffering and its reopen.
 #include <cluster/plugins/logger.hpp>
 
+#include "../../support/fake_master.hpp"
 #include "../../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -17,22 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using cluster::testing::temp_dir;
 
-/// What the logger asks of the master.
-struct fake_master {
-  struct credentials {
-    bool change = false;
-    uid_t uid = 0;
-    gid_t gid = 0;
-  } who;
-  cluster::core_settings s{};
-  std::vector<int> workers{101, 102};
-
-  [[nodiscard]] credentials const& worker_credentials() const { return who; }
-  [[nodiscard]] cluster::core_settings const& settings() const { return s; }
-  [[nodiscard]] std::string_view environment() const { return "test"; }
-  [[nodiscard]] std::vector<std::string> addresses() const { return {"127.0.0.1:8080"}; }
-  [[nodiscard]] std::vector<int> pids() const { return workers; }
-};
+using fake_master = cluster::testing::fake_master;
 
 std::vector<std::string> lines_of(fs::path const& path) {
   std::ifstream in(path);
@@ -101,16 +87,17 @@ TEST_CASE("master.log has a time stamp, the level, the text, and honours the lev
   cluster::logger log{dir.path(), cluster::log_level::warning};
   log.on(cluster::events::start{}, m);
   log.on(cluster::events::worker_spawned{0, 101}, m);
-  log.on(cluster::events::worker_killed{0, 101, 0, 9}, m);
+  log.on(cluster::events::worker_killed{0, 101, 0, 9, cluster::events::exit_reason::crashed}, m);
   log.on(cluster::events::kill{15}, m);
-  log.on(cluster::events::worker_killed{1, 102, 0, 15}, m);  // the master's own SIGTERM
+  log.on(cluster::events::worker_killed{1, 102, 0, 15, cluster::events::exit_reason::killed},
+         m);  // the master's own SIGTERM: info, below the level
   log.on(cluster::events::worker_exception{1, 102, "boom\nsecond line"}, m);
   auto const lines = lines_of(dir.path() / "master.log");
   REQUIRE(lines.size() == 2);
   std::regex const stamp(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z )");
   CHECK(std::regex_search(lines[0], stamp));
   CHECK(lines[0].ends_with(
-      " warning worker 0 (pid 101) died unexpectedly: killed by signal 9 (SIGKILL)"));
+      " warning worker 0 (pid 101) crashed: killed by signal 9 (SIGKILL)"));
   CHECK(lines[1].ends_with(" error worker 1 (pid 102) exception: boom second line"));
   auto const errors = lines_of(dir.path() / "workers.error.log");
   REQUIRE(errors.size() == 1);
