@@ -3,6 +3,7 @@
 #pragma once
 
 #include "concepts.hpp"
+#include "hooks.hpp"
 #include "detail/ops.hpp"
 #include "fixed_string.hpp"
 #include "settings.hpp"
@@ -17,9 +18,6 @@
 #include <utility>
 
 namespace cluster {
-
-template <class Config>
-class master;
 
 template <class Server, fixed_string Env, class... Ops>
 class resolved;
@@ -237,6 +235,30 @@ class cluster {
       static_assert(detail::always_false<Plugin>,
                     "cluster: another policy for the same slot (e.g. the signal policy) is "
                     "already used in this environment; keep one of the two .use() calls");
+      return *this;
+    } else if constexpr (constexpr auto problem = detail::hook_problem_of<Plugin>();
+                         problem == detail::hook_problem::mutable_event) {
+      static_assert(detail::always_false<Plugin>,
+                    "cluster: this plugin's on() takes an event by non-const reference, so it is "
+                    "never called; take it as `cluster::events::X const&`");
+      return *this;
+    } else if constexpr (problem == detail::hook_problem::master_event_in_worker) {
+      static_assert(detail::always_false<Plugin>,
+                    "cluster: this plugin's on() takes a master event with cluster::this_worker&, "
+                    "so it is never called; master events come with the master: "
+                    "`template <class Master> void on(cluster::events::X const&, Master&)`");
+      return *this;
+    } else if constexpr (problem == detail::hook_problem::worker_event_in_master) {
+      static_assert(detail::always_false<Plugin>,
+                    "cluster: this plugin's on() takes a worker event with the master, so it is "
+                    "never called; worker events come with the worker: "
+                    "`void on(cluster::events::X const&, cluster::this_worker&)`");
+      return *this;
+    } else if constexpr (problem == detail::hook_problem::matches_nothing) {
+      static_assert(detail::always_false<Plugin>,
+                    "cluster: this plugin's on() overloads match no event, so none is ever called; "
+                    "hooks are `on(cluster::events::X const&, Master&)` for master events and "
+                    "`on(cluster::events::X const&, cluster::this_worker&)` for worker events");
       return *this;
     } else {
       detail::check_requirements<Plugin>(typename detail::required_plugins_of<Plugin>::type{},
