@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: BSL-1.0
+// The event lists are the one place that enumerates the events: docs/plugins/events.md lists
+// exactly them, and every event has the name its type has.
+#include <cluster/events.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <string>
+
+namespace {
+
+template <class... Events>
+std::set<std::string> names(cluster::events::list<Events...> /*events*/) {
+  return {std::string(Events::name)...};
+}
+
+/// The event names in the first column of the tables under `heading` in events.md.
+std::set<std::string> documented(std::string const& heading) {
+  std::ifstream in(CLUSTER_SOURCE_DIR "/docs/plugins/events.md");
+  REQUIRE(in);
+  std::set<std::string> out;
+  bool inside = false;
+  std::regex const row(R"(^\| `(\w+)` \|)");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("## ")) inside = line == "## " + heading;
+    std::smatch m;
+    if (inside && std::regex_search(line, m, row)) out.insert(m[1]);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("docs/plugins/events.md lists exactly the master events") {
+  auto const listed = names(cluster::events::master_events{});
+  CHECK(listed.size() == 21);
+  // The reasons table sits in the same section: drop its rows.
+  auto doc = documented("Master events");
+  for (auto const* reason : {"crashed", "exited", "killed", "stopped", "removed", "timed_out",
+                             "shutdown", "gave_up"}) {
+    doc.erase(reason);
+  }
+  CHECK(doc == listed);
+}
+
+TEST_CASE("docs/plugins/events.md lists exactly the worker events") {
+  CHECK(documented("Worker events") == names(cluster::events::worker_events{}));
+}
+
+TEST_CASE("every exit reason has a word") {
+  using r = cluster::events::exit_reason;
+  for (auto reason : {r::crashed, r::exited, r::killed, r::stopped, r::removed, r::timed_out,
+                      r::shutdown, r::gave_up}) {
+    CHECK(to_string(reason) != "?");
+  }
+  CHECK(to_string(r::timed_out) == "timed out");
+}
