@@ -65,18 +65,16 @@ struct anything {
   anything(std::initializer_list<anything>) {}
 };
 
+/// `Plugin::handover`, or `anything` when the plugin declares none (which put<P>() reports).
+/// Users name it as cluster::handover_of.
 template <class Plugin>
-struct handover_of {
+struct handover_or_anything {
   using type = anything;
 };
 template <has_handover Plugin>
-struct handover_of<Plugin> {
+struct handover_or_anything<Plugin> {
   using type = typename Plugin::handover;
 };
-
-/// `Plugin::handover`, or `anything` when the plugin declares none (which put<P>() reports).
-template <class Plugin>
-using handover_t = typename handover_of<Plugin>::type;
 
 /// Checks what put<P>() and get<P>() need of `Plugin`, with one plain error for the first thing
 /// missing. Called in the condition of an `if constexpr`, so that a failed check adds no second
@@ -139,6 +137,13 @@ constexpr bool checked() {
 
 namespace cluster {
 
+/// What `restart_state::put<Plugin>()` takes and `get<Plugin>()` gives back: `Plugin::handover`.
+///
+/// A public name, so that the signature a plugin author reads in a tooltip or an error names the
+/// plugin's own type and nothing private.
+template <class Plugin>
+using handover_of = typename detail::wire::handover_or_anything<Plugin>::type;
+
 /// What plugins hand from the old master to the new one when the master restarts (SIGUSR2).
 ///
 /// In `events::restarting` each plugin stores its part with `put<Plugin>(value)`; the old master
@@ -172,12 +177,13 @@ namespace cluster {
 class restart_state {
  public:
   /// Stores `Plugin`'s part, replacing one stored before: call it in
-  /// `on(events::restarting const&, Master&)`. The parameter is `Plugin::handover`.
+  /// `on(events::restarting const&, Master&)`. The parameter is `Plugin::handover`
+  /// (`handover_of<Plugin>`).
   ///
   /// *Errors:* a `Plugin` without `name`, `handover` or `handover_version`, or a handover type
   /// that cannot be written, does not compile (see docs/errors.md).
   template <class Plugin>
-  void put([[maybe_unused]] detail::wire::handover_t<Plugin> const& value) {
+  void put([[maybe_unused]] handover_of<Plugin> const& value) {
     if constexpr (detail::wire::checked<Plugin>()) {
       std::string payload;
       detail::wire::write(payload, value);
@@ -192,7 +198,7 @@ class restart_state {
   /// handover_version, the same version with another layout, or bytes that do not read as this
   /// build's type. In those cases a one-line explanation is added to problems().
   template <class Plugin>
-  [[nodiscard]] std::optional<detail::wire::handover_t<Plugin>> get() const {
+  [[nodiscard]] std::optional<handover_of<Plugin>> get() const {
     if constexpr (!detail::wire::checked<Plugin>()) {
       return std::nullopt;
     } else {
