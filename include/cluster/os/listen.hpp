@@ -3,10 +3,10 @@
 #pragma once
 
 #include <cluster/config/core_settings.hpp>
+#include <cluster/os/address.hpp>
 #include <cluster/os/fd.hpp>
 #include <cluster/os/startup_error.hpp>
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -32,18 +32,6 @@ struct listener {
 };
 
 namespace detail {
-
-inline std::string describe_address(sockaddr const* sa) {
-  char host[INET6_ADDRSTRLEN] = {};
-  if (sa->sa_family == AF_INET) {
-    auto const* in = reinterpret_cast<sockaddr_in const*>(sa);
-    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-  }
-  auto const* in6 = reinterpret_cast<sockaddr_in6 const*>(sa);
-  ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-  return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
-}
 
 inline std::string endpoint_text(endpoint const& ep) {
   if (ep.type == endpoint::kind::unix_socket) return "unix:" + std::string(ep.address);
@@ -112,7 +100,7 @@ inline listener bind_tcp(endpoint const& ep, int backlog) {
   socklen_t len = sizeof actual;
   // With port 0 the kernel picked the port: ask which, so it can be reported.
   ::getsockname(out.fd.get(), reinterpret_cast<sockaddr*>(&actual), &len);
-  out.name = describe_address(reinterpret_cast<sockaddr*>(&actual));
+  out.name = address_text(reinterpret_cast<sockaddr*>(&actual), len);
   return out;
 }
 
@@ -200,7 +188,9 @@ inline std::vector<listener> inherited_listeners() {
       auto const* un = reinterpret_cast<sockaddr_un const*>(&addr);
       l.name = std::string("unix:") + un->sun_path;
     } else {
-      l.name = detail::describe_address(reinterpret_cast<sockaddr const*>(&addr));
+      l.name = address_text(reinterpret_cast<sockaddr const*>(&addr), len);
+      // Another family (a socket unit may pass vsock or netlink sockets): name the descriptor.
+      if (l.name.empty()) l.name = "descriptor " + std::to_string(fd);
     }
     out.push_back(std::move(l));
   }
