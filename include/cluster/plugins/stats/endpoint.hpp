@@ -3,6 +3,7 @@
 // answers GET /metrics, one bounded request per connection.
 #pragma once
 
+#include <cluster/os/listen.hpp>
 #include <cluster/plugins/stats/state.hpp>
 
 #include <boost/asio/buffer.hpp>
@@ -15,7 +16,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -69,21 +69,18 @@ struct metrics_address {
 
 /// A listening socket for `a`, close-on-exec (a successor master must not inherit it) and
 /// non-blocking (Asio accepts on it); or -1 with errno set.
+///
+/// Bound with SO_REUSEADDR, like the master's listeners: the connections of the previous
+/// master's last scrapes (in TIME_WAIT) must not keep a restarted master from the address.
 inline int bind_metrics(metrics_address const& a) {
   boost::asio::ip::tcp::endpoint const ep(a.host, a.port);
-  int const fd = ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  // Without it, the connections of the previous master's last scrapes (in TIME_WAIT) would keep a
-  // restarted master from binding the same address.
-  int const one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, ep.data(), static_cast<socklen_t>(ep.size())) != 0 || ::listen(fd, 64) != 0) {
-    int const saved = errno;
-    ::close(fd);
-    errno = saved;
+  os::tcp_listening bound = os::listen_tcp(ep.data(), static_cast<socklen_t>(ep.size()),
+                                           {.backlog = 64, .nonblocking = true});
+  if (!bound.fd) {
+    errno = bound.error;
     return -1;
   }
-  return fd;
+  return bound.fd.release();
 }
 
 /// The protocol of `a` (IPv4 or IPv6), for the acceptor that adopts the socket.

@@ -4,6 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -42,4 +47,21 @@ TEST_CASE("the endpoint answers GET /metrics and nothing else") {
   CHECK(st::http_answer("POST /metrics HTTP/1.1\r\n\r\n", body).starts_with("HTTP/1.1 405"));
   CHECK(st::http_answer("\x01\x02garbage", body).starts_with("HTTP/1.1 400"));
   CHECK(st::http_answer("", body).starts_with("HTTP/1.1 400"));
+}
+
+TEST_CASE("the metrics socket listens, non-blocking and close-on-exec, and a taken port is errno") {
+  auto const any = st::metrics_address::parse("127.0.0.1:0");
+  REQUIRE(any);
+  int const fd = st::bind_metrics(*any);
+  REQUIRE(fd >= 0);
+  CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+  CHECK((::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+  std::uint16_t const port = st::bound_port(fd);
+  CHECK(port != 0);
+  auto const same = st::metrics_address::parse("127.0.0.1:" + std::to_string(port));
+  REQUIRE(same);
+  errno = 0;
+  CHECK(st::bind_metrics(*same) == -1);
+  CHECK(errno == EADDRINUSE);
+  ::close(fd);
 }
