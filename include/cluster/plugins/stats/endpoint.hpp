@@ -6,12 +6,12 @@
 #include <cluster/os/listen.hpp>
 #include <cluster/plugins/stats/state.hpp>
 
+#include <fmt/format.h>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -119,7 +119,8 @@ inline std::string http_answer(std::string_view head, std::function<std::string(
   std::string_view const method = line.substr(0, sp1);
   std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   target = target.substr(0, target.find('?'));
-  if (target != "/metrics") return reply("404 Not Found", "text/plain", "not found; try /metrics\n");
+  if (target != "/metrics")
+    return reply("404 Not Found", "text/plain", "not found; try /metrics\n");
   if (method != "GET" && method != "HEAD")
     return reply("405 Method Not Allowed", "text/plain", "GET /metrics\n");
   std::string text = reply("200 OK", "text/plain; version=0.0.4; charset=utf-8", body());
@@ -177,20 +178,20 @@ class scrape : public std::enable_shared_from_this<scrape> {
     answered_ = true;
     out_ = http_answer(head_, *body_);
     head_.clear();
-    boost::asio::async_write(sock_, boost::asio::buffer(out_),
-                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                               if (ec) {
-                                 self->finish();
-                                 return;
-                               }
-                               // Closing with unread input would reset the connection, and the
-                               // client could lose the answer: say we are done, then read until
-                               // the client closes (within the time limit).
-                               boost::system::error_code ignored;
-                               self->sock_.shutdown(boost::asio::socket_base::shutdown_send,
-                                                    ignored);
-                               self->read();
-                             });
+    boost::asio::async_write(
+        sock_, boost::asio::buffer(out_),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+          if (ec) {
+            self->finish();
+            return;
+          }
+          // Closing with unread input would reset the connection, and the client could lose
+          // the answer: say we are done, then read until the client closes (within the time
+          // limit).
+          boost::system::error_code ignored;
+          self->sock_.shutdown(boost::asio::socket_base::shutdown_send, ignored);
+          self->read();
+        });
   }
 
   void finish() {

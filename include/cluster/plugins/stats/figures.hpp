@@ -147,19 +147,19 @@ inline std::string render_report(figures const& f) {
   auto line = [&](std::string_view label, std::string const& text) {
     out += fmt::format("{:<10}{}\n", label, text);
   };
-  line("master", fmt::format("pid {}, {}, environment {}", f.master_pid, f.master_state,
-                             f.environment));
-  line("started", fmt::format("{} (up {})", time_text(f.service_start_s),
-                              duration_text(f.service_uptime_s)));
+  line("master",
+       fmt::format("pid {}, {}, environment {}", f.master_pid, f.master_state, f.environment));
+  line("started",
+       fmt::format("{} (up {})", time_text(f.service_start_s), duration_text(f.service_uptime_s)));
   if (f.master_restarts > 0) {
     line("", fmt::format("this master since {} (up {})", time_text(f.master_start_s),
                          duration_text(f.master_uptime_s)));
   }
   line("workers", fmt::format("{} (deaths {}, rolling restarts {}, master restarts {})", f.workers,
                               f.deaths, f.rolling_restarts, f.master_restarts));
-  line("load", f.load ? fmt::format("{:.2f} {:.2f} {:.2f}", (*f.load)[0], (*f.load)[1],
-                                    (*f.load)[2])
-                      : std::string("unknown"));
+  line("load", f.load
+                   ? fmt::format("{:.2f} {:.2f} {:.2f}", (*f.load)[0], (*f.load)[1], (*f.load)[2])
+                   : std::string("unknown"));
   line("memory", fmt::format("{} (at start {})", bytes_text(f.rss), bytes_text(f.start_rss)));
   out += '\n';
   // The table: fixed columns, wide enough for a pid and a long uptime; counters only when kept.
@@ -249,7 +249,8 @@ inline std::string seconds_value(double s) { return fmt::format("{:.3f}", s); }
 /// The figures as Prometheus text (exposition format 0.0.4).
 inline std::string render_prometheus(figures const& f) {
   exposition x;
-  x.family("cluster_master_info", "gauge", "The master process: its pid and environment (value 1).");
+  x.family("cluster_master_info", "gauge",
+           "The master process: its pid and environment (value 1).");
   x.sample("cluster_master_info",
            fmt::format("pid=\"{}\",environment=\"{}\"", f.master_pid, label_value(f.environment)),
            1);

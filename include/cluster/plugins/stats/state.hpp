@@ -25,7 +25,7 @@ struct state {
   /// When the service started (Unix time, ms): this master's start, or the first master's when
   /// this one took over through a restart.
   std::int64_t service_start_ms = 0;
-  std::int64_t master_start_ms = 0;   ///< when this master process started (Unix time, ms)
+  std::int64_t master_start_ms = 0;  ///< when this master process started (Unix time, ms)
   steady::time_point master_started{};
   std::uint64_t deaths = 0;            ///< workers that died without being asked to stop
   std::uint64_t rolling_restarts = 0;  ///< rolling restarts of the workers
