@@ -5,18 +5,14 @@
 #include <cluster/config/detail/value_traits.hpp>
 #include <cluster/config/fixed_string.hpp>
 #include <cluster/events.hpp>
+#include <cluster/wire/codec.hpp>
+#include <cluster/wire/fingerprint.hpp>
+#include <cluster/wire/handover_types.hpp>
 
-#include <boost/pfr/core.hpp>
-#include <boost/pfr/tuple_size.hpp>
-
-#include <algorithm>
-#include <array>
-#include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,453 +20,7 @@
 #include <utility>
 #include <vector>
 
-/// How a handover value becomes bytes and back, and which types may be handed over.
-///
-/// The bytes cross from one build of the program to another (SIGUSR2 starts the executable on
-/// disk, possibly rebuilt), so nothing here depends on the in-memory layout of a type: every
-/// value is written field by field, integers as fixed-width little-endian, and every length is
-/// written before what it measures. A reader trusts nothing it reads: each length is bounded by
-/// the bytes that remain before anything is allocated.
 namespace cluster::detail::wire {
-
-//=== the types a handover may hold ===//
-
-template <class T>
-struct is_vector : std::false_type {};
-template <class E>
-struct is_vector<std::vector<E>> : std::true_type {};
-template <class T>
-struct is_optional : std::false_type {};
-template <class E>
-struct is_optional<std::optional<E>> : std::true_type {};
-template <class T>
-struct is_std_array : std::false_type {};
-template <class E, std::size_t N>
-struct is_std_array<std::array<E, N>> : std::true_type {};
-template <class T>
-struct is_pair : std::false_type {};
-template <class A, class B>
-struct is_pair<std::pair<A, B>> : std::true_type {};
-
-/// An enum whose every value of the underlying type is a valid value (C++17 allows `E{n}` only
-/// for those). Without a fixed underlying type, a value read back could lie outside the enum's
-/// range, which is undefined behaviour.
-template <class E>
-concept fixed_enum = std::is_enum_v<E> && requires {
-  E{std::underlying_type_t<E>{}};
-};
-
-/// float and double in IEEE 754 form: their bits mean the same in every build.
-template <class T>
-concept ieee_float = std::numeric_limits<T>::is_iec559 &&
-    (std::same_as<T, float> || std::same_as<T, double>);
-
-template <class Base, class Derived>
-concept strict_base_of = std::is_base_of_v<Base, Derived> && !std::is_same_v<Base, Derived>;
-
-/// Converts only to a base class of `Derived`: `Derived{base_probe<Derived>{}}` compiles exactly
-/// when the aggregate's first element is a base class. Boost.PFR refuses such types with an
-/// error of its own, so they are recognised first.
-template <class Derived>
-struct base_probe {
-  // Defined, though never called, for the reason given at any_field below.
-  template <strict_base_of<Derived> Base>
-  operator Base&() const {  // NOLINT(google-explicit-constructor)
-    return (*static_cast<Base& (*)()>(nullptr))();
-  }
-};
-
-template <class T>
-concept derived_aggregate = requires {
-  T{base_probe<T>{}};
-};
-
-template <class T>
-using field_indices = std::make_index_sequence<boost::pfr::tuple_size_v<T>>;
-
-/// Converts to anything, as a prvalue; only overload resolution ever sees it.
-struct any_field {
-  // Defined, though never called: clang instantiates the constexpr constructors it reaches (a
-  // std::optional member's, say) and warns of an undefined function with internal linkage when
-  // `Field` is a type of an anonymous namespace. Calling through a function pointer compiles for
-  // every type a function can return, unlike std::declval, which must not be odr-used.
-  template <class Field>
-  operator Field() const {  // NOLINT(google-explicit-constructor)
-    return (*static_cast<Field (*)()>(nullptr))();
-  }
-};
-
-/// True when `T` takes Boost.PFR's count of fields, each initialised by its own braces.
-///
-/// Boost.PFR counts a C array member as one field per element (brace elision), then fails on a
-/// hard error when it names the fields. A braced initialiser per field never elides, so the two
-/// counts agree only when there is no C array (an empty struct member does not take `{x}`
-/// either, and is refused with them).
-template <class T, std::size_t... I>
-consteval bool fields_braced(std::index_sequence<I...>) {
-  return requires { T{{(void(I), any_field{})}...}; };
-}
-
-/// True when `T` takes Boost.PFR's count of prvalues: false when a member is a non-const
-/// reference, which only an lvalue binds.
-template <class T, std::size_t... I>
-consteval bool fields_from_values(std::index_sequence<I...>) {
-  return requires { T{(void(I), any_field{})...}; };
-}
-
-/// Why a type cannot be handed over, or `none`.
-enum class refusal : unsigned char {
-  none,
-  other,
-  const_or_reference,
-  base_class,
-  loose_enum,
-  itself
-};
-
-template <class T>
-consteval std::size_t min_size();
-
-template <class T, class... Outer>
-consteval refusal refusal_of();
-
-template <class T, class... Outer, std::size_t... I>
-consteval refusal fields_refusal(std::index_sequence<I...>) {
-  refusal first = refusal::none;
-  ((first = first != refusal::none ? first
-                                   : refusal_of<boost::pfr::tuple_element_t<I, T>, T, Outer...>()),
-   ...);
-  return first;
-}
-
-/// Whether `T`, found inside the aggregates `Outer...`, can be handed over, and if not, why.
-///
-/// Checked in an order that never lets Boost.PFR see a type it refuses with a hard error of its
-/// own (a base class, a C array): the user's first error is then always ours.
-template <class T, class... Outer>
-consteval refusal refusal_of() {
-  if constexpr (std::is_reference_v<T> || std::is_const_v<T> || std::is_volatile_v<T>) {
-    return refusal::const_or_reference;
-  } else if constexpr ((std::is_same_v<T, Outer> || ...)) {
-    // A type that contains itself (through a vector) could nest as deep as a hostile input
-    // says, and the reader's recursion with it.
-    return refusal::itself;
-  } else if constexpr (std::is_integral_v<T> || std::is_same_v<T, std::string>) {
-    return refusal::none;
-  } else if constexpr (std::is_enum_v<T>) {
-    return fixed_enum<T> ? refusal::none : refusal::loose_enum;
-  } else if constexpr (std::is_floating_point_v<T>) {
-    return ieee_float<T> ? refusal::none : refusal::other;
-  } else if constexpr (is_vector<T>::value) {
-    using element = typename T::value_type;
-    constexpr refusal why = refusal_of<element, Outer...>();
-    // An element that takes no bytes would let a short input announce any count.
-    if constexpr (why != refusal::none)
-      return why;
-    else
-      return min_size<element>() > 0 ? refusal::none : refusal::other;
-  } else if constexpr (is_optional<T>::value || is_std_array<T>::value) {
-    return refusal_of<typename T::value_type, Outer...>();
-  } else if constexpr (is_pair<T>::value) {
-    constexpr refusal first = refusal_of<typename T::first_type, Outer...>();
-    if constexpr (first != refusal::none)
-      return first;
-    else
-      return refusal_of<typename T::second_type, Outer...>();
-  } else if constexpr (std::is_class_v<T> && std::is_aggregate_v<T>) {
-    if constexpr (derived_aggregate<T>) {
-      return refusal::base_class;
-    } else if constexpr (!fields_braced<T>(field_indices<T>{})) {
-      return fields_from_values<T>(field_indices<T>{}) ? refusal::other
-                                                       : refusal::const_or_reference;
-    } else {
-      constexpr refusal why = fields_refusal<T, Outer...>(field_indices<T>{});
-      // Boost.PFR names a reference member by its referred type; such a member (like a const
-      // one) leaves the type without a default constructor or an assignment.
-      if constexpr (why != refusal::none)
-        return why;
-      else if constexpr (!std::is_default_constructible_v<T> || !std::is_copy_assignable_v<T>)
-        return refusal::const_or_reference;
-      else
-        return refusal::none;
-    }
-  } else {
-    return refusal::other;
-  }
-}
-
-template <class T, std::size_t... I>
-consteval std::size_t fields_min_size(std::index_sequence<I...>) {
-  return (std::size_t{0} + ... + min_size<boost::pfr::tuple_element_t<I, T>>());
-}
-
-/// The fewest bytes a value of `T` (a type that can be handed over) takes on the wire: what a
-/// count read from the input is bounded with.
-template <class T>
-consteval std::size_t min_size() {
-  if constexpr (std::is_enum_v<T>)
-    return sizeof(std::underlying_type_t<T>);
-  else if constexpr (std::is_arithmetic_v<T>)
-    return sizeof(T);
-  else if constexpr (std::is_same_v<T, std::string> || is_vector<T>::value)
-    return 8;  // length
-  else if constexpr (is_optional<T>::value)
-    return 1;  // tag
-  else if constexpr (is_std_array<T>::value)
-    return std::tuple_size_v<T> * min_size<typename T::value_type>();
-  else if constexpr (is_pair<T>::value)
-    return min_size<typename T::first_type>() + min_size<typename T::second_type>();
-  else
-    return fields_min_size<T>(field_indices<T>{});
-}
-
-//=== the structural fingerprint ===//
-
-/// FNV-1a, 64 bits: a fixed, portable hash that a constant expression can compute.
-struct fnv1a {
-  std::uint64_t hash = 14695981039346656037ull;
-  constexpr void add(std::string_view text) noexcept {
-    for (char c : text) {
-      hash ^= static_cast<unsigned char>(c);
-      hash *= 1099511628211ull;
-    }
-  }
-};
-
-struct text_sink {
-  std::string text;
-  void add(std::string_view more) { text += more; }
-};
-
-template <class Sink>
-constexpr void add_number(Sink& out, std::size_t n) {
-  char digits[20] = {};
-  std::size_t first = sizeof digits;
-  do {
-    digits[--first] = static_cast<char>('0' + n % 10);
-    n /= 10;
-  } while (n != 0);
-  out.add(std::string_view(digits + first, sizeof digits - first));
-}
-
-template <class T, class Sink>
-constexpr void describe(Sink& out);
-
-template <class T, class Sink, std::size_t... I>
-constexpr void describe_fields(Sink& out, std::index_sequence<I...>) {
-  ((out.add(I == 0 ? "" : ","), describe<boost::pfr::tuple_element_t<I, T>>(out)), ...);
-}
-
-/// Writes the structure of `T` as text: "{u64,str,[i32]}" for
-/// `struct { std::uint64_t a; std::string b; std::vector<int> c; }`.
-///
-/// The text names what decides the bytes on the wire (widths, signedness, nesting, the order of
-/// fields) and nothing else: renaming a field keeps it, reordering or retyping one changes it.
-/// Enum values and field meanings are not visible here; changing those needs a new
-/// handover_version.
-template <class T, class Sink>
-constexpr void describe(Sink& out) {
-  if constexpr (std::is_same_v<T, bool>) {
-    out.add("b");
-  } else if constexpr (std::is_integral_v<T>) {
-    out.add(std::is_signed_v<T> ? "i" : "u");
-    add_number(out, 8 * sizeof(T));
-  } else if constexpr (std::is_enum_v<T>) {
-    out.add("e");
-    describe<std::underlying_type_t<T>>(out);
-  } else if constexpr (std::is_floating_point_v<T>) {
-    out.add("f");
-    add_number(out, 8 * sizeof(T));
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    out.add("str");
-  } else if constexpr (is_vector<T>::value) {
-    out.add("[");
-    describe<typename T::value_type>(out);
-    out.add("]");
-  } else if constexpr (is_optional<T>::value) {
-    out.add("?");
-    describe<typename T::value_type>(out);
-  } else if constexpr (is_std_array<T>::value) {
-    out.add("[");
-    describe<typename T::value_type>(out);
-    out.add(";");
-    add_number(out, std::tuple_size_v<T>);
-    out.add("]");
-  } else if constexpr (is_pair<T>::value) {
-    out.add("(");
-    describe<typename T::first_type>(out);
-    out.add(",");
-    describe<typename T::second_type>(out);
-    out.add(")");
-  } else {
-    out.add("{");
-    describe_fields<T>(out, field_indices<T>{});
-    out.add("}");
-  }
-}
-
-/// The structure of `T` as text (see describe); what the fingerprint hashes.
-template <class T>
-std::string description() {
-  text_sink out;
-  describe<T>(out);
-  return std::move(out.text);
-}
-
-/// The hash of `T`'s description, computed at compile time.
-template <class T>
-inline constexpr std::uint64_t fingerprint = [] {
-  fnv1a out;
-  describe<T>(out);
-  return out.hash;
-}();
-
-//=== writing and reading ===//
-
-/// Fixed-width little-endian, byte by byte. The successor normally runs on the same machine, so
-/// native order would do; spelling the order out costs nothing at this size (once per restart),
-/// needs no alignment, and makes the format a definition instead of a property of the host.
-template <std::unsigned_integral U>
-void put_uint(std::string& out, U value) {
-  for (std::size_t i = 0; i != sizeof(U); ++i)
-    out.push_back(static_cast<char>(static_cast<unsigned char>(value >> (8 * i))));
-}
-
-template <class T>
-void write(std::string& out, T const& value) {
-  if constexpr (std::is_same_v<T, bool>) {
-    put_uint(out, static_cast<std::uint8_t>(value ? 1 : 0));
-  } else if constexpr (std::is_integral_v<T>) {
-    put_uint(out, static_cast<std::make_unsigned_t<T>>(value));
-  } else if constexpr (std::is_enum_v<T>) {
-    write(out, static_cast<std::underlying_type_t<T>>(value));
-  } else if constexpr (std::is_same_v<T, float>) {
-    put_uint(out, std::bit_cast<std::uint32_t>(value));
-  } else if constexpr (std::is_same_v<T, double>) {
-    put_uint(out, std::bit_cast<std::uint64_t>(value));
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    put_uint(out, static_cast<std::uint64_t>(value.size()));
-    out.append(value);
-  } else if constexpr (is_vector<T>::value) {
-    put_uint(out, static_cast<std::uint64_t>(value.size()));
-    for (auto const& element : value) write(out, element);
-  } else if constexpr (is_optional<T>::value) {
-    put_uint(out, static_cast<std::uint8_t>(value ? 1 : 0));
-    if (value) write(out, *value);
-  } else if constexpr (is_std_array<T>::value) {
-    for (auto const& element : value) write(out, element);
-  } else if constexpr (is_pair<T>::value) {
-    write(out, value.first);
-    write(out, value.second);
-  } else {
-    boost::pfr::for_each_field(value, [&out](auto const& field) { write(out, field); });
-  }
-}
-
-/// Reads what `write` wrote, from bytes it does not trust.
-///
-/// The first failure (too few bytes, a count larger than the rest could hold, a bool or tag that
-/// is neither 0 nor 1) stops the reader: later reads do nothing and `ok()` stays false.
-class reader {
- public:
-  explicit reader(std::string_view bytes) noexcept : rest_(bytes) {}
-
-  [[nodiscard]] bool ok() const noexcept { return ok_; }
-  [[nodiscard]] std::size_t left() const noexcept { return rest_.size(); }
-
-  template <std::unsigned_integral U>
-  void uint(U& out) noexcept {
-    if (!take(sizeof(U))) return;
-    U value = 0;
-    for (std::size_t i = 0; i != sizeof(U); ++i)
-      value |= static_cast<U>(static_cast<U>(static_cast<unsigned char>(taken_[i])) << (8 * i));
-    out = value;
-  }
-
-  template <class T>
-  void read(T& out) {
-    if (!ok_) return;
-    if constexpr (std::is_same_v<T, bool>) {
-      std::uint8_t byte = 0;
-      uint(byte);
-      if (byte > 1) ok_ = false;
-      out = byte == 1;
-    } else if constexpr (std::is_integral_v<T>) {
-      std::make_unsigned_t<T> bits = 0;
-      uint(bits);
-      out = static_cast<T>(bits);  // modular since C++20: the bits of the writer's value
-    } else if constexpr (std::is_enum_v<T>) {
-      std::underlying_type_t<T> value{};
-      read(value);
-      out = static_cast<T>(value);  // a fixed underlying type makes every value valid
-    } else if constexpr (std::is_same_v<T, float>) {
-      std::uint32_t bits = 0;
-      uint(bits);
-      out = std::bit_cast<float>(bits);
-    } else if constexpr (std::is_same_v<T, double>) {
-      std::uint64_t bits = 0;
-      uint(bits);
-      out = std::bit_cast<double>(bits);
-    } else if constexpr (std::is_same_v<T, std::string>) {
-      std::uint64_t size = 0;
-      uint(size);
-      if (ok_ && size > rest_.size()) ok_ = false;
-      if (!ok_ || !take(static_cast<std::size_t>(size))) return;
-      out.assign(taken_);
-    } else if constexpr (is_vector<T>::value) {
-      using element = typename T::value_type;
-      std::uint64_t count = 0;
-      uint(count);
-      // Each element takes at least min_size bytes, so a count that the rest cannot hold is a
-      // lie, refused before reserving memory for it.
-      if (ok_ && count > rest_.size() / min_size<element>()) ok_ = false;
-      if (!ok_) return;
-      out.clear();
-      out.reserve(static_cast<std::size_t>(count));
-      for (std::uint64_t i = 0; i != count && ok_; ++i) {
-        element e{};
-        read(e);
-        out.push_back(std::move(e));
-      }
-    } else if constexpr (is_optional<T>::value) {
-      std::uint8_t tag = 0;
-      uint(tag);
-      if (!ok_) return;
-      if (tag == 0) {
-        out.reset();
-      } else if (tag == 1) {
-        read(out.emplace());
-      } else {
-        ok_ = false;
-      }
-    } else if constexpr (is_std_array<T>::value) {
-      for (auto& element : out) read(element);
-    } else if constexpr (is_pair<T>::value) {
-      read(out.first);
-      read(out.second);
-    } else {
-      boost::pfr::for_each_field(out, [this](auto& field) { this->read(field); });
-    }
-  }
-
-  /// Passes over the next `n` bytes (or fails, when fewer remain).
-  void skip(std::size_t n) noexcept { take(n); }
-
- private:
-  bool take(std::size_t n) noexcept {
-    if (!ok_ || n > rest_.size()) {
-      ok_ = false;
-      return false;
-    }
-    taken_ = rest_.substr(0, n);
-    rest_.remove_prefix(n);
-    return true;
-  }
-
-  std::string_view rest_;
-  std::string_view taken_;
-  bool ok_ = true;
-};
 
 //=== the envelope ===//
 
@@ -514,18 +64,16 @@ struct anything {
   anything(std::initializer_list<anything>) {}
 };
 
+/// `Plugin::handover`, or `anything` when the plugin declares none (which put<P>() reports).
+/// Users name it as cluster::handover_of.
 template <class Plugin>
-struct handover_of {
+struct handover_or_anything {
   using type = anything;
 };
 template <has_handover Plugin>
-struct handover_of<Plugin> {
+struct handover_or_anything<Plugin> {
   using type = typename Plugin::handover;
 };
-
-/// `Plugin::handover`, or `anything` when the plugin declares none (which put<P>() reports).
-template <class Plugin>
-using handover_t = typename handover_of<Plugin>::type;
 
 /// Checks what put<P>() and get<P>() need of `Plugin`, with one plain error for the first thing
 /// missing. Called in the condition of an `if constexpr`, so that a failed check adds no second
@@ -588,6 +136,13 @@ constexpr bool checked() {
 
 namespace cluster {
 
+/// What `restart_state::put<Plugin>()` takes and `get<Plugin>()` gives back: `Plugin::handover`.
+///
+/// A public name, so that the signature a plugin author reads in a tooltip or an error names the
+/// plugin's own type and nothing private.
+template <class Plugin>
+using handover_of = typename detail::wire::handover_or_anything<Plugin>::type;
+
 /// What plugins hand from the old master to the new one when the master restarts (SIGUSR2).
 ///
 /// In `events::restarting` each plugin stores its part with `put<Plugin>(value)`; the old master
@@ -621,12 +176,13 @@ namespace cluster {
 class restart_state {
  public:
   /// Stores `Plugin`'s part, replacing one stored before: call it in
-  /// `on(events::restarting const&, Master&)`. The parameter is `Plugin::handover`.
+  /// `on(events::restarting const&, Master&)`. The parameter is `Plugin::handover`
+  /// (`handover_of<Plugin>`).
   ///
   /// *Errors:* a `Plugin` without `name`, `handover` or `handover_version`, or a handover type
   /// that cannot be written, does not compile (see docs/errors.md).
   template <class Plugin>
-  void put([[maybe_unused]] detail::wire::handover_t<Plugin> const& value) {
+  void put([[maybe_unused]] handover_of<Plugin> const& value) {
     if constexpr (detail::wire::checked<Plugin>()) {
       std::string payload;
       detail::wire::write(payload, value);
@@ -641,7 +197,7 @@ class restart_state {
   /// handover_version, the same version with another layout, or bytes that do not read as this
   /// build's type. In those cases a one-line explanation is added to problems().
   template <class Plugin>
-  [[nodiscard]] std::optional<detail::wire::handover_t<Plugin>> get() const {
+  [[nodiscard]] std::optional<handover_of<Plugin>> get() const {
     if constexpr (!detail::wire::checked<Plugin>()) {
       return std::nullopt;
     } else {
@@ -727,8 +283,10 @@ class restart_state {
     if (!in.ok()) return refused(end + "the header)");
 
     restart_state state;
-    // The count is not trusted with memory: no more parts than the rest could hold.
-    state.parts_.reserve(std::min<std::size_t>(count, in.left() / wire::min_part_size));
+    // The count is not trusted with memory: no more parts than the rest could hold. (Spelt out,
+    // not std::min: <algorithm> alone would add a sixth to what every plugin header parses.)
+    std::size_t const room = in.left() / wire::min_part_size;
+    state.parts_.reserve(count < room ? count : room);
     for (std::uint32_t i = 0; i != count; ++i) {
       part p;
       in.read(p.name);

@@ -4,7 +4,10 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace restart_state_test {
@@ -135,6 +138,11 @@ struct documented {
   }
 };
 struct fake_master {};
+// What put and get are declared with, under a name without `detail`.
+static_assert(std::is_same_v<cluster::handover_of<documented>, documented::handover>);
+static_assert(
+    std::is_same_v<decltype(std::declval<cluster::restart_state const&>().get<documented>()),
+                   std::optional<documented::handover>>);
 static_assert(cluster::handles<documented, cluster::events::restarting, fake_master>);
 static_assert(cluster::handles<documented, cluster::events::restart, fake_master>);
 void documented_use(cluster::restart_state& state) {

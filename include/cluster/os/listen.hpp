@@ -3,10 +3,10 @@
 #pragma once
 
 #include <cluster/config/core_settings.hpp>
+#include <cluster/os/address.hpp>
 #include <cluster/os/fd.hpp>
 #include <cluster/os/startup_error.hpp>
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -19,6 +19,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cluster::os {
@@ -31,19 +33,52 @@ struct listener {
   std::string unix_path;   ///< the socket file this master created, removed at exit
 };
 
-namespace detail {
+/// How listen_tcp() sets up its socket.
+struct tcp_options {
+  int backlog = 64;
+  bool nonblocking = false;  ///< for a socket an event loop accepts on
+  bool dual_stack = false;   ///< an IPv6 socket that takes IPv4 connections too
+};
 
-inline std::string describe_address(sockaddr const* sa) {
-  char host[INET6_ADDRSTRLEN] = {};
-  if (sa->sa_family == AF_INET) {
-    auto const* in = reinterpret_cast<sockaddr_in const*>(sa);
-    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+/// What listen_tcp() made: the listening socket, or the call that failed and why.
+struct tcp_listening {
+  unique_fd fd;
+  char const* failed = nullptr;  ///< "socket", "bind" or "listen" when `fd` is empty
+  int error = 0;                 ///< the errno of that call
+};
+
+/// A TCP socket bound to `addr` (`size` bytes) and listening; never throws, so that each caller
+/// words its own error (a startup line, or a plugin's message).
+///
+/// The socket is close-on-exec from birth: workers inherit listeners through fork(), which
+/// ignores the flag, while exec'd programs (a successor master, a plugin's command) must not get
+/// them. It has SO_REUSEADDR, which lets a restarted server bind while the previous one's
+/// connections sit in TIME_WAIT. It does not let two live servers share a port (that would be
+/// SO_REUSEPORT), so "in use" is still detected.
+inline tcp_listening listen_tcp(sockaddr const* addr, socklen_t size,
+                                tcp_options const& options) noexcept {
+  tcp_listening out;
+  auto fail = [&out](char const* call) {
+    out.failed = call;
+    out.error = errno;
+    out.fd.reset();
+    return std::move(out);
+  };
+  int const flags = SOCK_CLOEXEC | (options.nonblocking ? SOCK_NONBLOCK : 0);
+  out.fd.reset(::socket(addr->sa_family, SOCK_STREAM | flags, 0));
+  if (!out.fd) return fail("socket");
+  int const one = 1;
+  ::setsockopt(out.fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (options.dual_stack && addr->sa_family == AF_INET6) {
+    int const zero = 0;
+    ::setsockopt(out.fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   }
-  auto const* in6 = reinterpret_cast<sockaddr_in6 const*>(sa);
-  ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-  return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+  if (::bind(out.fd.get(), addr, size) != 0) return fail("bind");
+  if (::listen(out.fd.get(), options.backlog) != 0) return fail("listen");
+  return out;
 }
+
+namespace detail {
 
 inline std::string endpoint_text(endpoint const& ep) {
   if (ep.type == endpoint::kind::unix_socket) return "unix:" + std::string(ep.address);
@@ -86,33 +121,29 @@ inline listener bind_tcp(endpoint const& ep, int backlog) {
   }
   listener out;
   out.family = chosen->ai_family;
-  out.fd = open_socket(chosen->ai_family, SOCK_STREAM);
-  int const one = 1;
-  // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT. It does not
-  // let two live servers share a port (that would be SO_REUSEPORT), so "in use" is still detected.
-  ::setsockopt(out.fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (chosen->ai_family == AF_INET6 && host.empty()) {
-    int const zero = 0;
-    ::setsockopt(out.fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  }
-  int const bound = ::bind(out.fd.get(), chosen->ai_addr, chosen->ai_addrlen);
-  int const bind_errno = errno;
+  tcp_listening bound =
+      listen_tcp(chosen->ai_addr, chosen->ai_addrlen,
+                 {.backlog = backlog, .dual_stack = chosen->ai_family == AF_INET6 && host.empty()});
   ::freeaddrinfo(found);
-  if (bound != 0) {
-    std::string why = std::strerror(bind_errno);
-    if (bind_errno == EADDRINUSE)
+  if (!bound.fd && std::string_view(bound.failed) == "bind") {
+    std::string why = std::strerror(bound.error);
+    if (bound.error == EADDRINUSE)
       why = "the port is in use; stop the other server or choose another port";
-    if (bind_errno == EACCES)
+    if (bound.error == EACCES)
       why = "permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE";
-    if (bind_errno == EADDRNOTAVAIL) why = "the address is not one of this machine's";
+    if (bound.error == EADDRNOTAVAIL) why = "the address is not one of this machine's";
     throw startup_error("cluster: cannot listen on " + endpoint_text(ep) + ": " + why);
   }
-  if (::listen(out.fd.get(), backlog) != 0) throw_errno("listen");
+  if (!bound.fd) {
+    errno = bound.error;
+    throw_errno(bound.failed);
+  }
+  out.fd = std::move(bound.fd);
   sockaddr_storage actual{};
   socklen_t len = sizeof actual;
   // With port 0 the kernel picked the port: ask which, so it can be reported.
   ::getsockname(out.fd.get(), reinterpret_cast<sockaddr*>(&actual), &len);
-  out.name = describe_address(reinterpret_cast<sockaddr*>(&actual));
+  out.name = address_text(reinterpret_cast<sockaddr*>(&actual), len);
   return out;
 }
 
@@ -200,7 +231,9 @@ inline std::vector<listener> inherited_listeners() {
       auto const* un = reinterpret_cast<sockaddr_un const*>(&addr);
       l.name = std::string("unix:") + un->sun_path;
     } else {
-      l.name = detail::describe_address(reinterpret_cast<sockaddr const*>(&addr));
+      l.name = address_text(reinterpret_cast<sockaddr const*>(&addr), len);
+      // Another family (a socket unit may pass vsock or netlink sockets): name the descriptor.
+      if (l.name.empty()) l.name = "descriptor " + std::to_string(fd);
     }
     out.push_back(std::move(l));
   }

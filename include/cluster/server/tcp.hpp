@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cluster/events.hpp>
+#include <cluster/os/address.hpp>
 #include <cluster/server/concepts.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,14 +13,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <chrono>
 #include <cstddef>
-#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -255,21 +254,8 @@ class client_scope {
 
 /// The peer of a connection as text: `127.0.0.1:51234`, `[::1]:51234`, or `unix`.
 inline std::string peer_name(peer_address const& peer) {
-  sockaddr const* addr = peer.data();
-  char text[INET6_ADDRSTRLEN] = {};
-  if (addr->sa_family == AF_INET && peer.size() >= sizeof(sockaddr_in)) {
-    sockaddr_in in{};
-    std::memcpy(&in, addr, sizeof in);
-    ::inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
-    return std::string(text) + ':' + std::to_string(ntohs(in.sin_port));
-  }
-  if (addr->sa_family == AF_INET6 && peer.size() >= sizeof(sockaddr_in6)) {
-    sockaddr_in6 in6{};
-    std::memcpy(&in6, addr, sizeof in6);
-    ::inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
-    return '[' + std::string(text) + "]:" + std::to_string(ntohs(in6.sin6_port));
-  }
-  return "unix";
+  std::string text = os::address_text(peer.data(), peer.size());
+  return text.empty() ? std::string("unix") : text;
 }
 
 /// One connection of a TCP server: the user's `serve`, counted for graceful stops.

@@ -36,6 +36,26 @@ TEST_CASE("listener descriptors are close-on-exec") {
   CHECK((::fcntl(l.fd.get(), F_GETFD) & FD_CLOEXEC) != 0);
 }
 
+TEST_CASE("listen_tcp reports the call that failed, and leaves the wording to its caller") {
+  os::listener taken = os::bind_listener({endpoint::kind::tcp, 0, "127.0.0.1"}, 16);
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(taken.fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  os::tcp_listening again = os::listen_tcp(reinterpret_cast<sockaddr*>(&addr), len, {});
+  CHECK_FALSE(again.fd);
+  CHECK(std::string(again.failed) == "bind");
+  CHECK(again.error == EADDRINUSE);
+  SECTION("a free port gives a listening, close-on-exec socket, non-blocking on request") {
+    reinterpret_cast<sockaddr_in&>(addr).sin_port = 0;
+    os::tcp_listening fresh =
+        os::listen_tcp(reinterpret_cast<sockaddr*>(&addr), len, {.nonblocking = true});
+    REQUIRE(fresh.fd);
+    CHECK(fresh.failed == nullptr);
+    CHECK((::fcntl(fresh.fd.get(), F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK((::fcntl(fresh.fd.get(), F_GETFL) & O_NONBLOCK) != 0);
+  }
+}
+
 TEST_CASE("a unix socket path that is too long is rejected") {
   CHECK_THROWS_WITH(os::bind_listener({endpoint::kind::unix_socket, 0, std::string(200, 'a')}, 16),
                     Catch::Contains("the path must be 1 to"));

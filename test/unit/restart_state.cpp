@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // The restart state: what plugins hand over survives the bytes, and bad bytes are refused whole.
 #include <cluster/restart_state.hpp>
+#include <cluster/wire/fingerprint.hpp>
 
 #include <catch2/catch.hpp>
 

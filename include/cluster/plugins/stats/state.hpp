@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: BSL-1.0
+// The stats plugin's run-time state: what the master records between events, shared by the
+// plugin's copies and its metrics endpoint.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace cluster::detail::statistics {
+
+using steady = std::chrono::steady_clock;
+
+/// A live worker process as the master saw it start.
+struct worker_record {
+  unsigned id = 0;
+  int pid = 0;
+  steady::time_point spawned{};
+};
+
+/// The master-side state of the plugin, shared by its copies (a plugin is copied into the
+/// resolved configuration; the master and, after fork(), each worker see the same object).
+struct state {
+  /// When the service started (Unix time, ms): this master's start, or the first master's when
+  /// this one took over through a restart.
+  std::int64_t service_start_ms = 0;
+  std::int64_t master_start_ms = 0;  ///< when this master process started (Unix time, ms)
+  steady::time_point master_started{};
+  std::uint64_t deaths = 0;            ///< workers that died without being asked to stop
+  std::uint64_t rolling_restarts = 0;  ///< rolling restarts of the workers
+  std::uint64_t master_restarts = 0;   ///< master restarts this service went through
+  std::uint64_t start_rss = 0;         ///< the master's resident memory at start (bytes)
+  std::vector<worker_record> workers;  ///< live workers, in the order they were spawned
+  int counted_death = 0;  ///< the pid of the last death counted, until `worker_removed` says more
+  // The metrics endpoint's descriptors, as plain numbers: a worker, forked from the master,
+  // closes them without touching the master's Asio objects.
+  int listen_fd = -1;
+  std::vector<int> connection_fds;
+  std::function<void()> stop_endpoint;  ///< closes the endpoint (master only)
+};
+
+}  // namespace cluster::detail::statistics

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: BSL-1.0
+// The stats plugin's metrics endpoint: the addresses it takes and the answers it gives.
+#include <cluster/plugins/stats/endpoint.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace st = cluster::detail::statistics;
+
+TEST_CASE("metrics addresses are host:port with a numeric host") {
+  auto a = st::metrics_address::parse("127.0.0.1:9100");
+  REQUIRE(a);
+  CHECK(a->port == 9100);
+  CHECK(a->text(9100) == "127.0.0.1:9100");
+  auto b = st::metrics_address::parse("[::1]:0");
+  REQUIRE(b);
+  CHECK(b->host.is_v6());
+  CHECK(b->text(5) == "[::1]:5");
+  CHECK_FALSE(st::metrics_address::parse("9100"));
+  CHECK_FALSE(st::metrics_address::parse("127.0.0.1:"));
+  CHECK_FALSE(st::metrics_address::parse("127.0.0.1:65536"));
+  CHECK_FALSE(st::metrics_address::parse("127.0.0.1:91x"));
+  CHECK_FALSE(st::metrics_address::parse("localhost:9100"));
+  CHECK_FALSE(st::metrics_address::parse("::1:9100"));
+}
+
+TEST_CASE("the endpoint answers GET /metrics and nothing else") {
+  std::function<std::string()> const body = [] { return std::string("x 1\n"); };
+  auto const ok = st::http_answer("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", body);
+  CHECK(ok.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(ok.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
+  CHECK(ok.find("Content-Length: 4\r\n") != std::string::npos);
+  CHECK(ok.ends_with("\r\n\r\nx 1\n"));
+  CHECK(st::http_answer("GET /metrics?x=1 HTTP/1.0\r\n\r\n", body).starts_with("HTTP/1.1 200"));
+  auto const head = st::http_answer("HEAD /metrics HTTP/1.1\r\n\r\n", body);
+  CHECK(head.starts_with("HTTP/1.1 200"));
+  CHECK(head.ends_with("\r\n\r\n"));
+  CHECK(st::http_answer("GET / HTTP/1.1\r\n\r\n", body).starts_with("HTTP/1.1 404"));
+  CHECK(st::http_answer("GET /metricsx HTTP/1.1\r\n\r\n", body).starts_with("HTTP/1.1 404"));
+  CHECK(st::http_answer("POST /metrics HTTP/1.1\r\n\r\n", body).starts_with("HTTP/1.1 405"));
+  CHECK(st::http_answer("\x01\x02garbage", body).starts_with("HTTP/1.1 400"));
+  CHECK(st::http_answer("", body).starts_with("HTTP/1.1 400"));
+}
+
+TEST_CASE("the metrics socket listens, non-blocking and close-on-exec, and a taken port is errno") {
+  auto const any = st::metrics_address::parse("127.0.0.1:0");
+  REQUIRE(any);
+  int const fd = st::bind_metrics(*any);
+  REQUIRE(fd >= 0);
+  CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+  CHECK((::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+  std::uint16_t const port = st::bound_port(fd);
+  CHECK(port != 0);
+  auto const same = st::metrics_address::parse("127.0.0.1:" + std::to_string(port));
+  REQUIRE(same);
+  errno = 0;
+  CHECK(st::bind_metrics(*same) == -1);
+  CHECK(errno == EADDRINUSE);
+  ::close(fd);
+}
