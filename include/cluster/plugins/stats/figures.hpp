@@ -3,6 +3,8 @@
 // the Prometheus text. Neither Asio nor the master: a renderer is tested on made-up figures.
 #pragma once
 
+#include <cluster/signals.hpp>
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -60,17 +62,13 @@ struct figures {
 };
 
 /// The name of a `cluster::master_state`, as the report and the metrics spell it.
-///
-/// A template on the enum only so that the figures need not include <cluster/master.hpp> (Asio,
-/// fork()) for one enum; once the enum has a light header of its own, it can be named here.
-template <class MasterState>
-std::string_view state_name(MasterState s) noexcept {
+inline std::string_view state_name(master_state s) noexcept {
   switch (s) {
-    case MasterState::active:
+    case master_state::active:
       return "active";
-    case MasterState::graceful_shutdown:
+    case master_state::graceful_shutdown:
       return "graceful_shutdown";
-    case MasterState::hard_shutdown:
+    case master_state::hard_shutdown:
       return "hard_shutdown";
   }
   return "active";

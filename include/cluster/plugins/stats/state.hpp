@@ -12,13 +12,6 @@ namespace cluster::detail::statistics {
 
 using steady = std::chrono::steady_clock;
 
-/// A live worker process as the master saw it start.
-struct worker_record {
-  unsigned id = 0;
-  int pid = 0;
-  steady::time_point spawned{};
-};
-
 /// The master-side state of the plugin, shared by its copies (a plugin is copied into the
 /// resolved configuration; the master and, after fork(), each worker see the same object).
 struct state {
@@ -31,8 +24,6 @@ struct state {
   std::uint64_t rolling_restarts = 0;  ///< rolling restarts of the workers
   std::uint64_t master_restarts = 0;   ///< master restarts this service went through
   std::uint64_t start_rss = 0;         ///< the master's resident memory at start (bytes)
-  std::vector<worker_record> workers;  ///< live workers, in the order they were spawned
-  int counted_death = 0;  ///< the pid of the last death counted, until `worker_removed` says more
   // The metrics endpoint's descriptors, as plain numbers: a worker, forked from the master,
   // closes them without touching the master's Asio objects.
   int listen_fd = -1;
