@@ -265,11 +265,8 @@ class resolved {
   template <class Op>
   static void validate_one(Op const& op) {
     if constexpr (detail::is_runtime_set<Op>::value) {
-      constexpr auto key = detail::key_of<Op>::value;
-      using descriptor = setting<key>;
-      if (!detail::passes_check<descriptor>(detail::value_of(op)))
-        throw config_error(std::string{"cluster: .set<\""} + std::string{key.view()} +
-                           "\">(cluster::runtime(...)) expects " + descriptor::expects);
+      std::string problem = detail::runtime_problem<detail::key_of<Op>::value>(op.value.value);
+      if (!problem.empty()) throw config_error(std::move(problem));
     }
   }
 
