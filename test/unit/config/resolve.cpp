@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -42,6 +44,13 @@ struct needs_recorder {
 };
 
 struct fake_master {};
+
+/// A server built in the master: an abstract one, with state the workers would read.
+struct preloaded_job {
+  int runs = 0;
+  std::vector<int> table;
+  void work() { ++runs; }
+};
 
 }  // namespace
 
@@ -281,4 +290,20 @@ TEST_CASE("runtime values that fit are read exactly, up to the largest of each t
   CHECK(r.settings().restart_timeout == 250ms);
   CHECK(r.settings().user == cluster::identity{{}, 4294967294});
   CHECK(r.get<"resolve test port">() == 65535);
+}
+
+TEST_CASE("a server given as an object is copied into each resolved configuration") {
+  // The builder is const, as a user's may be: the server the workers use and change is the
+  // resolved configuration's own copy, so nothing writes through the const builder.
+  auto const config = cluster::cluster(preloaded_job{41, {1, 2, 3}});
+  auto first = config.resolve<"development">();
+  STATIC_REQUIRE(std::is_same_v<decltype(first.server()), preloaded_job&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::as_const(first).server()), preloaded_job const&>);
+  CHECK(first.server().runs == 41);
+  CHECK(first.server().table == std::vector<int>{1, 2, 3});
+  first.server().work();
+  CHECK(first.server().runs == 42);
+
+  auto const second = config.resolve<"development">();
+  CHECK(second.server().runs == 41);
 }
