@@ -1,4 +1,4 @@
-// expect: cluster: this setting takes a whole number; not a string, a bool, a character or a floating-point value
+// expect: cluster: this setting takes a whole number; not a string, a bool, a character
 // A key of the user's own with an integer type: 1.5 used to be truncated to 1.
 #include <cluster/config.hpp>
 
@@ -10,4 +10,6 @@ struct cluster::setting<"retries"> {
 
 struct app {};
 
-void configure() { [[maybe_unused]] auto c = cluster::cluster<app>().set<"retries">(1.5).listen(0); }
+void configure() {
+  [[maybe_unused]] auto c = cluster::cluster<app>().set<"retries">(1.5).listen(0);
+}

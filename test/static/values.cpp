@@ -87,7 +87,8 @@ static_assert(cluster::value_for<"workers">(4294967295LL).value == 4294967295u);
 static_assert(cluster::value_for<"backlog">(2147483647LL).value == 2147483647);
 static_assert(cluster::value_for<"backlog">(2147483647ULL).value == 2147483647);
 static_assert(cluster::value_for<"user">(4294967294LL).value == cluster::identity{{}, 4294967294});
-static_assert(cluster::value_for<"group">(4294967294ULL).value == cluster::identity{{}, 4294967294});
+static_assert(cluster::value_for<"group">(4294967294ULL).value ==
+              cluster::identity{{}, 4294967294});
 static_assert(cluster::value_for<"values test sample port">(65535).value == 65535);
 static_assert(cluster::value_for<"values test retries">(5).value == 5L);
 static_assert(cluster::value_for<"values test verbose">(true).value);
@@ -96,8 +97,9 @@ static_assert(cluster::value_for<"values test separator">(',').value == ',');
 // Durations of any count type and unit, read exactly: the twins of timeout_unsigned_too_long.cpp,
 // timeout_overflows_milliseconds.cpp, timeout_max_milliseconds.cpp and
 // timeout_not_whole_milliseconds.cpp.
-static_assert(cluster::value_for<"timeout">(std::chrono::duration<unsigned long long, std::milli>{5})
-                  .value == 5ms);
+static_assert(
+    cluster::value_for<"timeout">(std::chrono::duration<unsigned long long, std::milli>{5}).value ==
+    5ms);
 static_assert(cluster::value_for<"timeout">(std::chrono::duration<std::uint64_t>{5}).value == 5s);
 static_assert(cluster::value_for<"timeout">(5ULL).value == 5ms);
 static_assert(cluster::value_for<"timeout">(1500ms).value == 1500ms);
@@ -107,9 +109,11 @@ static_assert(cluster::value_for<"timeout">(std::chrono::duration<double>{0.1}).
 static_assert(cluster::value_for<"timeout">(std::chrono::duration<short, std::ratio<1, 3>>{6})
                   .value == 2s);
 // The longest duration taken, 146 years and a bit, the same in milliseconds and in hours.
-static_assert(cluster::value_for<"timeout">(std::chrono::years{146}).value == std::chrono::years{146});
-static_assert(cluster::value_for<"timeout">(std::chrono::milliseconds{4611686018427}).value.count() ==
-              4611686018427);
+static_assert(cluster::value_for<"timeout">(std::chrono::years{146}).value ==
+              std::chrono::years{146});
+static_assert(
+    cluster::value_for<"timeout">(std::chrono::milliseconds{4611686018427}).value.count() ==
+    4611686018427);
 
 // unknown_key.cpp, workers_not_a_count.cpp, workers_zero.cpp
 void known_key() { [[maybe_unused]] auto c = cluster::cluster<app>().set<"workers">(4).listen(0); }

@@ -273,7 +273,8 @@ struct value_for {
       }
       // Without a reject function a key's rule is not checked on constants, but a value that
       // does not fit its type is still never cut to fit.
-      if (verdict != detail::verdict::fine) detail::reject_unfit<traits>(detail::fit_of<traits>(arg));
+      if (verdict != detail::verdict::fine)
+        detail::reject_unfit<traits>(detail::fit_of<traits>(arg));
     }
   }
 };

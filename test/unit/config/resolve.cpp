@@ -234,17 +234,20 @@ TEST_CASE("an environment that matches no branch gets the calls for all environm
 
 TEST_CASE("runtime values that do not fit their setting's type stop the start-up with one line") {
   using namespace std::chrono_literals;
-  auto const workers = cluster::cluster<app>().set<"workers">(cluster::runtime(4294967297LL)).listen(0);
+  auto const workers =
+      cluster::cluster<app>().set<"workers">(cluster::runtime(4294967297LL)).listen(0);
   CHECK_THROWS_WITH(workers.resolve<"development">(),
                     "cluster: .set<\"workers\">(cluster::runtime(4294967297)) does not fit in "
                     "unsigned; expects a count of at least 1");
 
-  auto const backlog = cluster::cluster<app>().set<"backlog">(cluster::runtime(4294967295LL)).listen(0);
+  auto const backlog =
+      cluster::cluster<app>().set<"backlog">(cluster::runtime(4294967295LL)).listen(0);
   CHECK_THROWS_WITH(backlog.resolve<"development">(),
                     "cluster: .set<\"backlog\">(cluster::runtime(4294967295)) does not fit in "
                     "int; expects a listen backlog of at least 1");
 
-  auto const port = cluster::cluster<app>().set<"resolve test port">(cluster::runtime(70000)).listen(0);
+  auto const port =
+      cluster::cluster<app>().set<"resolve test port">(cluster::runtime(70000)).listen(0);
   CHECK_THROWS_WITH(port.resolve<"development">(),
                     "cluster: .set<\"resolve test port\">(cluster::runtime(70000)) does not fit "
                     "in unsigned short; expects a port number");
@@ -269,8 +272,9 @@ TEST_CASE("runtime values that do not fit their setting's type stop the start-up
 
   // Beyond the type on the side the key's rule forbids: the rule is the message.
   auto const negative = cluster::cluster<app>().set<"workers">(cluster::runtime(-1)).listen(0);
-  CHECK_THROWS_WITH(negative.resolve<"development">(),
-                    "cluster: .set<\"workers\">(cluster::runtime(...)) expects a count of at least 1");
+  CHECK_THROWS_WITH(
+      negative.resolve<"development">(),
+      "cluster: .set<\"workers\">(cluster::runtime(...)) expects a count of at least 1");
 }
 
 TEST_CASE("runtime values that fit are read exactly, up to the largest of each type") {
@@ -279,7 +283,8 @@ TEST_CASE("runtime values that fit are read exactly, up to the largest of each t
                           .set<"workers">(cluster::runtime(4294967295ULL))
                           .set<"backlog">(cluster::runtime(2147483647LL))
                           .set<"timeout">(cluster::runtime(std::chrono::duration<std::uint64_t>{5}))
-                          .set<"restart timeout">(cluster::runtime(std::chrono::duration<double>{0.25}))
+                          .set<"restart timeout">(
+                              cluster::runtime(std::chrono::duration<double>{0.25}))
                           .set<"user">(cluster::runtime(4294967294ULL))
                           .set<"resolve test port">(cluster::runtime(65535))
                           .listen(0);

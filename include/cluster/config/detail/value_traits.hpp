@@ -281,7 +281,8 @@ constexpr milliseconds_from to_milliseconds(std::chrono::duration<Rep, Period> c
     if (ms != ms) return {longest, fit::out_of_range};  // NaN: no duration at all
     if (ms > static_cast<long double>(longest)) return {longest, fit::out_of_range};
     if (ms < -static_cast<long double>(longest)) return {-longest, fit::out_of_range};
-    auto const nearest = static_cast<std::chrono::milliseconds::rep>(ms < 0 ? ms - 0.5L : ms + 0.5L);
+    auto const nearest =
+        static_cast<std::chrono::milliseconds::rep>(ms < 0 ? ms - 0.5L : ms + 0.5L);
     long double const off = ms - static_cast<long double>(nearest);
     // 1.5ms is not whole; 0.1s is, though 0.1 has no exact binary form: a nanosecond of
     // rounding error is forgiven.
@@ -291,8 +292,9 @@ constexpr milliseconds_from to_milliseconds(std::chrono::duration<Rep, Period> c
   } else {
     // Sign and magnitude in the widest unsigned type: no overflow, whatever the count's type.
     bool const negative = std::cmp_less(d.count(), 0);
-    std::uintmax_t const magnitude = negative ? std::uintmax_t{0} - static_cast<std::uintmax_t>(d.count())
-                                              : static_cast<std::uintmax_t>(d.count());
+    std::uintmax_t const magnitude =
+        negative ? std::uintmax_t{0} - static_cast<std::uintmax_t>(d.count())
+                 : static_cast<std::uintmax_t>(d.count());
     constexpr auto num = static_cast<std::uintmax_t>(per_unit::num);
     constexpr auto den = static_cast<std::uintmax_t>(per_unit::den);
     std::uintmax_t const units = magnitude / den;
