@@ -277,10 +277,14 @@ constexpr milliseconds_from to_milliseconds(std::chrono::duration<Rep, Period> c
   using per_unit = std::ratio_divide<Period, std::milli>;
   constexpr auto longest = longest_duration_ms;
   if constexpr (std::floating_point<Rep>) {
+    constexpr Rep infinite = std::numeric_limits<Rep>::infinity();
+    // NaN, no duration at all, compares false with everything. It is caught before any
+    // arithmetic, which constant evaluation refuses to do on it.
+    if (!(d.count() >= -infinite && d.count() <= infinite)) return {longest, fit::out_of_range};
     long double const ms = static_cast<long double>(d.count()) * per_unit::num / per_unit::den;
-    if (ms != ms) return {longest, fit::out_of_range};  // NaN: no duration at all
-    if (ms > static_cast<long double>(longest)) return {longest, fit::out_of_range};
-    if (ms < -static_cast<long double>(longest)) return {-longest, fit::out_of_range};
+    auto const bound = static_cast<long double>(longest);
+    if (ms > bound) return {longest, fit::out_of_range};
+    if (ms < -bound) return {-longest, fit::out_of_range};
     auto const nearest =
         static_cast<std::chrono::milliseconds::rep>(ms < 0 ? ms - 0.5L : ms + 0.5L);
     long double const off = ms - static_cast<long double>(nearest);
