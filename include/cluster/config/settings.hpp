@@ -26,6 +26,10 @@ namespace cluster {
 ///   constant fails `check` so that the compiler quotes its name;
 /// - optionally `default_value(environment)` (or a `static constexpr value_type default_value`).
 ///
+/// Whatever the key, a value is never cut to fit `value_type`: a number beyond an integer type, a
+/// duration that is not whole milliseconds or longer than 146 years, an id beyond 4294967294 are
+/// refused by `value_traits` (detail/value_traits.hpp), before or after `check` (see `judge`).
+///
 /// Example: declaring a key of your own, used as `.set<"greeting">("hi")`:
 /// ```
 /// template <> struct cluster::setting<"greeting"> {
