@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSL-1.0
-// The server kinds end to end: a TCP coroutine server, an abstract job, a preloaded lambda job.
+// The server kinds end to end: a TCP coroutine server, an abstract job, preloaded lambda jobs.
 #include "support/harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -23,6 +23,12 @@ TEST_CASE("cluster::job turns a lambda built in the master into an abstract serv
   master_process m("lambda", {{"WEB_CONCURRENCY", "2"}});
   CHECK(m.wait_line("lambda job in worker 0") >= 0);
   CHECK(m.wait_line("lambda job in worker 1") >= 0);
+}
+
+TEST_CASE("a const configuration built around a server object runs it in every worker") {
+  master_process m("const-lambda");
+  CHECK(m.wait_line("const lambda job in worker 0") >= 0);
+  CHECK(m.wait_line("const lambda job in worker 1") >= 0);
 }
 
 TEST_CASE("an asynchronous HTTP handler does not hold its worker while it waits") {

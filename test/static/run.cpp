@@ -4,6 +4,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <type_traits>
+
 namespace run_test {
 
 struct echo {
@@ -35,6 +37,14 @@ int actions(int argc, char** argv) {
       .do_([] {})
       .do_([](auto& master) { (void)master; })
       .run(argc, argv);
+}
+
+// A server object built in the master, in a configuration that is itself const: run() hands the
+// workers a copy of its own, never a mutable view of the const builder.
+int const_preloaded(int argc, char** argv) {
+  auto const config = cluster::cluster(cluster::job([] {})).set<"workers">(2);
+  static_assert(std::is_const_v<decltype(config)>);
+  return config.run(argc, argv);
 }
 
 }  // namespace run_test

@@ -3,6 +3,7 @@
 #include <cluster/config.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,30 @@ struct cluster::setting<"values test sample ratio"> {
   static constexpr char const* expects = "a ratio";
 };
 
+// Twins of user_key_integer_too_big.cpp, user_key_integer_not_a_whole_number.cpp and
+// user_key_bool_given_a_number.cpp: keys of the user's own with small, long and bool types.
+template <>
+struct cluster::setting<"values test sample port"> {
+  using value_type = std::uint16_t;
+  static constexpr char const* expects = "a port number";
+};
+template <>
+struct cluster::setting<"values test retries"> {
+  using value_type = long;
+  static constexpr char const* expects = "a number of retries";
+};
+template <>
+struct cluster::setting<"values test verbose"> {
+  using value_type = bool;
+  static constexpr char const* expects = "true or false";
+};
+// Twin of user_key_char_given_a_number.cpp.
+template <>
+struct cluster::setting<"values test separator"> {
+  using value_type = char;
+  static constexpr char const* expects = "a separator character";
+};
+
 namespace values_test {
 
 // Each constant converts at compile time to the key's value type.
@@ -54,6 +79,41 @@ static_assert(cluster::value_for<"user">(33).value == cluster::identity{{}, 33})
 static_assert(cluster::value_for<"group">(0).value == cluster::identity{{}, 0});
 static_assert(cluster::value_for<"values test greeting">("hi").value == "hi");
 static_assert(cluster::value_for<"values test sample ratio">(ratio{1, 2}).value.den == 2);
+
+// The largest values that fit their types are taken as they are: the twins of
+// workers_too_big.cpp, backlog_too_big.cpp, backlog_4294967295.cpp, user_id_too_big.cpp and
+// user_key_integer_too_big.cpp.
+static_assert(cluster::value_for<"workers">(4294967295LL).value == 4294967295u);
+static_assert(cluster::value_for<"backlog">(2147483647LL).value == 2147483647);
+static_assert(cluster::value_for<"backlog">(2147483647ULL).value == 2147483647);
+static_assert(cluster::value_for<"user">(4294967294LL).value == cluster::identity{{}, 4294967294});
+static_assert(cluster::value_for<"group">(4294967294ULL).value ==
+              cluster::identity{{}, 4294967294});
+static_assert(cluster::value_for<"values test sample port">(65535).value == 65535);
+static_assert(cluster::value_for<"values test retries">(5).value == 5L);
+static_assert(cluster::value_for<"values test verbose">(true).value);
+static_assert(cluster::value_for<"values test separator">(',').value == ',');
+
+// Durations of any count type and unit, read exactly: the twins of timeout_unsigned_too_long.cpp,
+// timeout_overflows_milliseconds.cpp, timeout_max_milliseconds.cpp and
+// timeout_not_whole_milliseconds.cpp.
+static_assert(
+    cluster::value_for<"timeout">(std::chrono::duration<unsigned long long, std::milli>{5}).value ==
+    5ms);
+static_assert(cluster::value_for<"timeout">(std::chrono::duration<std::uint64_t>{5}).value == 5s);
+static_assert(cluster::value_for<"timeout">(5ULL).value == 5ms);
+static_assert(cluster::value_for<"timeout">(1500ms).value == 1500ms);
+static_assert(cluster::value_for<"timeout">(3000us).value == 3ms);
+static_assert(cluster::value_for<"timeout">(1.5s).value == 1500ms);
+static_assert(cluster::value_for<"timeout">(std::chrono::duration<double>{0.1}).value == 100ms);
+static_assert(cluster::value_for<"timeout">(std::chrono::duration<short, std::ratio<1, 3>>{6})
+                  .value == 2s);
+// The longest duration taken, 146 years and a bit, the same in milliseconds and in hours.
+static_assert(cluster::value_for<"timeout">(std::chrono::years{146}).value ==
+              std::chrono::years{146});
+static_assert(
+    cluster::value_for<"timeout">(std::chrono::milliseconds{4611686018427}).value.count() ==
+    4611686018427);
 
 // unknown_key.cpp, workers_not_a_count.cpp, workers_zero.cpp
 void known_key() { [[maybe_unused]] auto c = cluster::cluster<app>().set<"workers">(4).listen(0); }

@@ -146,7 +146,8 @@ class resolved {
                   get<"restart threshold">(), get<"restart timeout">(),
                   get<"socket path">()},
         listeners_(make_listeners(std::make_index_sequence<listen_indices.second>{})),
-        plugins_(make_plugins(std::make_index_sequence<plugin_indices.second>{})) {
+        plugins_(make_plugins(std::make_index_sequence<plugin_indices.second>{})),
+        server_(builder.server_) {
     validate(std::make_index_sequence<set_indices.second>{});
   }
 
@@ -210,11 +211,19 @@ class resolved {
   template <class Slot, class Default>
   using slot_type = typename detail::slot_in<Slot, Default, plugin_tuple_type>::type;
 
-  /// The server object built in the master (only when the cluster was given one).
-  [[nodiscard]] server_type& server() const noexcept
+  /// The server object built in the master (only when the cluster was given one): this
+  /// configuration's own copy of it, made in the master at start-up, before any fork, so each
+  /// worker inherits it copy-on-write. A copy, because the builder is read-only (it may be a
+  /// `const` object) while the workers use the server as a mutable object.
+  [[nodiscard]] server_type& server() noexcept
     requires server_preloaded
   {
-    return const_cast<server_type&>(builder_->server_.server);  // NOLINT: the builder is shared read-only by design; the server is the user's mutable object
+    return server_.server;
+  }
+  [[nodiscard]] server_type const& server() const noexcept
+    requires server_preloaded
+  {
+    return server_.server;
   }
 
   /// True when a plugin of this environment handles `Event` delivered with `Target` (the master,
@@ -265,11 +274,8 @@ class resolved {
   template <class Op>
   static void validate_one(Op const& op) {
     if constexpr (detail::is_runtime_set<Op>::value) {
-      constexpr auto key = detail::key_of<Op>::value;
-      using descriptor = setting<key>;
-      if (!detail::passes_check<descriptor>(detail::value_of(op)))
-        throw config_error(std::string{"cluster: .set<\""} + std::string{key.view()} +
-                           "\">(cluster::runtime(...)) expects " + descriptor::expects);
+      std::string problem = detail::runtime_problem<detail::key_of<Op>::value>(op.value.value);
+      if (!problem.empty()) throw config_error(std::move(problem));
     }
   }
 
@@ -284,6 +290,8 @@ class resolved {
   core_settings settings_;
   std::array<endpoint, listen_indices.second> listeners_;
   [[no_unique_address]] plugin_tuple_type plugins_;
+  // Empty unless the server was given as an object (see server()).
+  [[no_unique_address]] detail::server_slot<Server> server_;
 };
 
 //=== run ===//

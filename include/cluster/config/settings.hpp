@@ -8,6 +8,7 @@
 #include "fixed_string.hpp"
 
 #include <chrono>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -24,6 +25,10 @@ namespace cluster {
 ///   declared, never defined, non-constexpr function named after the fix, called when a
 ///   constant fails `check` so that the compiler quotes its name;
 /// - optionally `default_value(environment)` (or a `static constexpr value_type default_value`).
+///
+/// Whatever the key, a value is never cut to fit `value_type`: a number beyond an integer type, a
+/// duration that is not whole milliseconds or longer than 146 years, an id beyond 4294967294 are
+/// refused by `value_traits` (detail/value_traits.hpp), before or after `check` (see `judge`).
 ///
 /// Example: declaring a key of your own, used as `.set<"greeting">("hi")`:
 /// ```
@@ -190,6 +195,28 @@ constexpr bool passes_check(typename Descriptor::value_type const& value) {
   }
 }
 
+/// What is wrong with a value given to `set<Key>()`, if anything.
+enum class verdict : unsigned char {
+  fine,
+  breaks_rule,   ///< fails the key's `check`
+  does_not_fit,  ///< does not fit the key's `value_type` (see `fit`)
+};
+
+/// Judges `arg`, given to `set<Key>()`, from the argument and its `nearest` value of the key's
+/// type (`value_traits::from`), in the same order for constants and for run-time values.
+template <fixed_string Key, class Arg>
+constexpr verdict judge(Arg const& arg, typename setting<Key>::value_type const& nearest) {
+  using traits = value_traits<typename setting<Key>::value_type>;
+  fit const f = fit_of<traits>(arg);
+  // A duration that is not whole milliseconds is told first: its truncated value would mislead
+  // the key's rule (500us is longer than 0 ms, not 0 ms).
+  if (f == fit::inexact) return verdict::does_not_fit;
+  // The key's rule next, on the nearest value: a value beyond the type on the side the rule
+  // forbids anyway is better told by the rule (.set<"workers">(-1): "at least 1").
+  if (!passes_check<setting<Key>>(nearest)) return verdict::breaks_rule;
+  return f == fit::fits ? verdict::fine : verdict::does_not_fit;
+}
+
 /// The default of `Key` in `environment`, or a value-initialized `value_type` when the key
 /// declares none.
 template <fixed_string Key>
@@ -242,12 +269,42 @@ struct value_for {
       // The traits' own static_assert says which kind of value this key takes.
       value = detail::value_traits<value_type>::from(arg);
     } else {
-      value = detail::value_traits<value_type>::from(arg);
+      using traits = detail::value_traits<value_type>;
+      value = traits::from(arg);
+      detail::verdict const verdict = detail::judge<Key>(arg, value);
       if constexpr (requires { setting<Key>::reject; }) {
-        if (!detail::passes_check<setting<Key>>(value)) setting<Key>::reject();
+        if (verdict == detail::verdict::breaks_rule) setting<Key>::reject();
       }
+      // Without a reject function a key's rule is not checked on constants, but a value that
+      // does not fit its type is still never cut to fit.
+      if (verdict != detail::verdict::fine)
+        detail::reject_unfit<traits>(detail::fit_of<traits>(arg));
     }
   }
 };
+
+namespace detail {
+
+/// The start-up check of `cluster::runtime(arg)` given to `set<Key>()`: an empty string when the
+/// value is acceptable, else the one-line error, in the words of the compile-time checks.
+template <fixed_string Key, class Arg>
+std::string runtime_problem(Arg const& arg) {
+  using descriptor = setting<Key>;
+  using traits = value_traits<typename descriptor::value_type>;
+  std::string const call = std::string{"cluster: .set<\""} + std::string{Key.view()} +
+                           "\">(cluster::runtime(";
+  switch (judge<Key>(arg, traits::from(arg))) {
+    case verdict::fine:
+      return {};
+    case verdict::breaks_rule:
+      return call + "...)) expects " + descriptor::expects;
+    case verdict::does_not_fit:
+      return call + value_text(arg) + ")) " + explain_unfit<traits>(fit_of<traits>(arg)) +
+             "; expects " + descriptor::expects;
+  }
+  return {};
+}
+
+}  // namespace detail
 
 }  // namespace cluster

@@ -2,6 +2,7 @@
 // The program the integration tests run as a master: one server kind per command-line mode.
 #include "test_config.hpp"
 
+#include <cluster/cluster.hpp>
 #include <cluster/master.hpp>
 #include <cluster/server/http.hpp>
 
@@ -289,10 +290,21 @@ int main(int argc, char** argv) {
     }));
     return cluster::master<decltype(cfg)>(cfg).run();
   }
+  if (mode == "const-lambda") {
+    // The same through the real builder, itself const: run() resolves it and hands the workers
+    // the resolved configuration's own copy of the server, never a write through the builder.
+    auto const config = cluster::cluster(cluster::job([] {
+                          std::fprintf(stderr, "const lambda job in worker %u\n",
+                                       cluster::worker_id().value_or(999));
+                          for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+                        })).set<"workers">(2);
+    return config.run(argc, argv);
+  }
   std::fprintf(
       stderr,
       "Usage: %s "
-      "http|handover|impatient|async|container|broken|echo|polite-echo|job|stuck|fds|ops|lambda\n",
+      "http|handover|impatient|async|container|broken|echo|polite-echo|job|stuck|fds|ops|lambda|"
+      "const-lambda\n",
       argv[0]);
   return 2;
 }

@@ -5,7 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -42,7 +45,20 @@ struct needs_recorder {
 
 struct fake_master {};
 
+/// A server built in the master: an abstract one, with state the workers would read.
+struct preloaded_job {
+  int runs = 0;
+  std::vector<int> table;
+  void work() { ++runs; }
+};
+
 }  // namespace
+
+template <>
+struct cluster::setting<"resolve test port"> {
+  using value_type = std::uint16_t;
+  static constexpr char const* expects = "a port number";
+};
 
 template <>
 struct cluster::setting<"greeting"> {
@@ -214,4 +230,85 @@ TEST_CASE("an environment that matches no branch gets the calls for all environm
   CHECK(staging.settings().workers == 3);
   CHECK(staging.settings().restart_threshold == std::chrono::milliseconds{60000});
   STATIC_REQUIRE(decltype(config)::environment_count == 1);
+}
+
+TEST_CASE("runtime values that do not fit their setting's type stop the start-up with one line") {
+  using namespace std::chrono_literals;
+  auto const workers =
+      cluster::cluster<app>().set<"workers">(cluster::runtime(4294967297LL)).listen(0);
+  CHECK_THROWS_WITH(workers.resolve<"development">(),
+                    "cluster: .set<\"workers\">(cluster::runtime(4294967297)) does not fit in "
+                    "unsigned; expects a count of at least 1");
+
+  auto const backlog =
+      cluster::cluster<app>().set<"backlog">(cluster::runtime(4294967295LL)).listen(0);
+  CHECK_THROWS_WITH(backlog.resolve<"development">(),
+                    "cluster: .set<\"backlog\">(cluster::runtime(4294967295)) does not fit in "
+                    "int; expects a listen backlog of at least 1");
+
+  auto const port =
+      cluster::cluster<app>().set<"resolve test port">(cluster::runtime(70000)).listen(0);
+  CHECK_THROWS_WITH(port.resolve<"development">(),
+                    "cluster: .set<\"resolve test port\">(cluster::runtime(70000)) does not fit "
+                    "in unsigned short; expects a port number");
+
+  auto const never = cluster::cluster<app>()
+                         .set<"timeout">(cluster::runtime(std::chrono::milliseconds::max()))
+                         .listen(0);
+  CHECK_THROWS_WITH(never.resolve<"development">(),
+                    "cluster: .set<\"timeout\">(cluster::runtime(9223372036854775807ms)) is longer "
+                    "than 146 years, more than the master's clock can add to the current time; "
+                    "expects a duration of 0 ms or more");
+
+  auto const fine = cluster::cluster<app>().set<"timeout">(cluster::runtime(1500us)).listen(0);
+  CHECK_THROWS_WITH(fine.resolve<"development">(),
+                    "cluster: .set<\"timeout\">(cluster::runtime(1500us)) is not a whole number "
+                    "of milliseconds; expects a duration of 0 ms or more");
+
+  auto const root = cluster::cluster<app>().set<"user">(cluster::runtime(4294967296ULL)).listen(0);
+  CHECK_THROWS_WITH(root.resolve<"development">(),
+                    "cluster: .set<\"user\">(cluster::runtime(4294967296)) is above 4294967294, "
+                    "the largest user or group id; expects a user name or a user id of 0 or more");
+
+  // Beyond the type on the side the key's rule forbids: the rule is the message.
+  auto const negative = cluster::cluster<app>().set<"workers">(cluster::runtime(-1)).listen(0);
+  CHECK_THROWS_WITH(
+      negative.resolve<"development">(),
+      "cluster: .set<\"workers\">(cluster::runtime(...)) expects a count of at least 1");
+}
+
+TEST_CASE("runtime values that fit are read exactly, up to the largest of each type") {
+  using namespace std::chrono_literals;
+  auto const config = cluster::cluster<app>()
+                          .set<"workers">(cluster::runtime(4294967295ULL))
+                          .set<"backlog">(cluster::runtime(2147483647LL))
+                          .set<"timeout">(cluster::runtime(std::chrono::duration<std::uint64_t>{5}))
+                          .set<"restart timeout">(
+                              cluster::runtime(std::chrono::duration<double>{0.25}))
+                          .set<"user">(cluster::runtime(4294967294ULL))
+                          .set<"resolve test port">(cluster::runtime(65535))
+                          .listen(0);
+  auto const r = config.resolve<"development">();
+  CHECK(r.settings().workers == 4294967295u);
+  CHECK(r.settings().backlog == 2147483647);
+  CHECK(r.settings().timeout == 5000ms);
+  CHECK(r.settings().restart_timeout == 250ms);
+  CHECK(r.settings().user == cluster::identity{{}, 4294967294});
+  CHECK(r.get<"resolve test port">() == 65535);
+}
+
+TEST_CASE("a server given as an object is copied into each resolved configuration") {
+  // The builder is const, as a user's may be: the server the workers use and change is the
+  // resolved configuration's own copy, so nothing writes through the const builder.
+  auto const config = cluster::cluster(preloaded_job{41, {1, 2, 3}});
+  auto first = config.resolve<"development">();
+  STATIC_REQUIRE(std::is_same_v<decltype(first.server()), preloaded_job&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::as_const(first).server()), preloaded_job const&>);
+  CHECK(first.server().runs == 41);
+  CHECK(first.server().table == std::vector<int>{1, 2, 3});
+  first.server().work();
+  CHECK(first.server().runs == 42);
+
+  auto const second = config.resolve<"development">();
+  CHECK(second.server().runs == 41);
 }
