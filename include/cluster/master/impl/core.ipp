@@ -49,7 +49,8 @@ CLUSTER_DECL int master_core::run() {
     remove_unix_sockets();
     return 1;
   }
-  spawn(static_cast<int>(plan_.settings.workers));
+  // Not through spawn(int): a count above INT_MAX is a valid setting and must not turn negative.
+  for (unsigned id : sup_.grow(plan_.settings.workers)) spawn_worker(id);
   if (!finished_) io_.run();
   remove_unix_sockets();
   return exit_status_;
