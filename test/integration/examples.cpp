@@ -11,8 +11,11 @@
 
 using namespace cluster::testing;
 
-TEST_CASE("hello answers Hello World and /slow, then stops gracefully") {
-  master_process m(program{{CLUSTER_EXAMPLE_HELLO}}, {{"PORT", "0"}, {"WEB_CONCURRENCY", "2"}});
+namespace {
+
+// hello's banner: "Hello World", a slow page and a 404, then a graceful stop.
+void check_hello(std::string const& path) {
+  master_process m(program{{path}}, {{"PORT", "0"}, {"WEB_CONCURRENCY", "2"}});
   int const port = m.port();
   REQUIRE(port > 0);
   CHECK(http_get(port, "/").find("Hello World") != std::string::npos);
@@ -21,6 +24,18 @@ TEST_CASE("hello answers Hello World and /slow, then stops gracefully") {
   m.signal(SIGQUIT);
   CHECK(m.wait(10s) == 0);
 }
+
+}  // namespace
+
+TEST_CASE("hello answers Hello World and /slow, then stops gracefully") {
+  check_hello(CLUSTER_EXAMPLE_HELLO);
+}
+
+#ifdef CLUSTER_EXAMPLE_HELLO_COMPILED
+TEST_CASE("hello built against cluster::compiled serves the same") {
+  check_hello(CLUSTER_EXAMPLE_HELLO_COMPILED);
+}
+#endif
 
 TEST_CASE("echo echoes") {
   master_process m(program{{CLUSTER_EXAMPLE_ECHO}}, {{"PORT", "0"}, {"WEB_CONCURRENCY", "1"}});
