@@ -221,10 +221,9 @@ class master_archetype : public master_api {
     return {};
   }
 
+  /// Declared only: the archetype is compiled against, never run, so no plugin is ever returned.
   template <class P>
-  [[nodiscard]] P& plugin() const noexcept {
-    return *static_cast<P*>(nullptr);
-  }
+  [[nodiscard]] P& plugin() const noexcept;
 };
 
 }  // namespace cluster
