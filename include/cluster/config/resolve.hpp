@@ -92,6 +92,13 @@ inline endpoint checked_endpoint(owned_endpoint const& e) {
   return {e.type, static_cast<std::uint16_t>(e.port), e.address};
 }
 
+/// True when the branch `Env` has something to listen on (or needs nothing: an abstract server,
+/// a configuration without listeners, the environment that matches no branch).
+template <class Server, fixed_string Env, class... Ops>
+inline constexpr bool branch_listens =
+    abstract_server<typename cluster<Server, Ops...>::server_type> ||
+    !op_facts<Ops...>::any_listen() || Env.size() == 0 || op_facts<Ops...>::listens_in(Env.view());
+
 }  // namespace detail
 
 /// The configuration of one environment, flat and fully typed: every setting a typed value,
@@ -118,9 +125,7 @@ class resolved {
 
   using plugin_tuple_type = decltype(plugin_tuple(std::make_index_sequence<plugin_indices.second>{}));
 
-  static constexpr bool complete = abstract_server<typename builder_type::server_type> ||
-                                   !facts::any_listen() || Env.size() == 0 ||
-                                   facts::listens_in(Env.view());
+  static constexpr bool complete = detail::branch_listens<Server, Env, Ops...>;
   static_assert(complete || detail::always_false<Server>,
                 "cluster: an environment branch has nothing to listen on; add .listen(...) to "
                 "that .in<\"...\">() branch, or before the first .in<>() so that it applies to "
@@ -336,8 +341,11 @@ int cluster<Server, Ops...>::run(int argc, char** argv) const {
     static_assert(detail::master_runner<config_type>::available,
                   "cluster: run() starts the master, which this file does not include; add "
                   "#include <cluster/cluster.hpp>");
-    if constexpr (detail::master_runner<config_type>::available) {
-      config_type config{*this, environment, argc, argv};
+    config_type config{*this, environment, argc, argv};
+    // A branch with nothing to listen on is reported by resolved's own sentence; no master is
+    // built on it, so that the sentence stays the only error.
+    if constexpr (detail::master_runner<config_type>::available &&
+                  detail::branch_listens<Server, Env, Ops...>) {
       return detail::master_runner<config_type>::run(config);
     } else {
       return 1;
