@@ -82,15 +82,18 @@ TEST_CASE("debug words the master's decisions: rolling restart, removal") {
   REQUIRE(started >= 0);
   auto const after = static_cast<std::size_t>(started);
   CHECK(m.wait_line("^info - rolling restart: done, 2 workers replaced$", 20s, after) >= 0);
+  // The old workers were stopped on purpose, and each says so once it has exited.
+  std::string const stopped =
+      R"(^info - worker \d \(pid \d+\) stopped for a rolling restart: exited with status 0$)";
+  int const first = m.wait_line(stopped, 20s, after);
+  REQUIRE(first >= 0);
+  REQUIRE(m.wait_line(stopped, 20s, static_cast<std::size_t>(first) + 1) >= 0);
   m.signal(SIGTTOU);
   CHECK(m.wait_line(R"(^info - worker 1 \(pid \d+\) removed: exited with status 0$)") >= 0);
   CHECK(m.wait_line(R"(^info - worker 1 removed \(pid \d+\)$)") >= 0);
   m.signal(SIGQUIT);
   CHECK(m.wait(10s) == 0);
-  // The old workers were stopped on purpose, and each said so once.
-  CHECK(m.count(
-            R"(^info - worker \d \(pid \d+\) stopped for a rolling restart: exited with status 0$)") ==
-        2);
+  CHECK(m.count(stopped) == 2);
   CHECK(m.count("^warning - ") == 0);
   CHECK(m.count("^error - ") == 0);
 }
