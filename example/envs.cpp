@@ -47,7 +47,8 @@ struct banner {
 long from_env(char const* name, long fallback) {
   char const* text = std::getenv(name);
   long value = fallback;
-  if (text != nullptr && *text != '\0') std::from_chars(text, text + std::string_view{text}.size(), value);
+  if (text != nullptr && *text != '\0')
+    std::from_chars(text, text + std::string_view{text}.size(), value);
   return value;
 }
 
@@ -61,17 +62,21 @@ int main(int argc, char** argv) {
   }
   // Calls before the first in<>() apply to every environment; each branch adds or overrides.
   // An environment that is not listed here (CLUSTER_ENV=staging) gets only those calls, and as
-  // they listen on nothing, start-up stops and names the environments there are.
+  // they listen on nothing, start-up stops and names the environments there are. (Not left to
+  // clang-format, which would flatten the indentation that shows what each branch holds.)
+  // clang-format off
   return cluster::cluster<greeter>()
       .set<"timeout">(5000)
       .use(banner{})
       .in<"development">()
         .set<"workers">(1)
         .set<"restart threshold">(1000)
-        .listen(cluster::runtime(from_env("PORT", 3000)), cluster::runtime(std::string{"127.0.0.1"}))
+        .listen(cluster::runtime(from_env("PORT", 3000)),
+                cluster::runtime(std::string{"127.0.0.1"}))
       .in<"production">()
         .set<"workers">(cluster::runtime(from_env("WEB_CONCURRENCY", 4)))
         .set<"timeout">(30000)
         .listen(cluster::runtime(from_env("PORT", 8080)))
       .run(argc, argv);
+  // clang-format on
 }

@@ -47,8 +47,7 @@ constexpr std::size_t fixed_parts = sizeof(void const*) + sizeof(std::string_vie
 
 static_assert(sizeof(development) == fixed_parts + 1 * sizeof(cluster::endpoint),
               "a configuration with stateless plugins is exactly its settings and listeners");
-static_assert(sizeof(production) ==
-                  fixed_parts + 2 * sizeof(cluster::endpoint) + sizeof(counting),
+static_assert(sizeof(production) == fixed_parts + 2 * sizeof(cluster::endpoint) + sizeof(counting),
               "a plugin with state adds exactly its own size");
 
 static_assert(!std::is_polymorphic_v<development> && !std::is_polymorphic_v<production>);
@@ -120,16 +119,14 @@ struct plain {
   static constexpr cluster::fixed_string name = "plain";
 };
 
-inline auto const config = cluster::cluster<zero_overhead::app>()
-                               .use(plain{})
-                               .listen(0)
-                               .in<"production">()
-                               .use(container_signals{});
+using app = zero_overhead::app;
+inline auto const config =
+    cluster::cluster<app>().use(plain{}).listen(0).in<"production">().use(container_signals{});
 using production = decltype(config.resolve<"production">());
 using development = decltype(config.resolve<"development">());
-static_assert(std::is_same_v<production::slot_type<signals_slot, default_signals>,
-                             container_signals>);
-static_assert(std::is_same_v<development::slot_type<signals_slot, default_signals>,
-                             default_signals>);
+static_assert(
+    std::is_same_v<production::slot_type<signals_slot, default_signals>, container_signals>);
+static_assert(
+    std::is_same_v<development::slot_type<signals_slot, default_signals>, default_signals>);
 
 }  // namespace zero_overhead_slots

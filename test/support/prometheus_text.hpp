@@ -67,10 +67,10 @@ struct prometheus_check {
 
 /// Checks `text` strictly against the text format 0.0.4: every line is `# HELP name text`,
 /// `# TYPE name type` or a sample `name{label="value",...} value [timestamp]`; names match
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, label names `[a-zA-Z_][a-zA-Z0-9_]*` (not `__` reserved); each family
-/// has exactly one HELP and one TYPE, both before its samples, and its samples are contiguous;
-/// counters end in `_total`; no series appears twice; the text ends with a newline; no blank or
-/// other comment lines.
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, label names `[a-zA-Z_][a-zA-Z0-9_]*` (not `__` reserved); each
+/// family has exactly one HELP and one TYPE, both before its samples, and its samples are
+/// contiguous; counters end in `_total`; no series appears twice; the text ends with a newline; no
+/// blank or other comment lines.
 inline prometheus_check check_prometheus(std::string_view text) {
   prometheus_check out;
   auto problem = [&](std::size_t line, std::string const& what) {
@@ -105,7 +105,8 @@ inline prometheus_check check_prometheus(std::string_view text) {
       if (sample_name.size() > suffix.size() && sample_name.ends_with(suffix)) {
         std::string const base = sample_name.substr(0, sample_name.size() - suffix.size());
         auto it = families.find(base);
-        if (it != families.end() && (it->second.type == "histogram" || it->second.type == "summary"))
+        if (it != families.end() &&
+            (it->second.type == "histogram" || it->second.type == "summary"))
           return base;
       }
     }

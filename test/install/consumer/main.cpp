@@ -9,11 +9,8 @@ struct app {};
 }  // namespace
 
 int main() {
-  auto const config = cluster::cluster<app>()
-                          .set<"workers">(2)
-                          .in<"production">()
-                          .set<"workers">(8)
-                          .listen(8080);
+  auto const config =
+      cluster::cluster<app>().set<"workers">(2).in<"production">().set<"workers">(8).listen(8080);
   auto const production = config.resolve<"production">();
   if (production.settings().workers != 8 || production.listeners().size() != 1 ||
       production.listeners()[0].port != 8080) {

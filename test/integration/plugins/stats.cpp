@@ -14,9 +14,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <sstream>
 #include <random>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -116,8 +116,10 @@ std::string listening_inode(int port) {
 /// True when `pid` has the socket with `inode` open.
 bool holds_socket(int pid, std::string const& inode) {
   std::error_code ec;
-  for (auto const& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
-    if (std::filesystem::read_symlink(e.path(), ec).string() == "socket:[" + inode + "]") return true;
+  for (auto const& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    if (std::filesystem::read_symlink(e.path(), ec).string() == "socket:[" + inode + "]")
+      return true;
   }
   return false;
 }
@@ -160,9 +162,8 @@ TEST_CASE("stats counts the connections and requests of a known workload") {
     CHECK(check.sum("cluster_worker_connections_total") == 5);
     CHECK(check.sum("cluster_worker_requests_total") == 15);
   }
-  check = scrape_until(mport, [](auto const& c) {
-    return c.sum("cluster_worker_connections_active") == 0;
-  });
+  check = scrape_until(
+      mport, [](auto const& c) { return c.sum("cluster_worker_connections_active") == 0; });
   CHECK(check.sum("cluster_worker_connections_active") == 0);
   CHECK(check.sum("cluster_worker_connections_total") == 5);
   CHECK(check.sum("cluster_worker_requests_total") == 15);
@@ -172,8 +173,8 @@ TEST_CASE("stats counts the connections and requests of a known workload") {
   INFO(text);
   CHECK(std::regex_search(text, std::regex(R"(^workers   2 \(deaths 0,)", std::regex::multiline)));
   CHECK(std::regex_search(text, std::regex(R"(^total +0 +5 +15$)", std::regex::multiline)));
-  CHECK(std::regex_search(text, std::regex(R"(^0 +\d+ +\d+s +\d+ +\d+ +\d+$)",
-                                           std::regex::multiline)));
+  CHECK(std::regex_search(text,
+                          std::regex(R"(^0 +\d+ +\d+s +\d+ +\d+ +\d+$)", std::regex::multiline)));
 }
 
 TEST_CASE("stats counts a killed worker and shows its replacement with a fresh uptime") {
@@ -192,14 +193,16 @@ TEST_CASE("stats counts a killed worker and shows its replacement with a fresh u
   CHECK(check.value("cluster_worker_deaths_total") == 0);
   int old_pid = 0;
   for (auto const& s : check.all("cluster_worker_uptime_seconds"))
-    if (prometheus_check::label(s, "worker") == "0") old_pid = std::stoi(prometheus_check::label(s, "pid"));
+    if (prometheus_check::label(s, "worker") == "0")
+      old_pid = std::stoi(prometheus_check::label(s, "pid"));
   REQUIRE(old_pid > 0);
 
   ::kill(old_pid, SIGKILL);
   int new_pid = 0;
   double new_uptime = -1;
   check = scrape_until(mport, [&](auto const& c) {
-    if (c.value("cluster_worker_deaths_total") != 1 || c.value("cluster_workers") != 2) return false;
+    if (c.value("cluster_worker_deaths_total") != 1 || c.value("cluster_workers") != 2)
+      return false;
     for (auto const& s : c.all("cluster_worker_uptime_seconds")) {
       if (prometheus_check::label(s, "worker") != "0") continue;
       new_pid = std::stoi(prometheus_check::label(s, "pid"));

@@ -86,7 +86,8 @@ TEST_CASE("an environment's own value overrides the value for all environments, 
 }
 
 TEST_CASE("settings not given take their defaults, some depending on the environment") {
-  auto const config = cluster::cluster<app>().in<"development">().listen(0).in<"production">().listen(0);
+  auto const config =
+      cluster::cluster<app>().in<"development">().listen(0).in<"production">().listen(0);
   auto const development = config.resolve<"development">();
   auto const production = config.resolve<"production">();
   CHECK(development.settings().workers == cluster::detail::cpu_count());
@@ -136,19 +137,20 @@ TEST_CASE("a key declared by the user is set and read like a built-in one") {
 TEST_CASE("runtime values are checked at start-up with a one-line message") {
   unsigned workers = 0;
   auto const bad = cluster::cluster<app>().set<"workers">(cluster::runtime(workers)).listen(0);
-  CHECK_THROWS_WITH(bad.resolve<"development">(),
-                    "cluster: .set<\"workers\">(cluster::runtime(...)) expects a count of at least 1");
+  CHECK_THROWS_WITH(
+      bad.resolve<"development">(),
+      "cluster: .set<\"workers\">(cluster::runtime(...)) expects a count of at least 1");
 
   workers = 3;
   auto const good = cluster::cluster<app>().set<"workers">(cluster::runtime(workers)).listen(0);
   CHECK(good.resolve<"development">().settings().workers == 3);
 
-  auto const title = cluster::cluster<app>()
-                         .set<"title">(cluster::runtime(std::string{"from a flag"}))
-                         .listen(0);
+  auto const title =
+      cluster::cluster<app>().set<"title">(cluster::runtime(std::string{"from a flag"})).listen(0);
   CHECK(title.resolve<"development">().settings().title == "from a flag");
 
-  auto const empty = cluster::cluster<app>().set<"title">(cluster::runtime(std::string{})).listen(0);
+  auto const empty =
+      cluster::cluster<app>().set<"title">(cluster::runtime(std::string{})).listen(0);
   CHECK_THROWS_AS(empty.resolve<"development">(), cluster::config_error);
 
   auto const port = cluster::cluster<app>().listen(cluster::runtime(70000));
@@ -158,12 +160,13 @@ TEST_CASE("runtime values are checked at start-up with a one-line message") {
 }
 
 TEST_CASE("listeners keep their order, kinds and addresses") {
-  auto const config = cluster::cluster<app>()
-                          .listen(8080)
-                          .in<"production">()
-                          .listen(443, "::1")
-                          .listen("/run/app.sock")
-                          .listen(cluster::runtime(9000), cluster::runtime(std::string{"127.0.0.1"}));
+  auto const config =
+      cluster::cluster<app>()
+          .listen(8080)
+          .in<"production">()
+          .listen(443, "::1")
+          .listen("/run/app.sock")
+          .listen(cluster::runtime(9000), cluster::runtime(std::string{"127.0.0.1"}));
   auto const development = config.resolve<"development">();
   REQUIRE(development.listeners().size() == 1);
   CHECK(development.listeners()[0] == cluster::endpoint{cluster::endpoint::kind::tcp, 8080, ""});
@@ -220,11 +223,8 @@ TEST_CASE("do_ actions run in order, only in their environment, with or without 
 }
 
 TEST_CASE("an environment that matches no branch gets the calls for all environments") {
-  auto const config = cluster::cluster<app>()
-                          .set<"workers">(3)
-                          .listen(0)
-                          .in<"production">()
-                          .set<"workers">(9);
+  auto const config =
+      cluster::cluster<app>().set<"workers">(3).listen(0).in<"production">().set<"workers">(9);
   auto const staging = config.resolve<"">("staging");
   CHECK(staging.environment() == "staging");
   CHECK(staging.settings().workers == 3);
