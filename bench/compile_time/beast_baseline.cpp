@@ -4,4 +4,6 @@
 #include "beast_server.hpp"
 #include "handler.hpp"
 
-int main() { return bench::serve_by_hand([](bench::request const& req) { return bench::answer(req); }); }
+int main() {
+  return bench::serve_by_hand([](bench::request const& req) { return bench::answer(req); });
+}

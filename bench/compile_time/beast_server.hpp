@@ -32,7 +32,8 @@ asio::awaitable<void> session(asio::ip::tcp::socket sock, Handler& handler) {
   boost::beast::flat_buffer buffer;
   for (;;) {
     request req;
-    auto [rec, rn] = co_await http::async_read(sock, buffer, req, asio::as_tuple(asio::use_awaitable));
+    auto [rec, rn] =
+        co_await http::async_read(sock, buffer, req, asio::as_tuple(asio::use_awaitable));
     if (rec) break;
     bool const keep_alive = req.keep_alive();
     response res = handler(req);
@@ -59,9 +60,9 @@ int serve_by_hand(Handler handler) {
   char const* port = std::getenv("PORT");
   try {
     asio::io_context io(1);
-    asio::ip::tcp::acceptor acceptor(
-        io, {asio::ip::make_address("127.0.0.1"),
-             static_cast<unsigned short>(port ? std::atoi(port) : 8080)});
+    asio::ip::tcp::acceptor acceptor(io,
+                                     {asio::ip::make_address("127.0.0.1"),
+                                      static_cast<unsigned short>(port ? std::atoi(port) : 8080)});
     std::printf("listening on 127.0.0.1:%u\n", acceptor.local_endpoint().port());
     asio::signal_set stop(io, SIGINT, SIGTERM);
     stop.async_wait([&](auto, int) { io.stop(); });

@@ -56,86 +56,96 @@ constexpr std::string_view to_string(exit_reason r) noexcept {
   return "?";
 }
 
-struct start { static constexpr std::string_view name = "start"; };                 ///< the master is starting (before binding)
-struct listening { static constexpr std::string_view name = "listening"; };             ///< every listener is bound (or adopted)
-struct worker_spawned {          ///< "worker": a worker process was forked
+struct start {
+  static constexpr std::string_view name = "start";
+};  ///< the master is starting (before binding)
+struct listening {
+  static constexpr std::string_view name = "listening";
+};                       ///< every listener is bound (or adopted)
+struct worker_spawned {  ///< "worker": a worker process was forked
   static constexpr std::string_view name = "worker_spawned";
   unsigned id;
   int pid;
 };
-struct worker_connected {        ///< a worker is up and accepting
+struct worker_connected {  ///< a worker is up and accepting
   static constexpr std::string_view name = "worker_connected";
   unsigned id;
   int pid;
 };
-struct worker_killed {           ///< a worker process ended (whatever the cause: see `reason`)
+struct worker_killed {  ///< a worker process ended (whatever the cause: see `reason`)
   static constexpr std::string_view name = "worker_killed";
   unsigned id;
   int pid;
-  int exit_code;                 ///< meaningful when signal == 0
-  int signal;                    ///< the signal that killed it, or 0
-  exit_reason reason;            ///< why, as the master decided (and acts on)
+  int exit_code;       ///< meaningful when signal == 0
+  int signal;          ///< the signal that killed it, or 0
+  exit_reason reason;  ///< why, as the master decided (and acts on)
 };
-struct worker_exception {        ///< an exception escaped the server in a worker
+struct worker_exception {  ///< an exception escaped the server in a worker
   static constexpr std::string_view name = "worker_exception";
   unsigned id;
   int pid;
   std::string_view what;
 };
-struct worker_removed {          ///< a worker was stopped on purpose and not replaced
+struct worker_removed {  ///< a worker was stopped on purpose and not replaced
   static constexpr std::string_view name = "worker_removed";
   unsigned id;
   int pid;
 };
-struct worker_timeout {          ///< a gracefully stopping worker overran `timeout` and was killed
+struct worker_timeout {  ///< a gracefully stopping worker overran `timeout` and was killed
   static constexpr std::string_view name = "worker_timeout";
   unsigned id;
   int pid;
   std::chrono::milliseconds timeout;
 };
-struct worker_waiting {          ///< a gracefully stopping worker still has open connections
+struct worker_waiting {  ///< a gracefully stopping worker still has open connections
   static constexpr std::string_view name = "worker_waiting";
   unsigned id;
   int pid;
   std::size_t connections;
 };
-struct closing {                 ///< a shutdown begins
+struct closing {  ///< a shutdown begins
   static constexpr std::string_view name = "closing";
   bool graceful;
 };
-struct close { static constexpr std::string_view name = "close"; };                 ///< every worker is gone; the master exits next
-struct kill {                    ///< a signal is sent to every worker
+struct close {
+  static constexpr std::string_view name = "close";
+};             ///< every worker is gone; the master exits next
+struct kill {  ///< a signal is sent to every worker
   static constexpr std::string_view name = "kill";
   int signal;
 };
-struct restarting {              ///< a master restart begins; plugins fill the state
+struct restarting {  ///< a master restart begins; plugins fill the state
   static constexpr std::string_view name = "restarting";
   restart_state& state;
 };
-struct restart {                 ///< the new master took over; the state plugins filled
+struct restart {  ///< the new master took over; the state plugins filled
   static constexpr std::string_view name = "restart";
   restart_state const& state;
 };
-struct cyclic_restart {          ///< a restart came too soon after the previous one and is delayed
+struct cyclic_restart {  ///< a restart came too soon after the previous one and is delayed
   static constexpr std::string_view name = "cyclic_restart";
   std::chrono::milliseconds delay;
 };
-struct reopen { static constexpr std::string_view name = "reopen"; }; ///< log files are to be reopened (SIGUSR1, after logrotate moved them)
-struct ready {                   ///< every wanted worker accepts (when systemd is told READY=1)
+struct reopen {
+  static constexpr std::string_view name = "reopen";
+};              ///< log files are to be reopened (SIGUSR1, after logrotate moved them)
+struct ready {  ///< every wanted worker accepts (when systemd is told READY=1)
   static constexpr std::string_view name = "ready";
-  unsigned workers;              ///< how many
+  unsigned workers;  ///< how many
 };
-struct rolling_restart_started { static constexpr std::string_view name = "rolling_restart_started"; };  ///< a rolling restart begins (SIGHUP, `restart_workers()`)
-struct rolling_restart_done {    ///< every worker of a rolling restart has been replaced
+struct rolling_restart_started {
+  static constexpr std::string_view name = "rolling_restart_started";
+};                             ///< a rolling restart begins (SIGHUP, `restart_workers()`)
+struct rolling_restart_done {  ///< every worker of a rolling restart has been replaced
   static constexpr std::string_view name = "rolling_restart_done";
   unsigned replaced;
 };
 struct rolling_restart_failed {  ///< a replacement died before it accepted; the old ones serve on
   static constexpr std::string_view name = "rolling_restart_failed";
-  int pid;                       ///< the replacement that died
-  std::string_view why;          ///< "it ended with signal 11 (Segmentation fault)", ...
+  int pid;               ///< the replacement that died
+  std::string_view why;  ///< "it ended with signal 11 (Segmentation fault)", ...
 };
-struct restart_failed {          ///< a master restart did not happen; this master keeps serving
+struct restart_failed {  ///< a master restart did not happen; this master keeps serving
   static constexpr std::string_view name = "restart_failed";
   std::string_view why;
 };
@@ -148,24 +158,24 @@ struct restart_failed {          ///< a master restart did not happen; this mast
 // delivered in each worker (on the worker's next sweep, within a quarter of a second) after the
 // master has handled it.
 
-struct worker_start {            ///< in the worker: set up, about to serve (or run its job)
+struct worker_start {  ///< in the worker: set up, about to serve (or run its job)
   static constexpr std::string_view name = "worker_start";
   unsigned id;
 };
-struct tick {                    ///< in the worker: its event loop's sweep, four times a second
+struct tick {  ///< in the worker: its event loop's sweep, four times a second
   static constexpr std::string_view name = "tick";
-  unsigned id;                   ///< (flush buffers here: it runs whether requests come or not)
+  unsigned id;  ///< (flush buffers here: it runs whether requests come or not)
 };
-struct worker_exit {             ///< in the worker: about to exit (normally or by an exception)
+struct worker_exit {  ///< in the worker: about to exit (normally or by an exception)
   static constexpr std::string_view name = "worker_exit";
   unsigned id;
-  int code;                      ///< the exit status the worker will have
+  int code;  ///< the exit status the worker will have
 };
-struct client_connection {       ///< in the worker: it accepted a connection
+struct client_connection {  ///< in the worker: it accepted a connection
   static constexpr std::string_view name = "client_connection";
   unsigned id;
 };
-struct client_disconnection {    ///< in the worker: a connection closed
+struct client_disconnection {  ///< in the worker: a connection closed
   static constexpr std::string_view name = "client_disconnection";
   unsigned id;
 };
@@ -174,12 +184,12 @@ struct client_disconnection {    ///< in the worker: a connection closed
 struct client_request {
   static constexpr std::string_view name = "client_request";
   unsigned id;
-  std::string_view method;       ///< "GET"
-  std::string_view target;       ///< "/path?query", as received
-  unsigned version;              ///< 10 or 11 for HTTP/1.0 or 1.1
-  unsigned status;               ///< 200
-  std::uint64_t bytes;           ///< the response body's size
-  std::string_view remote;       ///< the client: "127.0.0.1:51234", "[::1]:51234", or "unix"
+  std::string_view method;             ///< "GET"
+  std::string_view target;             ///< "/path?query", as received
+  unsigned version;                    ///< 10 or 11 for HTTP/1.0 or 1.1
+  unsigned status;                     ///< 200
+  std::uint64_t bytes;                 ///< the response body's size
+  std::string_view remote;             ///< the client: "127.0.0.1:51234", "[::1]:51234", or "unix"
   std::chrono::microseconds duration;  ///< from the request's first byte to its response sent
 };
 
@@ -195,14 +205,16 @@ using master_events =
          rolling_restart_failed, restart_failed>;
 
 /// Every event delivered inside a worker, with `cluster::this_worker&` (`reopen` is in both).
-using worker_events = list<worker_start, tick, worker_exit, client_connection,
-                           client_disconnection, client_request, reopen>;
+using worker_events = list<worker_start, tick, worker_exit, client_connection, client_disconnection,
+                           client_request, reopen>;
 
 }  // namespace events
 
 /// True when `Policy` handles `Event` for `Master`.
 template <class Policy, class Event, class Master>
-concept handles = requires(Policy& p, Event const& ev, Master& m) { p.on(ev, m); };
+concept handles = requires(Policy& p, Event const& ev, Master& m) {
+  p.on(ev, m);
+};
 
 /// Calls `p.on(ev, m)` for each policy that handles `Event`, in declaration order.
 ///

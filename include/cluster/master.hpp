@@ -89,12 +89,11 @@ class master final
   void dispatch(Event const& event) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (deliver_to(boost::hana::at_c<I>(config_.plugins()), std::get<I>(views_), event), ...);
-    }(std::make_index_sequence<std::tuple_size_v<views>>{});
+    }
+    (std::make_index_sequence<std::tuple_size_v<views>>{});
   }
 
-  int run_worker(ipc::worker_setup const& setup) noexcept override {
-    return body_(config_, setup);
-  }
+  int run_worker(ipc::worker_setup const& setup) noexcept override { return body_(config_, setup); }
 
   void run_actions() final { config_.run_actions(user_); }
 

@@ -8,7 +8,7 @@
 #include "config/settings.hpp"
 #include "events.hpp"
 #include "master/api.hpp"
-#include "signals.hpp"
 #include "os/startup_error.hpp"
 #include "restart_state.hpp"
+#include "signals.hpp"
 #include "this_worker.hpp"

@@ -44,8 +44,8 @@ struct signals_slot {};
 struct default_signals {
   static constexpr fixed_string name = "default signals";
   using policy_slot = signals_slot;
-  static constexpr std::array signals{SIGINT,  SIGTERM, SIGQUIT, SIGUSR2,
-                                      SIGHUP,  SIGTTIN, SIGTTOU, SIGUSR1};
+  static constexpr std::array signals{SIGINT, SIGTERM, SIGQUIT, SIGUSR2,
+                                      SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1};
   static constexpr master_action action(int signal) noexcept {
     switch (signal) {
       case SIGINT:

@@ -261,7 +261,8 @@ constexpr int signal_for(std::span<signal_binding const> bindings, master_action
 /// do (`container_signals`), else the first that does (SIGQUIT for `default_signals`), else the
 /// one that stops hard, else SIGTERM.
 constexpr int graceful_signal(std::span<signal_binding const> bindings) noexcept {
-  if (int const s = detail::signal_for(bindings, master_action::graceful_shutdown, SIGTERM)) return s;
+  if (int const s = detail::signal_for(bindings, master_action::graceful_shutdown, SIGTERM))
+    return s;
   if (int const s = detail::signal_for(bindings, master_action::hard_shutdown, SIGTERM)) return s;
   return SIGTERM;
 }
@@ -444,11 +445,11 @@ class watchdog_feeder {
   std::chrono::steady_clock::duration every_{};
 };
 
-
 /// Prints the unit `which` (`service` or `socket`) for a configuration with `settings`,
 /// `listeners` and signal `bindings` (what `CLUSTER_PRINT_UNIT` asks for); the exit status.
 inline int print_unit(std::string_view which, core_settings const& settings,
-                      std::span<endpoint const> listeners, std::span<signal_binding const> bindings) {
+                      std::span<endpoint const> listeners,
+                      std::span<signal_binding const> bindings) {
   try {
     unit_options o;
     if (char const* name = std::getenv("CLUSTER_UNIT_NAME")) o.name = name;
@@ -456,9 +457,9 @@ inline int print_unit(std::string_view which, core_settings const& settings,
     if (args.size() > 1) o.arguments.assign(args.begin() + 1, args.end());
     if (char const* env = std::getenv("CLUSTER_ENV")) o.environment = env;
     if (which == "service") {
-      std::fputs(service_unit(settings, o, graceful_signal(bindings), restart_signal(bindings))
-                     .c_str(),
-                 stdout);
+      std::fputs(
+          service_unit(settings, o, graceful_signal(bindings), restart_signal(bindings)).c_str(),
+          stdout);
     } else if (which == "socket") {
       std::fputs(socket_unit(listeners, settings, o).c_str(), stdout);
     } else {

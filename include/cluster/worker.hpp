@@ -14,10 +14,10 @@
 #include <cluster/this_worker.hpp>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/hana/at.hpp>
-#include <boost/hana/basic_tuple.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/hana/at.hpp>
+#include <boost/hana/basic_tuple.hpp>
 
 #include <poll.h>
 #include <signal.h>
@@ -125,11 +125,12 @@ decltype(auto) with_worker_hooks(Tuple& plugins, this_worker& self, F&& f) {
     ((works_in_workers<Ps> ? (at[n++] = i++) : i++), ...);
     return std::pair{at, n};
   }(static_cast<Tuple*>(nullptr));
-  return [&]<std::size_t... I>(std::index_sequence<I...>) -> decltype(auto) {
+  return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) {
     worker_hooks<std::remove_reference_t<decltype(boost::hana::at_c<picked.first[I]>(plugins))>...>
-        hooks(self, boost::hana::at_c<picked.first[I]>(plugins)...);
+    hooks(self, boost::hana::at_c<picked.first[I]>(plugins)...);
     return f(hooks);
-  }(std::make_index_sequence<picked.second>{});
+  }
+  (std::make_index_sequence<picked.second>{});
 }
 
 /// Write end of the worker's stop pipe, for the signal handler.

@@ -13,6 +13,4 @@ struct counter {
   }
 };
 
-void configure() {
-  [[maybe_unused]] auto c = cluster::cluster<app>().use(counter{}).listen(80);
-}
+void configure() { [[maybe_unused]] auto c = cluster::cluster<app>().use(counter{}).listen(80); }

@@ -8,6 +8,4 @@ struct watcher {
   void on(cluster::events::worker_killed const& /*event*/, int /*master*/) {}
 };
 
-void configure() {
-  [[maybe_unused]] auto c = cluster::cluster<app>().use(watcher{}).listen(80);
-}
+void configure() { [[maybe_unused]] auto c = cluster::cluster<app>().use(watcher{}).listen(80); }

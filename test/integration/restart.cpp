@@ -218,7 +218,8 @@ TEST_CASE("a rolling restart under load replaces every worker and loses no reque
 TEST_CASE("a rolling restart whose new worker cannot start stops, and the old workers serve on") {
   temp_dir dir("rolling-broken");
   fs::path const broken = dir.path() / "broken";
-  master_process m("http", {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_BREAK_FILE", broken.string()}});
+  master_process m("http",
+                   {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_BREAK_FILE", broken.string()}});
   int const port = m.port();
   REQUIRE(m.wait_line("cluster-event: ready workers=2") >= 0);
   auto const old_workers = live_children(m.pid());
@@ -226,10 +227,14 @@ TEST_CASE("a rolling restart whose new worker cannot start stops, and the old wo
   { std::ofstream(broken) << "throw\n"; }
   m.signal(SIGHUP);
   REQUIRE(m.wait_line("cluster-event: rolling_restart_started$") >= 0);
-  REQUIRE(m.wait_line(R"(cluster: rolling restart stopped: the new worker \d+ died before it accepted \(its error was: broken deploy)", 20s) >= 0);
+  REQUIRE(
+      m.wait_line(
+          R"(cluster: rolling restart stopped: the new worker \d+ died before it accepted \(its error was: broken deploy)",
+          20s) >= 0);
   int const failed = std::stoi(m.capture(R"(cluster-event: rolling_restart_failed pid=(\d+))"));
   // The replacement that failed is a crash of a worker that never came up; nothing was stopped.
-  CHECK(m.count("worker_killed id=0 pid=" + std::to_string(failed) + " code=1 signal=0 reason=crashed") == 1);
+  CHECK(m.count("worker_killed id=0 pid=" + std::to_string(failed) +
+                " code=1 signal=0 reason=crashed") == 1);
   CHECK(m.count("reason=stopped") == 0);
   CHECK(m.count("rolling_restart_done") == 0);
   for (int pid : old_workers) CHECK(alive(pid));

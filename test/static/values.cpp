@@ -106,14 +106,13 @@ static_assert(cluster::value_for<"timeout">(1500ms).value == 1500ms);
 static_assert(cluster::value_for<"timeout">(3000us).value == 3ms);
 static_assert(cluster::value_for<"timeout">(1.5s).value == 1500ms);
 static_assert(cluster::value_for<"timeout">(std::chrono::duration<double>{0.1}).value == 100ms);
-static_assert(cluster::value_for<"timeout">(std::chrono::duration<short, std::ratio<1, 3>>{6})
-                  .value == 2s);
+static_assert(
+    cluster::value_for<"timeout">(std::chrono::duration<short, std::ratio<1, 3>>{6}).value == 2s);
 // The longest duration taken, 146 years and a bit, the same in milliseconds and in hours.
 static_assert(cluster::value_for<"timeout">(std::chrono::years{146}).value ==
               std::chrono::years{146});
-static_assert(
-    cluster::value_for<"timeout">(std::chrono::milliseconds{4611686018427}).value.count() ==
-    4611686018427);
+static_assert(cluster::value_for<"timeout">(std::chrono::milliseconds{4611686018427})
+                  .value.count() == 4611686018427);
 
 // unknown_key.cpp, workers_not_a_count.cpp, workers_zero.cpp
 void known_key() { [[maybe_unused]] auto c = cluster::cluster<app>().set<"workers">(4).listen(0); }

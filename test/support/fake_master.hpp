@@ -66,7 +66,8 @@ class fake_master : public master_api {
   fake_master(fake_master const&) = delete;
   fake_master& operator=(fake_master const&) = delete;
 
-  fake_master_state fake;  ///< what it answers (constructed after the base, which only keeps its address)
+  fake_master_state
+      fake;  ///< what it answers (constructed after the base, which only keeps its address)
 };
 
 }  // namespace cluster::testing

@@ -39,8 +39,8 @@ TEST_CASE("docs/plugins/events.md lists exactly the master events") {
   CHECK(listed.size() == 21);
   // The reasons table sits in the same section: drop its rows.
   auto doc = documented("Master events");
-  for (auto const* reason : {"crashed", "exited", "killed", "stopped", "removed", "timed_out",
-                             "shutdown", "gave_up"}) {
+  for (auto const* reason :
+       {"crashed", "exited", "killed", "stopped", "removed", "timed_out", "shutdown", "gave_up"}) {
     doc.erase(reason);
   }
   CHECK(doc == listed);

@@ -3,9 +3,9 @@
 #pragma once
 
 #include "concepts.hpp"
-#include "hooks.hpp"
 #include "detail/ops.hpp"
 #include "fixed_string.hpp"
+#include "hooks.hpp"
 #include "settings.hpp"
 
 #include <boost/hana/basic_tuple.hpp>
@@ -150,14 +150,10 @@ class cluster {
   using server_type = typename detail::server_of<Server>::type;
   static constexpr bool server_preloaded = detail::server_of<Server>::is_preloaded;
 
-  cluster()
-    requires(!server_preloaded)
-  = default;
+  cluster() requires(!server_preloaded) = default;
 
   /// Builds the cluster around a server object made in the master (see the class comment).
-  explicit cluster(server_type server)
-    requires server_preloaded
-      : server_{std::move(server)} {}
+  explicit cluster(server_type server) requires server_preloaded : server_{std::move(server)} {}
 
   /// Sets the setting `Key` to a constant; the type and the value are checked here, at compile
   /// time. Setting the same key twice in one branch is an error; a value in an environment's
@@ -189,8 +185,8 @@ class cluster {
                     "docs/configuration.md, and your own keys are declared by specializing "
                     "cluster::setting<\"name\">");
       return *this;
-    } else if constexpr (!detail::value_traits<
-                             typename setting<Key>::value_type>::template accepts<T>) {
+    } else if constexpr (!detail::value_traits<typename setting<Key>::value_type>::template accepts<
+                             T>) {
       (void)detail::value_traits<typename setting<Key>::value_type>::from(value.value);
       return *this;
     } else {
@@ -302,8 +298,9 @@ class cluster {
   template <std::size_t N>
   [[nodiscard]] auto listen(char const (&path)[N]) const {
     check_listen();
-    static_assert(N > 1, "cluster: .listen(\"\") needs a unix socket path, e.g. "
-                         ".listen(\"/run/app.sock\")");
+    static_assert(N > 1,
+                  "cluster: .listen(\"\") needs a unix socket path, e.g. "
+                  ".listen(\"/run/app.sock\")");
     return append(op::listen<endpoint>{{endpoint::kind::unix_socket, 0, std::string_view{path}}});
   }
 
@@ -321,8 +318,8 @@ class cluster {
   /// Listens on a unix socket at a path known only at run time.
   [[nodiscard]] auto listen(runtime_value<std::string> path) const {
     check_listen();
-    return append(
-        op::listen<detail::owned_endpoint>{{endpoint::kind::unix_socket, 0, std::move(path.value)}});
+    return append(op::listen<detail::owned_endpoint>{
+        {endpoint::kind::unix_socket, 0, std::move(path.value)}});
   }
 
   /// The environment branches this configuration names, in order of first appearance.
@@ -332,7 +329,8 @@ class cluster {
   /// runs in `environment` (for tools and tests). It refers to this builder, so the builder must
   /// outlive it: call it on a named configuration, not on a temporary.
   template <fixed_string Env>
-  [[nodiscard]] resolved<Server, Env, Ops...> resolve(std::string_view environment = Env.view()) const& {
+  [[nodiscard]] resolved<Server, Env, Ops...> resolve(
+      std::string_view environment = Env.view()) const& {
     return resolved<Server, Env, Ops...>{*this, environment};
   }
   template <fixed_string Env>
@@ -346,9 +344,9 @@ class cluster {
   static constexpr void check_listen() {
     if constexpr (abstract_server<server_type>)
       static_assert(detail::always_false<server_type>,
-                  "cluster: this server has a work() member, so it is an abstract cluster and "
-                  "listens on nothing; remove .listen(), or give the server a handle() or "
-                  "serve() member instead of work()");
+                    "cluster: this server has a work() member, so it is an abstract cluster and "
+                    "listens on nothing; remove .listen(), or give the server a handle() or "
+                    "serve() member instead of work()");
   }
 };
 

@@ -28,7 +28,9 @@ concept plugin = std::is_class_v<P> && std::copy_constructible<P> && requires {
 
 /// A server that listens on nothing: each worker runs its `work` member (a job consumer).
 template <class S>
-concept abstract_server = std::is_class_v<S> && requires { &S::work; };
+concept abstract_server = std::is_class_v<S> && requires {
+  &S::work;
+};
 
 namespace detail {
 
@@ -37,7 +39,7 @@ struct required_plugins_of {
   using type = type_list<>;
 };
 template <class P>
-  requires requires { typename P::requires_plugins; }
+requires requires { typename P::requires_plugins; }
 struct required_plugins_of<P> {
   using type = typename P::requires_plugins;
 };

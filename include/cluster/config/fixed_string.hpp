@@ -14,7 +14,8 @@ template <std::size_t N>
 struct fixed_string {
   char data_[N + 1] = {};
 
-  constexpr fixed_string(char const (&text)[N + 1]) noexcept {  // NOLINT(google-explicit-constructor)
+  constexpr fixed_string(
+      char const (&text)[N + 1]) noexcept {  // NOLINT(google-explicit-constructor)
     for (std::size_t i = 0; i != N + 1; ++i) data_[i] = text[i];
   }
 

@@ -33,22 +33,27 @@ template <class P>
 struct on_lookup : P, on_member {};
 
 template <class P>
-concept has_on = std::is_class_v<P> && !std::is_final_v<P> &&
-                 !requires { &on_lookup<P>::on; };
+concept has_on = std::is_class_v<P> && !std::is_final_v<P> && !requires {
+  &on_lookup<P>::on;
+};
 
 template <class P, class Event, class Target>
-concept takes = requires(P& p, Event const& e, Target& t) { p.on(e, t); };
+concept takes = requires(P& p, Event const& e, Target& t) {
+  p.on(e, t);
+};
 
 /// Accepts the event only as a non-const lvalue: never called, events are passed const.
 template <class P, class Event, class Target>
-concept takes_mutable_only =
-    requires(P& p, Event& e, Target& t) { p.on(e, t); } && !takes<P, Event, Target>;
+concept takes_mutable_only = requires(P& p, Event& e, Target& t) {
+  p.on(e, t);
+}
+&&!takes<P, Event, Target>;
 
 /// What is wrong with a plugin's hooks, if anything.
 enum class hook_problem : std::uint8_t {
   none,
-  matches_nothing,       ///< it has `on` overloads, and none matches any event
-  mutable_event,         ///< one takes an event by non-const reference
+  matches_nothing,         ///< it has `on` overloads, and none matches any event
+  mutable_event,           ///< one takes an event by non-const reference
   master_event_in_worker,  ///< one takes a master event with `this_worker&`
   worker_event_in_master,  ///< one takes a worker event with the master
 };
@@ -76,7 +81,8 @@ constexpr hook_problem worker_side(events::list<Workers...> /*events*/) {
 }
 
 template <class P, class... Masters, class... Workers>
-constexpr bool matches_any(events::list<Masters...> /*master*/, events::list<Workers...> /*worker*/) {
+constexpr bool matches_any(events::list<Masters...> /*master*/,
+                           events::list<Workers...> /*worker*/) {
   return (takes<P, Masters, master_probe> || ...) || (takes<P, Workers, this_worker> || ...);
 }
 

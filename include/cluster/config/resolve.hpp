@@ -87,8 +87,9 @@ inline endpoint checked_endpoint(owned_endpoint const& e) {
     throw config_error("cluster: .listen(cluster::runtime(" + std::to_string(e.port) +
                        ")) is not a port; use a number from 0 to 65535");
   if (e.type == endpoint::kind::unix_socket && e.address.empty())
-    throw config_error("cluster: .listen(cluster::runtime(path)) got an empty path; give a unix "
-                       "socket path such as /run/app.sock");
+    throw config_error(
+        "cluster: .listen(cluster::runtime(path)) got an empty path; give a unix "
+        "socket path such as /run/app.sock");
   return {e.type, static_cast<std::uint16_t>(e.port), e.address};
 }
 
@@ -112,18 +113,20 @@ class resolved {
   using builder_type = cluster<Server, Ops...>;
   using facts = detail::op_facts<Ops...>;
 
-  static constexpr auto plugin_indices = facts::template applicable<detail::op_kind::use>(Env.view());
+  static constexpr auto plugin_indices =
+      facts::template applicable<detail::op_kind::use>(Env.view());
   static constexpr auto listen_indices =
       facts::template applicable<detail::op_kind::listen>(Env.view());
-  static constexpr auto action_indices = facts::template applicable<detail::op_kind::do_>(Env.view());
+  static constexpr auto action_indices =
+      facts::template applicable<detail::op_kind::do_>(Env.view());
   static constexpr auto set_indices = facts::template applicable<detail::op_kind::set>(Env.view());
 
   template <std::size_t... I>
-  static auto plugin_tuple(std::index_sequence<I...>)
-      -> boost::hana::basic_tuple<typename detail::plugin_of<
-          detail::op_at<plugin_indices.first[I], Ops...>>::type...>;
+  static auto plugin_tuple(std::index_sequence<I...>) -> boost::hana::basic_tuple<
+      typename detail::plugin_of<detail::op_at<plugin_indices.first[I], Ops...>>::type...>;
 
-  using plugin_tuple_type = decltype(plugin_tuple(std::make_index_sequence<plugin_indices.second>{}));
+  using plugin_tuple_type =
+      decltype(plugin_tuple(std::make_index_sequence<plugin_indices.second>{}));
 
   static constexpr bool complete = detail::branch_listens<Server, Env, Ops...>;
   static_assert(complete || detail::always_false<Server>,
@@ -144,11 +147,16 @@ class resolved {
       : builder_(&builder),
         environment_(environment),
         arguments_(argv, argv == nullptr ? 0 : static_cast<std::size_t>(argc)),
-        settings_{get<"workers">(),           get<"working directory">(),
-                  get<"backlog">(),           get<"timeout">(),
-                  get<"title">(),             get<"worker title">(),
-                  get<"user">(),              get<"group">(),
-                  get<"restart threshold">(), get<"restart timeout">(),
+        settings_{get<"workers">(),
+                  get<"working directory">(),
+                  get<"backlog">(),
+                  get<"timeout">(),
+                  get<"title">(),
+                  get<"worker title">(),
+                  get<"user">(),
+                  get<"group">(),
+                  get<"restart threshold">(),
+                  get<"restart timeout">(),
                   get<"socket path">()},
         listeners_(make_listeners(std::make_index_sequence<listen_indices.second>{})),
         plugins_(make_plugins(std::make_index_sequence<plugin_indices.second>{})),
@@ -220,14 +228,8 @@ class resolved {
   /// configuration's own copy of it, made in the master at start-up, before any fork, so each
   /// worker inherits it copy-on-write. A copy, because the builder is read-only (it may be a
   /// `const` object) while the workers use the server as a mutable object.
-  [[nodiscard]] server_type& server() noexcept
-    requires server_preloaded
-  {
-    return server_.server;
-  }
-  [[nodiscard]] server_type const& server() const noexcept
-    requires server_preloaded
-  {
+  [[nodiscard]] server_type& server() noexcept requires server_preloaded { return server_.server; }
+  [[nodiscard]] server_type const& server() const noexcept requires server_preloaded {
     return server_.server;
   }
 
@@ -249,7 +251,8 @@ class resolved {
   void run_actions(Master& master) const {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (invoke_action(boost::hana::at_c<action_indices.first[I]>(builder_->ops_).fn, master), ...);
-    }(std::make_index_sequence<action_indices.second>{});
+    }
+    (std::make_index_sequence<action_indices.second>{});
   }
 
  private:
@@ -268,7 +271,8 @@ class resolved {
 
   template <std::size_t... I>
   std::array<endpoint, sizeof...(I)> make_listeners(std::index_sequence<I...>) const {
-    return {detail::checked_endpoint(boost::hana::at_c<listen_indices.first[I]>(builder_->ops_).where)...};
+    return {detail::checked_endpoint(
+        boost::hana::at_c<listen_indices.first[I]>(builder_->ops_).where)...};
   }
 
   template <std::size_t... I>
@@ -357,10 +361,11 @@ int cluster<Server, Ops...>::run(int argc, char** argv) const {
     bool const matched = [&]<std::size_t... I>(std::index_sequence<I...>) {
       return ((environment == facts::info[facts::environments.first[I]].name &&
                (status = launch.template operator()<detail::environment_of<
-                    detail::op_at<facts::environments.first[I], Ops...>>::value>(),
+                             detail::op_at<facts::environments.first[I], Ops...>>::value>(),
                 true)) ||
               ...);
-    }(std::make_index_sequence<facts::environments.second>{});
+    }
+    (std::make_index_sequence<facts::environments.second>{});
     if (matched) return status;
 
     if constexpr (abstract_server<server_type> || facts::listens_in("")) {
@@ -378,8 +383,9 @@ int cluster<Server, Ops...>::run(int argc, char** argv) const {
     // Whatever else escapes start-up or the master is still one line and a failed status, not
     // std::terminate's abort.
     std::string_view const what = error.what();
-    std::fprintf(stderr, "%s%.*s\n", what.starts_with("cluster: ") ? "" : "cluster: ",
-                 static_cast<int>(what.size()), what.data());
+    std::fprintf(stderr, "%s%.*s\n",
+                 what.starts_with("cluster: ") ? "" : "cluster: ", static_cast<int>(what.size()),
+                 what.data());
     return 1;
   }
 }

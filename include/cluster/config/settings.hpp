@@ -173,7 +173,9 @@ namespace detail {
 
 /// True when `Key` names a declared setting (built in, or declared by a plugin or the user).
 template <fixed_string Key>
-inline constexpr bool is_known_key = requires { typename setting<Key>::value_type; };
+inline constexpr bool is_known_key = requires {
+  typename setting<Key>::value_type;
+};
 
 template <fixed_string Key>
 struct value_type_of {
@@ -181,7 +183,7 @@ struct value_type_of {
   using type = unknown;
 };
 template <fixed_string Key>
-  requires is_known_key<Key>
+requires is_known_key<Key>
 struct value_type_of<Key> {
   using type = typename setting<Key>::value_type;
 };
@@ -291,8 +293,8 @@ template <fixed_string Key, class Arg>
 std::string runtime_problem(Arg const& arg) {
   using descriptor = setting<Key>;
   using traits = value_traits<typename descriptor::value_type>;
-  std::string const call = std::string{"cluster: .set<\""} + std::string{Key.view()} +
-                           "\">(cluster::runtime(";
+  std::string const call =
+      std::string{"cluster: .set<\""} + std::string{Key.view()} + "\">(cluster::runtime(";
   switch (judge<Key>(arg, traits::from(arg))) {
     case verdict::fine:
       return {};

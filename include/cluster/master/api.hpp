@@ -134,10 +134,14 @@ class master_api {
   [[nodiscard]] int pid_of(unsigned id) const noexcept { return core_->pid_of(id); }
   /// What the worker `pid` wrote in its scoreboard slot (heartbeat, connections, requests), or
   /// nothing for a pid that is not a live worker with a slot. A read of shared memory.
-  [[nodiscard]] std::optional<ipc::slot_snapshot> counters_of(int pid) const noexcept { return core_->counters_of(pid); }
+  [[nodiscard]] std::optional<ipc::slot_snapshot> counters_of(int pid) const noexcept {
+    return core_->counters_of(pid);
+  }
   /// The user and group ids workers run as (`user` / `group`): a plugin creating files that
   /// workers write gives them to that user. `change` is false when workers keep the master's.
-  [[nodiscard]] os::credentials const& worker_credentials() const noexcept { return core_->worker_credentials(); }
+  [[nodiscard]] os::credentials const& worker_credentials() const noexcept {
+    return core_->worker_credentials();
+  }
   /// The environment the configuration was resolved for (`CLUSTER_ENV`).
   [[nodiscard]] std::string_view environment() const noexcept { return core_->environment(); }
   /// The resolved built-in settings.
@@ -167,9 +171,8 @@ inline constexpr bool lists_plugin<Plugin, type_list<Ps...>> = (std::same_as<Plu
 /// `requires_plugins`. `void` stands for the user's own code (`.do_` actions), which may reach
 /// every plugin.
 template <class Self, class P>
-inline constexpr bool may_reach =
-    std::is_void_v<Self> || std::same_as<Self, P> ||
-    lists_plugin<P, typename required_plugins_of<Self>::type>;
+inline constexpr bool may_reach = std::is_void_v<Self> || std::same_as<Self, P> ||
+                                  lists_plugin<P, typename required_plugins_of<Self>::type>;
 
 }  // namespace detail
 
@@ -206,7 +209,7 @@ class plugin_master : public master_api {
 /// and nothing more; every bundled plugin is compiled against it.
 template <class M>
 concept master_like = std::derived_from<M, master_api> && requires(M& m, M const& c) {
-  { c.template get<"workers">() };
+  {c.template get<"workers">()};
 };
 
 /// A master with the contract and nothing else, for checking a plugin without a configuration:

@@ -134,12 +134,8 @@ class master_core final : public detail::master_ops {
   [[nodiscard]] os::credentials const& worker_credentials() const noexcept override {
     return credentials_;
   }
-  [[nodiscard]] std::string_view environment() const noexcept override {
-    return plan_.environment;
-  }
-  [[nodiscard]] core_settings const& settings() const noexcept override {
-    return plan_.settings;
-  }
+  [[nodiscard]] std::string_view environment() const noexcept override { return plan_.environment; }
+  [[nodiscard]] core_settings const& settings() const noexcept override { return plan_.settings; }
   [[nodiscard]] CLUSTER_DECL std::vector<std::string> addresses() const override;
   [[nodiscard]] bool restarted() const noexcept override {
     return predecessor_.present() || took_over_;

@@ -98,7 +98,8 @@ class successor_link {
   /// The successor ended (its status reaped by the master).
   void exited(os::exit_status const& status) {
     if (pending()) {
-      fail("the new master ended with " + os::describe_exit(status) + " before its workers were ready");
+      fail("the new master ended with " + os::describe_exit(status) +
+           " before its workers were ready");
     }
     pid_ = 0;
     handoff_.reset();
@@ -289,6 +290,5 @@ inline os::successor_plan plan_successor(std::string const& executable,
   }
   return plan;
 }
-
 
 }  // namespace cluster::detail

@@ -229,13 +229,14 @@ class supervisor {
   /// ended: the one classification every plugin sees (`events::worker_killed::reason`). Recorded
   /// as the last exit of its id.
   events::exit_reason classify(entry const& w, outcome what, int exit_code, int signal,
-                       clock::time_point now) {
+                               clock::time_point now) {
     events::exit_reason const why = [&] {
       if (what == outcome::give_up) return events::exit_reason::gave_up;
       if (w.overdue) return events::exit_reason::timed_out;
       if (what == outcome::shutting_down) return events::exit_reason::shutdown;
       if (what == outcome::removed) {
-        return w.stopping && w.id < target_ ? events::exit_reason::stopped : events::exit_reason::removed;
+        return w.stopping && w.id < target_ ? events::exit_reason::stopped
+                                            : events::exit_reason::removed;
       }
       if (signal != 0 && signal == w.signalled) return events::exit_reason::killed;
       if (signal == 0 && exit_code == 0) return events::exit_reason::exited;
@@ -410,7 +411,7 @@ class supervisor {
   clock::time_point boot_;
   clock::duration timeout_;
   std::map<int, entry> workers_;
-  std::map<unsigned, unsigned> generations_;   ///< processes started per id
+  std::map<unsigned, unsigned> generations_;    ///< processes started per id
   std::map<unsigned, exit_record> last_exits_;  ///< how the last process of each id ended
   unsigned target_ = 0;
   master_state state_ = master_state::active;

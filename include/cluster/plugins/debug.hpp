@@ -76,9 +76,7 @@ class debug {
 
   /// `warning - worker 0 (pid 1234) crashed: killed by signal 9 (SIGKILL)`; a worker the master
   /// stopped, removed or signalled itself is an `info` line (the wording is `logger`'s too).
-  void on(events::worker_killed const& event, master_api& /*master*/) {
-    print(wording::of(event));
-  }
+  void on(events::worker_killed const& event, master_api& /*master*/) { print(wording::of(event)); }
 
   /// `error - worker 1 exception (pid 1234): <what()>`
   void on(events::worker_exception const& event, master_api& /*master*/) {
@@ -139,9 +137,7 @@ class debug {
   }
 
   /// `info - ready: every worker accepts (4)`
-  void on(events::ready const& event, master_api& /*master*/) {
-    print(wording::of(event));
-  }
+  void on(events::ready const& event, master_api& /*master*/) { print(wording::of(event)); }
 
   /// `info - rolling restart: started`
   void on(events::rolling_restart_started const& event, master_api& /*master*/) {

@@ -112,9 +112,7 @@ class logger {
   }
   /// A worker's end, worded and levelled by the master's reason (as `debug` words it): a crash is
   /// a warning; a worker the master stopped, removed or signalled is info.
-  void on(events::worker_killed const& e, master_api&) {
-    log(wording::of(e));
-  }
+  void on(events::worker_killed const& e, master_api&) { log(wording::of(e)); }
   /// The exception text, in `master.log` (error) and in `workers.error.log`, on one line.
   void on(events::worker_exception const& e, master_api&) {
     if (!state_) return;
@@ -132,9 +130,7 @@ class logger {
     log(log_level::info, fmt::format("worker {} (pid {}) removed", e.id, e.pid));
   }
   /// A stopping worker killed after `timeout` (warning).
-  void on(events::worker_timeout const& e, master_api&) {
-    log(wording::of(e));
-  }
+  void on(events::worker_timeout const& e, master_api&) { log(wording::of(e)); }
   /// A stopping worker still serving connections (debug: repeated while it waits).
   void on(events::worker_waiting const& e, master_api&) {
     log(log_level::debug, fmt::format("worker {} (pid {}) stopping, waiting for {} connections",
@@ -150,8 +146,8 @@ class logger {
   }
   /// A signal to every worker (info).
   void on(events::kill const& e, master_api&) {
-    log(log_level::info, fmt::format("sending signal {} ({}) to every worker", e.signal,
-                                     os::signal_name(e.signal)));
+    log(log_level::info,
+        fmt::format("sending signal {} ({}) to every worker", e.signal, os::signal_name(e.signal)));
   }
   /// A master restart begins (info).
   void on(events::restarting const&, master_api&) {
@@ -169,25 +165,15 @@ class logger {
   }
 
   /// Every worker accepts (info).
-  void on(events::ready const& e, master_api&) {
-    log(wording::of(e));
-  }
+  void on(events::ready const& e, master_api&) { log(wording::of(e)); }
   /// A rolling restart begins (info).
-  void on(events::rolling_restart_started const& e, master_api&) {
-    log(wording::of(e));
-  }
+  void on(events::rolling_restart_started const& e, master_api&) { log(wording::of(e)); }
   /// A rolling restart replaced every worker (info).
-  void on(events::rolling_restart_done const& e, master_api&) {
-    log(wording::of(e));
-  }
+  void on(events::rolling_restart_done const& e, master_api&) { log(wording::of(e)); }
   /// A rolling restart stopped on a replacement that died (error).
-  void on(events::rolling_restart_failed const& e, master_api&) {
-    log(wording::of(e));
-  }
+  void on(events::rolling_restart_failed const& e, master_api&) { log(wording::of(e)); }
   /// A master restart that did not happen (error).
-  void on(events::restart_failed const& e, master_api&) {
-    log(wording::of(e));
-  }
+  void on(events::restart_failed const& e, master_api&) { log(wording::of(e)); }
 
   //=== worker ===//
 

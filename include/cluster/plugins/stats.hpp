@@ -111,14 +111,12 @@ struct stats {
   }
 
   /// Counts a rolling restart.
-  void on(events::rolling_restart_started const&, master_api&) {
-    ++state_->rolling_restarts;
-  }
+  void on(events::rolling_restart_started const&, master_api&) { ++state_->rolling_restarts; }
 
   /// Hands the service's start time and counts to the new master.
   void on(events::restarting const& ev, master_api&) {
-    ev.state.put<stats>(handover{state_->service_start_ms, state_->deaths,
-                                 state_->rolling_restarts, state_->master_restarts});
+    ev.state.put<stats>(handover{state_->service_start_ms, state_->deaths, state_->rolling_restarts,
+                                 state_->master_restarts});
   }
 
   /// Takes over the predecessor's start time and counts, and binds the metrics endpoint now that
@@ -218,8 +216,8 @@ struct stats {
     if (fd < 0) return false;
     state_->listen_fd = fd;
     master_api const* m = &master;
-    auto body = std::make_shared<std::function<std::string()> const>(
-        [this, m] { return prometheus(*m); });
+    auto body =
+        std::make_shared<std::function<std::string()> const>([this, m] { return prometheus(*m); });
     auto ep = std::make_shared<st::endpoint>(master.io(), fd, st::endpoint_protocol(address),
                                              state_, std::move(body));
     ep->start();
@@ -241,8 +239,8 @@ struct stats {
                    metrics.c_str(), std::strerror(errno));
       return;
     }
-    auto timer = std::make_shared<boost::asio::steady_timer>(master.io(),
-                                                              std::chrono::milliseconds(100));
+    auto timer =
+        std::make_shared<boost::asio::steady_timer>(master.io(), std::chrono::milliseconds(100));
     timer->async_wait([this, &master, attempts, timer](boost::system::error_code ec) {
       if (!ec) rebind(master, attempts - 1);
     });

@@ -39,7 +39,8 @@ inline std::string how_it_ended(int exit_code, int signal) {
 /// (SIGKILL)` is a warning; a worker the master stopped, removed or signalled is info.
 inline worded of(events::worker_killed const& e) {
   using reason = events::exit_reason;
-  std::string const who = "worker " + std::to_string(e.id) + " (pid " + std::to_string(e.pid) + ") ";
+  std::string const who =
+      "worker " + std::to_string(e.id) + " (pid " + std::to_string(e.pid) + ") ";
   std::string const how = how_it_ended(e.exit_code, e.signal);
   switch (e.reason) {
     case reason::crashed:
@@ -94,7 +95,8 @@ inline worded of(events::rolling_restart_failed const& e) {
 
 /// `restart failed: <why>; this master keeps serving`
 inline worded of(events::restart_failed const& e) {
-  return {log_level::error, "restart failed: " + std::string(e.why) + "; this master keeps serving"};
+  return {log_level::error,
+          "restart failed: " + std::string(e.why) + "; this master keeps serving"};
 }
 
 }  // namespace wording

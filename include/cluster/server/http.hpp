@@ -61,8 +61,8 @@ constexpr std::chrono::milliseconds request_timeout() {
 /// One HTTP connection: wait for a request, read it, call `handle`, write the response, until
 /// either side closes, a timeout passes or a graceful stop begins.
 template <class Server, class Hooks>
-asio::awaitable<void> http_session(Server& server, stream sock, connection_set& conns,
-                                   Hooks& hooks, peer_address peer) {
+asio::awaitable<void> http_session(Server& server, stream sock, connection_set& conns, Hooks& hooks,
+                                   peer_address peer) {
   namespace bhttp = boost::beast::http;
   // What the plugins that handle `client_request` are told about each request: only computed
   // when one does.
@@ -135,9 +135,8 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     if constexpr (report) {
       if (!wec) {
         hooks.emit(events::client_request{
-            hooks.id(), method, target, version, res.result_int(),
-            res.payload_size().value_or(0), remote,
-            std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - began)});
+            hooks.id(), method, target, version, res.result_int(), res.payload_size().value_or(0),
+            remote, std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - began)});
       }
     }
     if (wec || !keep_alive) break;

@@ -6,9 +6,9 @@
 #include <cluster/cluster.hpp>
 #include <cluster/server/http.hpp>
 
+#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/status.hpp>
-#include <fmt/format.h>
 
 #include <cstdio>
 #include <cstdlib>

@@ -130,9 +130,8 @@ TEST_CASE("the logger writes its three files and the master's life, deaths inclu
   REQUIRE(m.wait(15s) == 0);
   auto const lines = lines_of(master_log);
   CHECK(file_has(master_log, "info closing: graceful shutdown"));
-  CHECK(file_has(master_log,
-                 "info worker 0 (pid " + std::to_string(second) +
-                     ") stopped by the shutdown: exited with status 0"));
+  CHECK(file_has(master_log, "info worker 0 (pid " + std::to_string(second) +
+                                 ") stopped by the shutdown: exited with status 0"));
   CHECK(file_has(master_log, "info ready: every worker accepts (2)"));
   REQUIRE_FALSE(lines.empty());
   CHECK(lines.back().find("info closed: every worker is gone") != std::string::npos);
@@ -155,8 +154,7 @@ TEST_CASE("at level warning master.log has the warnings and no info line") {
   int const first = m.worker_pid(1);
   ::kill(first, SIGKILL);
   REQUIRE(wait_until([&] {
-    return file_has(master_log,
-                    "warning worker 1 (pid " + std::to_string(first) + ") crashed");
+    return file_has(master_log, "warning worker 1 (pid " + std::to_string(first) + ") crashed");
   }));
   REQUIRE(m.wait_line("worker_connected id=1 pid=(?!" + std::to_string(first) + ")") >= 0);
   m.signal(SIGQUIT);

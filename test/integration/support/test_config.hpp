@@ -63,12 +63,13 @@ struct event_trace {
     line("worker_connected " + who(e.id, e.pid));
     for (auto const& w : m.workers()) {
       if (w.pid != e.pid) continue;
-      std::string text = "worker_view " + who(w.id, w.pid) +
-                         " generation=" + std::to_string(w.generation) + " state=" +
-                         (w.state == worker_state::ready ? "ready" : "not-ready") + " last=";
+      std::string text =
+          "worker_view " + who(w.id, w.pid) + " generation=" + std::to_string(w.generation) +
+          " state=" + (w.state == worker_state::ready ? "ready" : "not-ready") + " last=";
       if (w.last_exit) {
-        text += std::string(to_string(w.last_exit->reason)) + ",pid=" +
-                std::to_string(w.last_exit->pid) + ",signal=" + std::to_string(w.last_exit->signal);
+        text += std::string(to_string(w.last_exit->reason)) +
+                ",pid=" + std::to_string(w.last_exit->pid) +
+                ",signal=" + std::to_string(w.last_exit->signal);
       } else {
         text += "none";
       }

@@ -279,15 +279,15 @@ TEST_CASE("runtime values that do not fit their setting's type stop the start-up
 
 TEST_CASE("runtime values that fit are read exactly, up to the largest of each type") {
   using namespace std::chrono_literals;
-  auto const config = cluster::cluster<app>()
-                          .set<"workers">(cluster::runtime(4294967295ULL))
-                          .set<"backlog">(cluster::runtime(2147483647LL))
-                          .set<"timeout">(cluster::runtime(std::chrono::duration<std::uint64_t>{5}))
-                          .set<"restart timeout">(
-                              cluster::runtime(std::chrono::duration<double>{0.25}))
-                          .set<"user">(cluster::runtime(4294967294ULL))
-                          .set<"resolve test port">(cluster::runtime(65535))
-                          .listen(0);
+  auto const config =
+      cluster::cluster<app>()
+          .set<"workers">(cluster::runtime(4294967295ULL))
+          .set<"backlog">(cluster::runtime(2147483647LL))
+          .set<"timeout">(cluster::runtime(std::chrono::duration<std::uint64_t>{5}))
+          .set<"restart timeout">(cluster::runtime(std::chrono::duration<double>{0.25}))
+          .set<"user">(cluster::runtime(4294967294ULL))
+          .set<"resolve test port">(cluster::runtime(65535))
+          .listen(0);
   auto const r = config.resolve<"development">();
   CHECK(r.settings().workers == 4294967295u);
   CHECK(r.settings().backlog == 2147483647);

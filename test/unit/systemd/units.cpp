@@ -2,7 +2,6 @@
 // Unit files from the configuration: signals, quoting, listeners, and systemd's own verdict.
 #include <cluster/signals.hpp>
 #include <cluster/systemd.hpp>
-#include <cluster/systemd.hpp>
 
 #include "../../support/temp_dir.hpp"
 

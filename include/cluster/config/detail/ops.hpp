@@ -188,7 +188,7 @@ struct slot_of {
   using type = void;
 };
 template <class P>
-  requires requires { typename P::policy_slot; }
+requires requires { typename P::policy_slot; }
 struct slot_of<P> {
   using type = typename P::policy_slot;
 };
@@ -226,8 +226,7 @@ constexpr bool marked_in_branch(std::array<bool, sizeof...(Ops)> const& marked,
   using facts = op_facts<Ops...>;
   for (std::size_t i = 0; i != sizeof...(Ops); ++i) {
     if (!marked[i]) continue;
-    if (facts::branch[i] == env || facts::branch[i] == all_environments ||
-        env == all_environments)
+    if (facts::branch[i] == env || facts::branch[i] == all_environments || env == all_environments)
       return true;
   }
   return false;

@@ -57,7 +57,7 @@ struct is_duration<std::chrono::duration<Rep, Period>> : std::true_type {};
 /// Text known at compile time: a string literal, a character array or a string_view.
 template <class T>
 concept constant_text = std::same_as<T, std::string_view> ||
-                        (std::is_array_v<T> && std::same_as<std::remove_extent_t<T>, char const>) ||
+                        (std::is_array_v<T>&& std::same_as<std::remove_extent_t<T>, char const>) ||
                         (std::is_array_v<T> && std::same_as<std::remove_extent_t<T>, char>) ||
                         std::same_as<T, char const*>;
 
@@ -160,7 +160,7 @@ struct integer_type<unsigned long long> {
 /// one's own may be a `std::size_t` or a `std::uint16_t`): takes whole numbers only, and only
 /// those that fit.
 template <class Value>
-  requires plain_integer<Value> && requires { integer_type<Value>::name; }
+requires plain_integer<Value> && requires { integer_type<Value>::name; }
 struct value_traits<Value> {
   template <class Arg>
   static constexpr bool accepts = plain_integer<Arg>;
@@ -210,8 +210,7 @@ struct value_traits<Value> {
 /// `bool` and the character types: a number given to them would be converted silently (2 to
 /// true, 300 to a char), so they take a value of their own type only.
 template <class Value>
-  requires(std::integral<Value> && !plain_integer<Value>)
-struct value_traits<Value> {
+requires(std::integral<Value> && !plain_integer<Value>) struct value_traits<Value> {
   template <class Arg>
   static constexpr bool accepts = std::same_as<Arg, Value>;
 
@@ -243,15 +242,15 @@ inline constexpr std::chrono::milliseconds::rep longest_duration_ms =
         std::chrono::steady_clock::duration::max())
         .count() /
     2;
-static_assert(std::chrono::duration_cast<std::chrono::years>(
-                  std::chrono::milliseconds{longest_duration_ms})
+static_assert(std::chrono::duration_cast<std::chrono::years>(std::chrono::milliseconds{
+                                                                 longest_duration_ms})
                       .count() == 146,
               "the diagnostic duration_must_not_be_longer_than_146_years names this bound");
 
 /// A std::chrono duration counted in a number, whole or floating-point (not a class of its own).
 template <class T>
-concept counted_duration = is_duration<T>::value && (plain_integer<typename T::rep> ||
-                                                    std::floating_point<typename T::rep>);
+concept counted_duration = is_duration<T>::value &&
+    (plain_integer<typename T::rep> || std::floating_point<typename T::rep>);
 
 /// A duration in whole milliseconds, and whether it fits: within `longest_duration_ms` and, for
 /// a finer unit, exact (1500us is not silently 1 ms). Computed without overflow for any count,
@@ -271,7 +270,7 @@ constexpr milliseconds_from whole_milliseconds(Int count) {
 }
 
 template <class Rep, class Period>
-  requires counted_duration<std::chrono::duration<Rep, Period>>
+requires counted_duration<std::chrono::duration<Rep, Period>>
 constexpr milliseconds_from to_milliseconds(std::chrono::duration<Rep, Period> const& d) {
   // One unit of the argument is num/den milliseconds, the ratio reduced by std::ratio.
   using per_unit = std::ratio_divide<Period, std::milli>;
@@ -479,14 +478,22 @@ std::string value_text(T const& value) {
   if constexpr (is_duration<T>::value) {
     using period = typename T::period;
     std::string const count = number_text(value.count());
-    if constexpr (std::is_same_v<period, std::nano>) return count + "ns";
-    else if constexpr (std::is_same_v<period, std::micro>) return count + "us";
-    else if constexpr (std::is_same_v<period, std::milli>) return count + "ms";
-    else if constexpr (std::is_same_v<period, std::ratio<1>>) return count + "s";
-    else if constexpr (std::is_same_v<period, std::ratio<60>>) return count + "min";
-    else if constexpr (std::is_same_v<period, std::ratio<3600>>) return count + "h";
-    else if constexpr (std::is_same_v<period, std::ratio<86400>>) return count + "d";
-    else if constexpr (period::den == 1) return count + "[" + std::to_string(period::num) + "]s";
+    if constexpr (std::is_same_v<period, std::nano>)
+      return count + "ns";
+    else if constexpr (std::is_same_v<period, std::micro>)
+      return count + "us";
+    else if constexpr (std::is_same_v<period, std::milli>)
+      return count + "ms";
+    else if constexpr (std::is_same_v<period, std::ratio<1>>)
+      return count + "s";
+    else if constexpr (std::is_same_v<period, std::ratio<60>>)
+      return count + "min";
+    else if constexpr (std::is_same_v<period, std::ratio<3600>>)
+      return count + "h";
+    else if constexpr (std::is_same_v<period, std::ratio<86400>>)
+      return count + "d";
+    else if constexpr (period::den == 1)
+      return count + "[" + std::to_string(period::num) + "]s";
     else
       return count + "[" + std::to_string(period::num) + "/" + std::to_string(period::den) + "]s";
   } else {

@@ -3,8 +3,8 @@
 // the cluster::compiled library (CLUSTER_SEPARATE_COMPILATION, through <cluster/src.hpp>).
 #pragma once
 
-#include <cluster/master/core.hpp>
 #include <cluster/ipc/channel.hpp>
+#include <cluster/master/core.hpp>
 #include <cluster/os/startup_error.hpp>
 #include <cluster/os/successor.hpp>
 #include <cluster/os/title.hpp>
@@ -160,8 +160,8 @@ CLUSTER_DECL std::vector<worker_info> master_core::workers() const {
                  : w.connected ? worker_state::ready
                                : worker_state::starting;
     if (auto const* last = sup_.last_exit(w.id); last && last->pid != pid) {
-      info.last_exit = worker_exit_info{last->pid, last->exit_code, last->signal, last->reason,
-                                        last->at};
+      info.last_exit =
+          worker_exit_info{last->pid, last->exit_code, last->signal, last->reason, last->at};
     }
     out.push_back(std::move(info));
   }
@@ -557,18 +557,18 @@ CLUSTER_DECL void master_core::begin_restart(int stop_signal) {
   restart_state state;
   sink_.deliver(events::restarting{state});
 
-  auto plan = detail::plan_successor(executable_, command_, start_directory_, listeners_,
-                                     notifier_, *last_restart_);
+  auto plan = detail::plan_successor(executable_, command_, start_directory_, listeners_, notifier_,
+                                     *last_restart_);
   try {
-    successor_.start(std::move(plan), state.serialize(), plan_.settings.timeout,
-                     [this, stop_signal](detail::successor_link::news what,
-                                         std::string const& why) {
-                       if (what == detail::successor_link::news::ready) {
-                         successor_ready(stop_signal);
-                       } else {
-                         restart_failed(why);
-                       }
-                     });
+    successor_.start(
+        std::move(plan), state.serialize(), plan_.settings.timeout,
+        [this, stop_signal](detail::successor_link::news what, std::string const& why) {
+          if (what == detail::successor_link::news::ready) {
+            successor_ready(stop_signal);
+          } else {
+            restart_failed(why);
+          }
+        });
   } catch (std::exception const& e) {
     restart_failed(std::string("cannot start a new master: ") + e.what());
     return;
@@ -693,4 +693,3 @@ CLUSTER_DECL void master_core::remove_unix_sockets() {
 }
 
 }  // namespace cluster
-

@@ -81,21 +81,21 @@ TEST_CASE("the validator refuses what the format forbids") {
   auto bad = [](std::string const& text) { return !check_prometheus(text).ok(); };
   std::string const good = "# HELP a_total x\n# TYPE a_total counter\na_total{w=\"0\"} 1\n";
   REQUIRE_FALSE(bad(good));
-  CHECK(bad("# HELP a x\n# TYPE a counter\na 1\n"));                       // counter not _total
-  CHECK(bad("a 1\n# HELP a x\n# TYPE a gauge\n"));                         // sample first
-  CHECK(bad("# HELP a x\na 1\n"));                                         // no TYPE
-  CHECK(bad("# HELP a x\n# TYPE a gauge\na 1\na 2\n"));                    // duplicate series
+  CHECK(bad("# HELP a x\n# TYPE a counter\na 1\n"));     // counter not _total
+  CHECK(bad("a 1\n# HELP a x\n# TYPE a gauge\n"));       // sample first
+  CHECK(bad("# HELP a x\na 1\n"));                       // no TYPE
+  CHECK(bad("# HELP a x\n# TYPE a gauge\na 1\na 2\n"));  // duplicate series
   CHECK(bad("# HELP a x\n# TYPE a gauge\na{w=\"0\",v=\"1\"} 1\na{v=\"1\",w=\"0\"} 2\n"));
-  CHECK(bad("# HELP 0a x\n# TYPE 0a gauge\n0a 1\n"));                      // bad name
-  CHECK(bad("# HELP a x\n# TYPE a gauge\na{0w=\"0\"} 1\n"));               // bad label name
-  CHECK(bad("# HELP a x\n# TYPE a gauge\na{w=0} 1\n"));                    // unquoted
-  CHECK(bad("# HELP a x\n# TYPE a gauge\na{w=\"0\"}1\n"));                 // no space
-  CHECK(bad("# HELP a x\n# TYPE a gauge\na one\n"));                       // bad value
-  CHECK(bad("# HELP a x\n# TYPE a gauge\na 1"));                           // no final newline
-  CHECK(bad("# HELP a x\n# TYPE a gauge\n\na 1\n"));                       // blank line
-  CHECK(bad("# HELP a x\n# TYPE a gauge\n# TYPE a gauge\na 1\n"));         // second TYPE
+  CHECK(bad("# HELP 0a x\n# TYPE 0a gauge\n0a 1\n"));               // bad name
+  CHECK(bad("# HELP a x\n# TYPE a gauge\na{0w=\"0\"} 1\n"));        // bad label name
+  CHECK(bad("# HELP a x\n# TYPE a gauge\na{w=0} 1\n"));             // unquoted
+  CHECK(bad("# HELP a x\n# TYPE a gauge\na{w=\"0\"}1\n"));          // no space
+  CHECK(bad("# HELP a x\n# TYPE a gauge\na one\n"));                // bad value
+  CHECK(bad("# HELP a x\n# TYPE a gauge\na 1"));                    // no final newline
+  CHECK(bad("# HELP a x\n# TYPE a gauge\n\na 1\n"));                // blank line
+  CHECK(bad("# HELP a x\n# TYPE a gauge\n# TYPE a gauge\na 1\n"));  // second TYPE
   CHECK(bad("# HELP a x\n# TYPE a gauge\na 1\n# HELP b x\n# TYPE b gauge\nb 1\na{x=\"1\"} 2\n"));
-  CHECK(bad("# HELP a x\n# TYPE a gauge\na{w=\"\\q\"} 1\n"));              // bad escape
+  CHECK(bad("# HELP a x\n# TYPE a gauge\na{w=\"\\q\"} 1\n"));  // bad escape
   CHECK_FALSE(bad("# HELP a x\n# TYPE a gauge\na{w=\"\\\"\\n\\\\\"} -1.5e3 1700000000000\n"));
 }
 
@@ -134,6 +134,4 @@ TEST_CASE("durations and sizes read as a person would write them") {
   CHECK(st::bytes_text(1536) == "1.5 KiB");
 }
 
-TEST_CASE("label values are escaped") {
-  CHECK(st::label_value("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
-}
+TEST_CASE("label values are escaped") { CHECK(st::label_value("a\"b\\c\nd") == "a\\\"b\\\\c\\nd"); }
