@@ -42,12 +42,13 @@ concept takes = requires(P& p, Event const& e, Target& t) {
   p.on(e, t);
 };
 
-/// Accepts the event only as a non-const lvalue: never called, events are passed const.
+/// Accepts the event only as a non-const lvalue: never called, events are passed const. The
+/// checks are ordered so that the answers the compiler has already cached (`takes`) come first,
+/// and a hook that takes its event right costs no further overload resolution.
 template <class P, class Event, class Target>
-concept takes_mutable_only = requires(P& p, Event& e, Target& t) {
+concept takes_mutable_only = !takes<P, Event, Target> && requires(P & p, Event& e, Target& t) {
   p.on(e, t);
-}
-&&!takes<P, Event, Target>;
+};
 
 /// What is wrong with a plugin's hooks, if anything.
 enum class hook_problem : std::uint8_t {
@@ -61,8 +62,8 @@ enum class hook_problem : std::uint8_t {
 template <class P, class... Masters>
 constexpr hook_problem master_side(events::list<Masters...> /*events*/) {
   if ((takes_mutable_only<P, Masters, master_probe> || ...)) return hook_problem::mutable_event;
-  if (((!std::same_as<Masters, events::reopen> && takes<P, Masters, this_worker> &&
-        !takes<P, Masters, master_probe>) ||
+  if (((!std::same_as<Masters, events::reopen> && !takes<P, Masters, master_probe> &&
+        takes<P, Masters, this_worker>) ||
        ...)) {
     return hook_problem::master_event_in_worker;
   }
@@ -72,8 +73,8 @@ constexpr hook_problem master_side(events::list<Masters...> /*events*/) {
 template <class P, class... Workers>
 constexpr hook_problem worker_side(events::list<Workers...> /*events*/) {
   if ((takes_mutable_only<P, Workers, this_worker> || ...)) return hook_problem::mutable_event;
-  if (((!std::same_as<Workers, events::reopen> && takes<P, Workers, master_probe> &&
-        !takes<P, Workers, this_worker>) ||
+  if (((!std::same_as<Workers, events::reopen> && !takes<P, Workers, this_worker> &&
+        takes<P, Workers, master_probe>) ||
        ...)) {
     return hook_problem::worker_event_in_master;
   }
