@@ -68,7 +68,7 @@ class master final
 
   master(master const&) = delete;
   master& operator=(master const&) = delete;
-  ~master() = default;
+  ~master() override = default;
 
   /// Runs the cluster until it shuts down; returns the exit status for `main`.
   ///

@@ -93,8 +93,7 @@ struct constant_text_arg {
   std::string_view value;
 
   template <class Arg>
-  consteval constant_text_arg(Arg const& arg)  // NOLINT(google-explicit-constructor)
-      : value{} {
+  consteval constant_text_arg(Arg const& arg) {  // NOLINT(google-explicit-constructor)
     if constexpr (!constant_text<Arg>) {
       static_assert(always_false<Arg>,
                     "cluster: .listen() takes a host name or address as text, e.g. "

@@ -19,7 +19,10 @@ struct fixed_string {
     for (std::size_t i = 0; i != N + 1; ++i) data_[i] = text[i];
   }
 
-  [[nodiscard]] constexpr std::string_view view() const noexcept { return {data_, N}; }
+  // An empty key (N == 0) is an empty view on purpose.
+  [[nodiscard]] constexpr std::string_view view() const noexcept {
+    return {data_, N};  // NOLINT(bugprone-string-constructor)
+  }
   [[nodiscard]] constexpr char const* c_str() const noexcept { return data_; }
   [[nodiscard]] static constexpr std::size_t size() noexcept { return N; }
 

@@ -284,7 +284,7 @@ class resolved {
   static void validate_one(Op const& op) {
     if constexpr (detail::is_runtime_set<Op>::value) {
       std::string problem = detail::runtime_problem<detail::key_of<Op>::value>(op.value.value);
-      if (!problem.empty()) throw config_error(std::move(problem));
+      if (!problem.empty()) throw config_error(problem);
     }
   }
 

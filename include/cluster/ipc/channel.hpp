@@ -57,7 +57,8 @@ inline bool send(int fd, message const& m) {
   char buf[sizeof h + max_text];
   std::memcpy(buf, &h, sizeof h);
   std::size_t const n = m.text.size() < max_text ? m.text.size() : max_text;
-  std::memcpy(buf + sizeof h, m.text.data(), n);
+  // A length-prefixed binary frame, not a C string: no terminator belongs in it.
+  std::memcpy(buf + sizeof h, m.text.data(), n);  // NOLINT(bugprone-not-null-terminated-result)
   ssize_t rc;
   do {
     rc = ::send(fd, buf, sizeof h + n, MSG_NOSIGNAL);

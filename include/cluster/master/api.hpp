@@ -80,12 +80,14 @@ class master_ops {
   virtual std::vector<std::string> addresses() const = 0;
   virtual bool restarted() const noexcept = 0;
   virtual boost::asio::io_context& io() noexcept = 0;
+  virtual ~master_ops() = default;
 
  protected:
   master_ops() = default;
   master_ops(master_ops const&) = default;
   master_ops& operator=(master_ops const&) = default;
-  ~master_ops() = default;
+  master_ops(master_ops&&) noexcept = default;
+  master_ops& operator=(master_ops&&) noexcept = default;
 };
 
 }  // namespace detail

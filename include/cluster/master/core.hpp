@@ -49,12 +49,14 @@ template <class Event>
 class event_sink {
  public:
   virtual void deliver(Event const& event) = 0;
+  virtual ~event_sink() = default;
 
  protected:
   event_sink() = default;
   event_sink(event_sink const&) = default;
   event_sink& operator=(event_sink const&) = default;
-  ~event_sink() = default;
+  event_sink(event_sink&&) noexcept = default;
+  event_sink& operator=(event_sink&&) noexcept = default;
 };
 
 template <class List>
@@ -76,12 +78,14 @@ class master_sink : public detail::event_sinks<events::master_events> {
   virtual int run_worker(ipc::worker_setup const& setup) noexcept = 0;
   /// The configuration's `.do_(...)` actions, in order, once the listeners are bound.
   virtual void run_actions() = 0;
+  ~master_sink() override = default;
 
  protected:
   master_sink() = default;
   master_sink(master_sink const&) = default;
   master_sink& operator=(master_sink const&) = default;
-  ~master_sink() = default;
+  master_sink(master_sink&&) noexcept = default;
+  master_sink& operator=(master_sink&&) noexcept = default;
 };
 
 /// What the core runs: one environment's settings, listeners and signal policy, as data.
@@ -106,7 +110,7 @@ class master_core final : public detail::master_ops {
   CLUSTER_DECL master_core(master_sink& sink, master_plan plan);
   master_core(master_core const&) = delete;
   master_core& operator=(master_core const&) = delete;
-  CLUSTER_DECL ~master_core();
+  CLUSTER_DECL ~master_core() override;
 
   /// Runs the cluster until it shuts down; returns the exit status for `main`. See
   /// `master<Config>::run`.

@@ -41,8 +41,9 @@ inline bool argument_area(char*& begin, char*& end) {
     if (n == 49) stop = std::stoull(field);
   }
   if (start == 0 || stop <= start) return false;
-  begin = reinterpret_cast<char*>(start);
-  end = reinterpret_cast<char*>(stop);
+  // The kernel gives argv's place as numbers (/proc/self/stat): they are addresses.
+  begin = reinterpret_cast<char*>(start);  // NOLINT(performance-no-int-to-ptr)
+  end = reinterpret_cast<char*>(stop);     // NOLINT(performance-no-int-to-ptr)
   return true;
 }
 

@@ -265,7 +265,8 @@ asio::awaitable<void> tcp_session(Server& server, stream sock, connection_set& c
   // The peer address is not given to a TCP server's sessions: `serve` can ask its socket.
   connection_set::guard g(conns, nullptr);
   client_scope<Hooks> client(hooks);
-  co_await server.serve(std::move(sock));
+  // clang-tidy 14 sees the coroutine frame's cleanup as a use after this move (a false positive).
+  co_await server.serve(std::move(sock));  // NOLINT(bugprone-use-after-move)
 }
 
 }  // namespace cluster::detail

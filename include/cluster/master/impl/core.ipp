@@ -163,7 +163,7 @@ CLUSTER_DECL std::vector<worker_info> master_core::workers() const {
       info.last_exit =
           worker_exit_info{last->pid, last->exit_code, last->signal, last->reason, last->at};
     }
-    out.push_back(std::move(info));
+    out.push_back(info);
   }
   std::sort(out.begin(), out.end(), [](worker_info const& a, worker_info const& b) {
     return a.id != b.id ? a.id < b.id : a.spawned_at < b.spawned_at;
