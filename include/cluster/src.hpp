@@ -7,5 +7,7 @@
 #error "cluster: <cluster/src.hpp> is for a library built with CLUSTER_SEPARATE_COMPILATION"
 #endif
 
+#include <cluster/impl/text.ipp>
 #include <cluster/master/core.hpp>
 #include <cluster/master/impl/core.ipp>
+#include <cluster/text.hpp>
