@@ -4,9 +4,7 @@
 
 #include <cluster/plugin.hpp>
 #include <cluster/plugins/wording.hpp>
-
-#include <fmt/color.h>
-#include <fmt/format.h>
+#include <cluster/text.hpp>
 
 #include <unistd.h>
 
@@ -56,7 +54,7 @@ class debug {
   /// `info - starting (pid 1234, environment development)`
   void on(events::start const& /*event*/, master_api& master) {
     print(level::info,
-          fmt::format("starting (pid {}, environment {})", ::getpid(), master.environment()));
+          text::format("starting (pid {}, environment {})", ::getpid(), master.environment()));
   }
 
   /// `info - listening on 127.0.0.1:8080`, one line per listener.
@@ -66,12 +64,12 @@ class debug {
 
   /// `info - worker 2 spawned (pid 1234)`
   void on(events::worker_spawned const& event, master_api& /*master*/) {
-    print(level::info, fmt::format("worker {} spawned (pid {})", event.id, event.pid));
+    print(level::info, text::format("worker {} spawned (pid {})", event.id, event.pid));
   }
 
   /// `info - worker 2 connected`
   void on(events::worker_connected const& event, master_api& /*master*/) {
-    print(level::info, fmt::format("worker {} connected", event.id));
+    print(level::info, text::format("worker {} connected", event.id));
   }
 
   /// `warning - worker 0 (pid 1234) crashed: killed by signal 9 (SIGKILL)`; a worker the master
@@ -81,12 +79,12 @@ class debug {
   /// `error - worker 1 exception (pid 1234): <what()>`
   void on(events::worker_exception const& event, master_api& /*master*/) {
     print(level::error,
-          fmt::format("worker {} exception (pid {}): {}", event.id, event.pid, event.what));
+          text::format("worker {} exception (pid {}): {}", event.id, event.pid, event.what));
   }
 
   /// `info - worker 3 removed (pid 1234)`
   void on(events::worker_removed const& event, master_api& /*master*/) {
-    print(level::info, fmt::format("worker {} removed (pid {})", event.id, event.pid));
+    print(level::info, text::format("worker {} removed (pid {})", event.id, event.pid));
   }
 
   /// `warning - worker 1 (pid 1234) did not stop within 60000 ms; killing it`
@@ -97,8 +95,8 @@ class debug {
   /// `info - worker 1 waiting: 3 connections still open (pid 1234)`
   void on(events::worker_waiting const& event, master_api& /*master*/) {
     print(level::info,
-          fmt::format("worker {} waiting: {} connection{} still open (pid {})", event.id,
-                      event.connections, event.connections == 1 ? "" : "s", event.pid));
+          text::format("worker {} waiting: {} connection{} still open (pid {})", event.id,
+                       event.connections, event.connections == 1 ? "" : "s", event.pid));
   }
 
   /// `info - closing (graceful)` or `warning - closing (hard)`
@@ -117,7 +115,7 @@ class debug {
 
   /// `info - kill: signal 15 to every worker`
   void on(events::kill const& event, master_api& /*master*/) {
-    print(level::info, fmt::format("kill: signal {} to every worker", event.signal));
+    print(level::info, text::format("kill: signal {} to every worker", event.signal));
   }
 
   /// `info - restarting: a new master takes over`
@@ -127,13 +125,13 @@ class debug {
 
   /// `info - restart: this master (pid 1234) took over from the previous one`
   void on(events::restart const& /*event*/, master_api& /*master*/) {
-    print(level::info,
-          fmt::format("restart: this master (pid {}) took over from the previous one", ::getpid()));
+    print(level::info, text::format("restart: this master (pid {}) took over from the previous one",
+                                    ::getpid()));
   }
 
   /// `warning - cyclic restart: delayed by 5000 ms`
   void on(events::cyclic_restart const& event, master_api& /*master*/) {
-    print(level::warning, fmt::format("cyclic restart: delayed by {} ms", event.delay.count()));
+    print(level::warning, text::format("cyclic restart: delayed by {} ms", event.delay.count()));
   }
 
   /// `info - ready: every worker accepts (4)`
@@ -184,10 +182,12 @@ class debug {
                                                            : "error";
     std::string line;
     if (coloured()) {
-      fmt::terminal_color const colour = what <= level::info      ? fmt::terminal_color::green
-                                         : what == level::warning ? fmt::terminal_color::yellow
-                                                                  : fmt::terminal_color::red;
-      line = fmt::format(fmt::fg(colour) | fmt::emphasis::bold, "{}", word);
+      // Bold, then green, yellow or red (ANSI SGR 1 and 32, 33, 31), then back to normal.
+      line = what <= level::info      ? "\x1b[1m\x1b[32m"
+             : what == level::warning ? "\x1b[1m\x1b[33m"
+                                      : "\x1b[1m\x1b[31m";
+      line += word;
+      line += "\x1b[0m";
     } else {
       line = word;
     }

@@ -4,8 +4,7 @@
 
 #include <cluster/plugin.hpp>
 #include <cluster/plugins/wording.hpp>
-
-#include <fmt/format.h>
+#include <cluster/text.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -73,8 +72,8 @@ class logger {
   void on(events::start const&, master_api& master) {
     auto const& who = master.worker_credentials();
     state_ = open_all(dir_, who.change, who.uid, who.gid);
-    log(log_level::info, fmt::format("master {} starting ({} workers, environment {})", ::getpid(),
-                                     master.settings().workers, master.environment()));
+    log(log_level::info, text::format("master {} starting ({} workers, environment {})", ::getpid(),
+                                      master.settings().workers, master.environment()));
   }
 
   /// SIGUSR1: reopens `master.log`, and creates the workers' files anew so that they exist (and
@@ -104,11 +103,11 @@ class logger {
   }
   /// `worker N spawned (pid P)` (info).
   void on(events::worker_spawned const& e, master_api&) {
-    log(log_level::info, fmt::format("worker {} spawned (pid {})", e.id, e.pid));
+    log(log_level::info, text::format("worker {} spawned (pid {})", e.id, e.pid));
   }
   /// `worker N connected (pid P)` (info).
   void on(events::worker_connected const& e, master_api&) {
-    log(log_level::info, fmt::format("worker {} connected (pid {})", e.id, e.pid));
+    log(log_level::info, text::format("worker {} connected (pid {})", e.id, e.pid));
   }
   /// A worker's end, worded and levelled by the master's reason (as `debug` words it): a crash is
   /// a warning; a worker the master stopped, removed or signalled is info.
@@ -117,7 +116,7 @@ class logger {
   void on(events::worker_exception const& e, master_api&) {
     if (!state_) return;
     std::string const text =
-        fmt::format("worker {} (pid {}) exception: {}", e.id, e.pid, one_line(e.what));
+        text::format("worker {} (pid {}) exception: {}", e.id, e.pid, one_line(e.what));
     log(log_level::error, text);
     std::string line = iso_timestamp();
     line += " error ";
@@ -127,14 +126,14 @@ class logger {
   }
   /// `worker N (pid P) removed` (info).
   void on(events::worker_removed const& e, master_api&) {
-    log(log_level::info, fmt::format("worker {} (pid {}) removed", e.id, e.pid));
+    log(log_level::info, text::format("worker {} (pid {}) removed", e.id, e.pid));
   }
   /// A stopping worker killed after `timeout` (warning).
   void on(events::worker_timeout const& e, master_api&) { log(wording::of(e)); }
   /// A stopping worker still serving connections (debug: repeated while it waits).
   void on(events::worker_waiting const& e, master_api&) {
-    log(log_level::debug, fmt::format("worker {} (pid {}) stopping, waiting for {} connections",
-                                      e.id, e.pid, e.connections));
+    log(log_level::debug, text::format("worker {} (pid {}) stopping, waiting for {} connections",
+                                       e.id, e.pid, e.connections));
   }
   /// The shutdown begins (info).
   void on(events::closing const& e, master_api&) {
@@ -146,8 +145,8 @@ class logger {
   }
   /// A signal to every worker (info).
   void on(events::kill const& e, master_api&) {
-    log(log_level::info,
-        fmt::format("sending signal {} ({}) to every worker", e.signal, os::signal_name(e.signal)));
+    log(log_level::info, text::format("sending signal {} ({}) to every worker", e.signal,
+                                      os::signal_name(e.signal)));
   }
   /// A master restart begins (info).
   void on(events::restarting const&, master_api&) {
@@ -155,13 +154,13 @@ class logger {
   }
   /// This master took over from its predecessor (info).
   void on(events::restart const&, master_api&) {
-    log(log_level::info, fmt::format("restart: master {} took over", ::getpid()));
+    log(log_level::info, text::format("restart: master {} took over", ::getpid()));
   }
   /// A restart delayed as cyclic (warning).
   void on(events::cyclic_restart const& e, master_api&) {
     log(log_level::warning,
-        fmt::format("cyclic restart: too soon after the previous one; delayed by {} ms",
-                    e.delay.count()));
+        text::format("cyclic restart: too soon after the previous one; delayed by {} ms",
+                     e.delay.count()));
   }
 
   /// Every worker accepts (info).
@@ -199,7 +198,7 @@ class logger {
     auto& s = *state_;
     std::string& b = s.buffer;
     // Appended piece by piece, numbers with std::to_chars: a third of the instructions of one
-    // fmt::format_to call with its format string parsed per line.
+    // formatting call with its pattern parsed per line.
     auto number = [&b](auto value) {
       std::array<char, 24> digits{};
       auto const end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
@@ -244,8 +243,8 @@ class logger {
     reopen_onto(s.access_path, s.access_fd, false, 0, 0, problems);
     reopen_onto(s.error_path, s.error_fd, false, 0, 0, problems);
     if (!problems.empty()) {
-      std::string const line = fmt::format("{} error worker {} (pid {}) reopening log files: {}\n",
-                                           iso_timestamp(), self.id(), self.pid(), problems);
+      std::string const line = text::format("{} error worker {} (pid {}) reopening log files: {}\n",
+                                            iso_timestamp(), self.id(), self.pid(), problems);
       write_all(STDERR_FILENO, line.data(), line.size());
     }
   }
@@ -409,7 +408,7 @@ class logger {
     if (!state_ || state_->master_fd < 0 || level < level_) return;
     static constexpr std::array<std::string_view, 4> names{"debug", "info", "warning", "error"};
     std::string const line =
-        fmt::format("{} {} {}\n", iso_timestamp(), names[static_cast<std::size_t>(level)], text);
+        text::format("{} {} {}\n", iso_timestamp(), names[static_cast<std::size_t>(level)], text);
     write_all(state_->master_fd, line.data(), line.size());
   }
 
@@ -419,8 +418,9 @@ class logger {
     ::clock_gettime(CLOCK_REALTIME, &ts);
     std::tm t{};
     ::gmtime_r(&ts.tv_sec, &t);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", t.tm_year + 1900, t.tm_mon + 1,
-                       t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
+    return text::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", t.tm_year + 1900,
+                        t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                        ts.tv_nsec / 1000000);
   }
 
   /// Now, as `27/Nov/2026:18:31:49 +0000`, formatted once per second. CLOCK_REALTIME_COARSE is
@@ -433,11 +433,11 @@ class logger {
                                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
       std::tm t{};
       ::gmtime_r(&ts.tv_sec, &t);
-      auto const r =
-          fmt::format_to_n(s.stamp.data(), s.stamp.size(), "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
-                           t.tm_mday, months[static_cast<std::size_t>(t.tm_mon)], t.tm_year + 1900,
-                           t.tm_hour, t.tm_min, t.tm_sec);
-      s.stamp_size = std::min(r.size, s.stamp.size());
+      std::string const stamp = text::format("{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000", t.tm_mday,
+                                             months[static_cast<std::size_t>(t.tm_mon)],
+                                             t.tm_year + 1900, t.tm_hour, t.tm_min, t.tm_sec);
+      s.stamp_size = std::min(stamp.size(), s.stamp.size());
+      std::copy_n(stamp.data(), s.stamp_size, s.stamp.data());
       s.stamp_second = ts.tv_sec;
     }
     return {s.stamp.data(), s.stamp_size};

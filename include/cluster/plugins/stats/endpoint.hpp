@@ -5,8 +5,8 @@
 
 #include <cluster/os/listen.hpp>
 #include <cluster/plugins/stats/state.hpp>
+#include <cluster/text.hpp>
 
-#include <fmt/format.h>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -62,8 +62,8 @@ struct metrics_address {
 
   /// `127.0.0.1:9100`, `[::1]:9100`.
   [[nodiscard]] std::string text(std::uint16_t actual_port) const {
-    return host.is_v6() ? fmt::format("[{}]:{}", host.to_string(), actual_port)
-                        : fmt::format("{}:{}", host.to_string(), actual_port);
+    return host.is_v6() ? text::format("[{}]:{}", host.to_string(), actual_port)
+                        : text::format("{}:{}", host.to_string(), actual_port);
   }
 };
 
@@ -107,7 +107,7 @@ using body_source = std::shared_ptr<std::function<std::string()> const>;
 /// The answer to one request head (`GET /metrics HTTP/1.1 ...`).
 inline std::string http_answer(std::string_view head, std::function<std::string()> const& body) {
   auto reply = [](std::string_view status, std::string_view type, std::string const& text) {
-    return fmt::format(
+    return text::format(
         "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
         status, type, text.size(), text);
   };

@@ -4,8 +4,7 @@
 #pragma once
 
 #include <cluster/signals.hpp>
-
-#include <fmt/format.h>
+#include <cluster/text.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -112,10 +111,10 @@ inline std::string duration_text(double seconds) {
   std::uint64_t const h = s / 3600 % 24;
   std::uint64_t const m = s / 60 % 60;
   s %= 60;
-  if (d > 0) return fmt::format("{}d {:02}h {:02}m {:02}s", d, h, m, s);
-  if (h > 0) return fmt::format("{}h {:02}m {:02}s", h, m, s);
-  if (m > 0) return fmt::format("{}m {:02}s", m, s);
-  return fmt::format("{}s", s);
+  if (d > 0) return text::format("{}d {:02}h {:02}m {:02}s", d, h, m, s);
+  if (h > 0) return text::format("{}h {:02}m {:02}s", h, m, s);
+  if (m > 0) return text::format("{}m {:02}s", m, s);
+  return text::format("{}s", s);
 }
 
 /// `2024-05-01 12:00:00 UTC`.
@@ -123,8 +122,8 @@ inline std::string time_text(double unix_seconds) {
   std::time_t const t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   ::gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return text::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", tm.tm_year + 1900, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /// `12.3 MiB`.
@@ -136,41 +135,41 @@ inline std::string bytes_text(std::uint64_t bytes) {
     v /= 1024;
     ++u;
   }
-  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+  return u == 0 ? text::format("{} B", bytes) : text::format("{:.1f} {}", v, units[u]);
 }
 
 /// The plain-text report: a few aligned lines about the master, then a table of the workers.
 inline std::string render_report(figures const& f) {
   std::string out;
   auto line = [&](std::string_view label, std::string const& text) {
-    out += fmt::format("{:<10}{}\n", label, text);
+    out += text::format("{:<10}{}\n", label, text);
   };
   line("master",
-       fmt::format("pid {}, {}, environment {}", f.master_pid, f.master_state, f.environment));
+       text::format("pid {}, {}, environment {}", f.master_pid, f.master_state, f.environment));
   line("started",
-       fmt::format("{} (up {})", time_text(f.service_start_s), duration_text(f.service_uptime_s)));
+       text::format("{} (up {})", time_text(f.service_start_s), duration_text(f.service_uptime_s)));
   if (f.master_restarts > 0) {
-    line("", fmt::format("this master since {} (up {})", time_text(f.master_start_s),
-                         duration_text(f.master_uptime_s)));
+    line("", text::format("this master since {} (up {})", time_text(f.master_start_s),
+                          duration_text(f.master_uptime_s)));
   }
-  line("workers", fmt::format("{} (deaths {}, rolling restarts {}, master restarts {})", f.workers,
-                              f.deaths, f.rolling_restarts, f.master_restarts));
+  line("workers", text::format("{} (deaths {}, rolling restarts {}, master restarts {})", f.workers,
+                               f.deaths, f.rolling_restarts, f.master_restarts));
   line("load", f.load
-                   ? fmt::format("{:.2f} {:.2f} {:.2f}", (*f.load)[0], (*f.load)[1], (*f.load)[2])
+                   ? text::format("{:.2f} {:.2f} {:.2f}", (*f.load)[0], (*f.load)[1], (*f.load)[2])
                    : std::string("unknown"));
-  line("memory", fmt::format("{} (at start {})", bytes_text(f.rss), bytes_text(f.start_rss)));
+  line("memory", text::format("{} (at start {})", bytes_text(f.rss), bytes_text(f.start_rss)));
   out += '\n';
   // The table: fixed columns, wide enough for a pid and a long uptime; counters only when kept.
-  std::string head = fmt::format("{:<8}{:<9}{:<16}", "worker", "pid", "uptime");
-  if (f.connections) head += fmt::format("{:>8}{:>13}", "active", "connections");
-  if (f.requests) head += fmt::format("{:>12}", "requests");
+  std::string head = text::format("{:<8}{:<9}{:<16}", "worker", "pid", "uptime");
+  if (f.connections) head += text::format("{:>8}{:>13}", "active", "connections");
+  if (f.requests) head += text::format("{:>12}", "requests");
   out += head;
   out += '\n';
   std::uint64_t active = 0, total = 0, requests = 0;
   for (auto const& w : f.per_worker) {
-    std::string row = fmt::format("{:<8}{:<9}{:<16}", w.id, w.pid, duration_text(w.uptime_s));
-    auto counter = [&](std::uint64_t v, int width) {
-      row += w.counted ? fmt::format("{:>{}}", v, width) : fmt::format("{:>{}}", "-", width);
+    std::string row = text::format("{:<8}{:<9}{:<16}", w.id, w.pid, duration_text(w.uptime_s));
+    auto counter = [&](std::uint64_t v, std::size_t width) {
+      row += text::align_right(w.counted ? std::to_string(v) : std::string("-"), width);
     };
     if (f.connections) {
       counter(w.connections_active, 8);
@@ -186,9 +185,9 @@ inline std::string render_report(figures const& f) {
     requests += w.requests;
   }
   if (f.connections || f.requests) {
-    std::string row = fmt::format("{:<33}", "total");
-    if (f.connections) row += fmt::format("{:>8}{:>13}", active, total);
-    if (f.requests) row += fmt::format("{:>12}", requests);
+    std::string row = text::format("{:<33}", "total");
+    if (f.connections) row += text::format("{:>8}{:>13}", active, total);
+    if (f.requests) row += text::format("{:>12}", requests);
     out += row;
     out += '\n';
   }
@@ -219,14 +218,14 @@ inline std::string label_value(std::string_view v) {
 class exposition {
  public:
   void family(std::string_view name, std::string_view type, std::string_view help) {
-    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    out_ += text::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   }
   template <class Value>
   void sample(std::string_view name, std::string_view labels, Value v) {
     if (labels.empty()) {
-      out_ += fmt::format("{} {}\n", name, v);
+      out_ += text::format("{} {}\n", name, v);
     } else {
-      out_ += fmt::format("{}{{{}}} {}\n", name, labels, v);
+      out_ += text::format("{}{{{}}} {}\n", name, labels, v);
     }
   }
   /// A whole family with one unlabelled sample.
@@ -242,7 +241,7 @@ class exposition {
 };
 
 /// Seconds with millisecond precision, as text (`1714560000.123`).
-inline std::string seconds_value(double s) { return fmt::format("{:.3f}", s); }
+inline std::string seconds_value(double s) { return text::format("{:.3f}", s); }
 
 /// The figures as Prometheus text (exposition format 0.0.4).
 inline std::string render_prometheus(figures const& f) {
@@ -250,12 +249,12 @@ inline std::string render_prometheus(figures const& f) {
   x.family("cluster_master_info", "gauge",
            "The master process: its pid and environment (value 1).");
   x.sample("cluster_master_info",
-           fmt::format("pid=\"{}\",environment=\"{}\"", f.master_pid, label_value(f.environment)),
+           text::format("pid=\"{}\",environment=\"{}\"", f.master_pid, label_value(f.environment)),
            1);
   x.family("cluster_master_state", "gauge",
            "The master's state: 1 for the current one (active, graceful_shutdown, hard_shutdown).");
   for (std::string_view s : {"active", "graceful_shutdown", "hard_shutdown"})
-    x.sample("cluster_master_state", fmt::format("state=\"{}\"", s), f.master_state == s ? 1 : 0);
+    x.sample("cluster_master_state", text::format("state=\"{}\"", s), f.master_state == s ? 1 : 0);
   x.single("cluster_start_time_seconds", "gauge",
            "When the service started, in Unix time (kept across master restarts).",
            seconds_value(f.service_start_s));
@@ -277,8 +276,8 @@ inline std::string render_prometheus(figures const& f) {
     x.family("cluster_load_average", "gauge", "The system load average over a period.");
     constexpr std::array<std::string_view, 3> periods{"1m", "5m", "15m"};
     for (std::size_t i = 0; i < periods.size(); ++i)
-      x.sample("cluster_load_average", fmt::format("period=\"{}\"", periods[i]),
-               fmt::format("{:.2f}", (*f.load)[i]));
+      x.sample("cluster_load_average", text::format("period=\"{}\"", periods[i]),
+               text::format("{:.2f}", (*f.load)[i]));
   }
   x.single("cluster_master_resident_memory_bytes", "gauge",
            "The master's resident memory now, in bytes.", f.rss);
@@ -286,7 +285,7 @@ inline std::string render_prometheus(figures const& f) {
            "The master's resident memory when it started, in bytes.", f.start_rss);
 
   auto labels = [](worker_figures const& w) {
-    return fmt::format("worker=\"{}\",pid=\"{}\"", w.id, w.pid);
+    return text::format("worker=\"{}\",pid=\"{}\"", w.id, w.pid);
   };
   x.family("cluster_worker_uptime_seconds", "gauge", "Seconds since each worker process started.");
   for (auto const& w : f.per_worker)
