@@ -10,4 +10,6 @@
 #include <cluster/impl/text.ipp>
 #include <cluster/master/core.hpp>
 #include <cluster/master/impl/core.ipp>
+#include <cluster/server/http.hpp>
+#include <cluster/server/impl/http.ipp>
 #include <cluster/text.hpp>

@@ -2,19 +2,22 @@
 // HTTP servers: HTTP/1.1 with keep-alive through Boost.Beast, one `handle` call per request.
 #pragma once
 
+#include <cluster/linkage.hpp>
 #include <cluster/server/concepts.hpp>
 #include <cluster/server/tcp.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -35,6 +38,38 @@ using boost::beast::http::verb;
 }  // namespace cluster::http
 
 namespace cluster::detail {
+
+/// Reads one request at a time from a connection's buffer. Not a template: Beast's parser and its
+/// composed read are instantiated once, in <cluster/server/impl/http.ipp>, which the
+/// `cluster::compiled` library compiles once instead of in every program.
+class http_reader {
+ public:
+  CLUSTER_DECL http_reader();
+  CLUSTER_DECL ~http_reader();
+  http_reader(http_reader const&) = delete;
+  http_reader& operator=(http_reader const&) = delete;
+  http_reader(http_reader&&) = delete;
+  http_reader& operator=(http_reader&&) = delete;
+
+  /// Starts a new request and parses what `buffer` already holds, consuming it. An error ends the
+  /// connection; no error with `done()` false means the rest is still to be read.
+  CLUSTER_DECL boost::system::error_code parse(boost::beast::flat_buffer& buffer);
+  /// Whether the request begun by `parse` is complete.
+  [[nodiscard]] CLUSTER_DECL bool done() const;
+  /// Reads the rest of the request begun by `parse` from `sock`.
+  CLUSTER_DECL asio::awaitable<boost::system::error_code> read(stream& sock,
+                                                               boost::beast::flat_buffer& buffer);
+  /// The complete request, moved out of the parser.
+  CLUSTER_DECL http::request release();
+
+ private:
+  // One parser per request (Beast's parser is not reusable), held here rather than allocated.
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+};
+
+/// Writes `res` whole to `sock`.
+CLUSTER_DECL asio::awaitable<boost::system::error_code> write_response(stream& sock,
+                                                                       http::response& res);
 
 /// How long an HTTP connection may sit idle between requests: `Server::keep_alive_timeout` when
 /// the server declares it, else 5 s (node's default; long enough for a browser's next request).
@@ -63,7 +98,6 @@ constexpr std::chrono::milliseconds request_timeout() {
 template <class Server, class Hooks>
 asio::awaitable<void> http_session(Server& server, stream sock, connection_set& conns, Hooks& hooks,
                                    peer_address peer) {
-  namespace bhttp = boost::beast::http;
   // What the plugins that handle `client_request` are told about each request: only computed
   // when one does.
   constexpr bool report = Hooks::template wants<events::client_request>;
@@ -73,6 +107,7 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
   [[maybe_unused]] std::string const remote = report ? peer_name(peer) : std::string();
   [[maybe_unused]] clock::time_point began{};
   boost::beast::flat_buffer buffer;
+  http_reader reader;
   for (bool first = true;; first = false) {
     if (buffer.size() == 0) {
       // Idle until the next request's first bytes: the only time a graceful stop may close the
@@ -88,25 +123,19 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
       buffer.commit(n);
     }
     if constexpr (report) began = clock::now();
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.eager(true);
     // The bytes just read usually hold the whole request: parse them here. Beast's async_read
     // would first post itself to the executor, which costs a scheduler round and an epoll_wait
     // call per request before it parses what is already buffered.
-    boost::system::error_code rec;
-    buffer.consume(parser.put(buffer.data(), rec));
-    if (rec == bhttp::error::need_more) rec = {};
-    if (!rec && !parser.is_done()) {
+    boost::system::error_code rec = reader.parse(buffer);
+    if (!rec && !reader.done()) {
       g.expire_in(request_timeout<Server>());
-      auto [ec, n] =
-          co_await bhttp::async_read(sock, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      rec = ec;
+      rec = co_await reader.read(sock, buffer);
     }
     g.clear_deadline();
     // end_of_stream (client closed), operation_aborted (closed by a timeout), or a request Beast
     // could not parse: the connection ends; none of these is the application's fault.
     if (rec) break;
-    http::request req = parser.release();
+    http::request req = reader.release();
     unsigned const version = req.version();
     [[maybe_unused]] std::string method;
     [[maybe_unused]] std::string target;
@@ -131,7 +160,7 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     keep_alive = keep_alive && !conns.stopping() && stop_requested == 0;
     res.keep_alive(keep_alive);
     if (!res.has_content_length() && !res.chunked()) res.prepare_payload();
-    auto [wec, wn] = co_await bhttp::async_write(sock, res, asio::as_tuple(asio::use_awaitable));
+    boost::system::error_code const wec = co_await write_response(sock, res);
     if constexpr (report) {
       if (!wec) {
         hooks.emit(events::client_request{
@@ -159,3 +188,7 @@ struct http_runner<Server> {
 };
 
 }  // namespace cluster::detail
+
+#if !defined(CLUSTER_SEPARATE_COMPILATION)
+#include <cluster/server/impl/http.ipp>
+#endif
