@@ -16,7 +16,7 @@ for d in include src test example bench; do
   [ -d "$d" ] && dirs+=("$d")
 done
 mapfile -t files < <(find "${dirs[@]}" -type f \
-  \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' -o -name '*.inc' \) | LC_ALL=C sort)
+  \( -name '*.hpp' -o -name '*.ipp' -o -name '*.cpp' -o -name '*.h' -o -name '*.inc' \) | LC_ALL=C sort)
 # One run for all files (a run per file is twenty times slower); each difference is
 # reported as "FILE:LINE:COL: error: code should be clang-formatted".
 status=0
