@@ -6,11 +6,15 @@
 #include <cluster/config/resolve.hpp>
 #include <cluster/events.hpp>
 #include <cluster/master/api.hpp>
-#include <cluster/master/core.hpp>
+#include <cluster/master/sink.hpp>
 #include <cluster/signals.hpp>
 #include <cluster/worker.hpp>
 
 #include <boost/hana/basic_tuple.hpp>
+
+#if !defined(CLUSTER_SEPARATE_COMPILATION)
+#include <cluster/master/core.hpp>  // header-only: the core's definition, compiled inline
+#endif
 
 #include <tuple>
 #include <type_traits>
@@ -61,10 +65,11 @@ class master final
   /// A master for `config`, which must outlive it. Nothing happens until `run()`.
   explicit master(Config& config)
       : config_(config),
-        core_(*this, master_plan{config.settings(), config.listeners(), config.environment(),
-                                 signal_bindings<signal_policy>}),
+        core_(make_master_core(
+            *this, master_plan{config.settings(), config.listeners(), config.environment(),
+                               signal_bindings<signal_policy>})),
         views_(make_views(std::make_index_sequence<std::tuple_size_v<views>>{})),
-        user_(core_, config) {}
+        user_(operations(*core_), config) {}
 
   master(master const&) = delete;
   master& operator=(master const&) = delete;
@@ -81,7 +86,7 @@ class master final
   /// With `CLUSTER_PRINT_UNIT=service` (or `socket`) in the environment it starts nothing: it
   /// prints the systemd unit derived from this configuration (see docs/deployment.md) and
   /// returns 0; `CLUSTER_UNIT_NAME` names the unit (default: the executable's file name).
-  int run() { return core_.run(); }
+  int run() { return run_master_core(*core_); }
 
   /// Sends `event` to every plugin that handles it, in order, each with its own view of the
   /// master. Resolved at compile time: a plugin that ignores the event contributes no code.
@@ -105,11 +110,11 @@ class master final
 
   template <std::size_t... I>
   views make_views(std::index_sequence<I...>) {
-    return views{std::tuple_element_t<I, views>(core_, config_)...};
+    return views{std::tuple_element_t<I, views>(operations(*core_), config_)...};
   }
 
   Config& config_;
-  master_core core_;
+  master_core_ptr core_;  ///< allocated once: its definition stays out of this header
   views views_;
   plugin_master<Config, void> user_;  ///< what the `.do_` actions receive
   /// The worker's body, called through a pointer on purpose: g++ then instantiates it (and the

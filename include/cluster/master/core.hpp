@@ -10,6 +10,7 @@
 #include <cluster/linkage.hpp>
 #include <cluster/master/api.hpp>
 #include <cluster/master/handoff.hpp>
+#include <cluster/master/sink.hpp>
 #include <cluster/master/supervisor.hpp>
 #include <cluster/os/credentials.hpp>
 #include <cluster/os/fd.hpp>
@@ -40,63 +41,8 @@
 
 namespace cluster {
 
-namespace detail {
-
-/// One virtual `deliver` per event of `Events`: what the core calls to reach the plugins of the
-/// configuration it runs. Master events are rare, so one indirect call each costs nothing that
-/// shows, and it spares compiling the core once per environment.
-template <class Event>
-class event_sink {
- public:
-  virtual void deliver(Event const& event) = 0;
-  virtual ~event_sink() = default;
-
- protected:
-  event_sink() = default;
-  event_sink(event_sink const&) = default;
-  event_sink& operator=(event_sink const&) = default;
-  event_sink(event_sink&&) noexcept = default;
-  event_sink& operator=(event_sink&&) noexcept = default;
-};
-
-template <class List>
-class event_sinks;
-template <class... Events>
-class event_sinks<events::list<Events...>> : public event_sink<Events>... {
- public:
-  using event_sink<Events>::deliver...;
-};
-
-}  // namespace detail
-
-/// What the core needs from the configuration it runs: the plugins' side of every master event,
-/// the body of a worker, and the `do_` actions. Implemented once per configuration by
-/// `cluster::master<Config>`.
-class master_sink : public detail::event_sinks<events::master_events> {
- public:
-  /// The whole life of a worker, in the child just after fork(); the exit status.
-  virtual int run_worker(ipc::worker_setup const& setup) noexcept = 0;
-  /// The configuration's `.do_(...)` actions, in order, once the listeners are bound.
-  virtual void run_actions() = 0;
-  ~master_sink() override = default;
-
- protected:
-  master_sink() = default;
-  master_sink(master_sink const&) = default;
-  master_sink& operator=(master_sink const&) = default;
-  master_sink(master_sink&&) noexcept = default;
-  master_sink& operator=(master_sink&&) noexcept = default;
-};
-
-/// What the core runs: one environment's settings, listeners and signal policy, as data.
-struct master_plan {
-  core_settings settings;
-  std::span<endpoint const> listeners;
-  std::string_view environment;
-  std::span<signal_binding const> signals;
-};
-
-/// The master process of a cluster.
+/// The master process of a cluster; programs reach it through <cluster/master/sink.hpp>'s
+/// `make_master_core`, so that, compiled separately, they do not parse this header.
 ///
 /// Single-threaded: one `io_context` runs signals, timers and the worker channels, which keeps
 /// fork() safe. Plugins reach it through `cluster::master_api` (the plugin contract), never

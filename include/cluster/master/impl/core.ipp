@@ -35,6 +35,18 @@ CLUSTER_DECL master_core::master_core(master_sink& sink, master_plan plan)
 
 CLUSTER_DECL master_core::~master_core() = default;
 
+CLUSTER_DECL void detail::core_deleter::operator()(master_core* core) const noexcept {
+  delete core;  // NOLINT(cppcoreguidelines-owning-memory): the deleter of master_core_ptr
+}
+
+CLUSTER_DECL master_core_ptr make_master_core(master_sink& sink, master_plan plan) {
+  return master_core_ptr(new master_core(sink, plan));
+}
+
+CLUSTER_DECL detail::master_ops& operations(master_core& core) noexcept { return core; }
+
+CLUSTER_DECL int run_master_core(master_core& core) { return core.run(); }
+
 CLUSTER_DECL int master_core::run() {
   if (char const* unit = std::getenv("CLUSTER_PRINT_UNIT"))
     return systemd::print_unit(unit, plan_.settings, plan_.listeners, plan_.signals);
