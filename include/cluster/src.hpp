@@ -8,8 +8,10 @@
 #endif
 
 #include <cluster/impl/text.ipp>
+#include <cluster/impl/worker.ipp>
 #include <cluster/master/core.hpp>
 #include <cluster/master/impl/core.ipp>
 #include <cluster/server/http.hpp>
 #include <cluster/server/impl/http.ipp>
 #include <cluster/text.hpp>
+#include <cluster/worker.hpp>

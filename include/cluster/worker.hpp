@@ -5,6 +5,7 @@
 #include <cluster/ipc/channel.hpp>
 #include <cluster/ipc/scoreboard.hpp>
 #include <cluster/ipc/worker_setup.hpp>
+#include <cluster/linkage.hpp>
 #include <cluster/os/credentials.hpp>
 #include <cluster/os/fd.hpp>
 #include <cluster/os/process.hpp>
@@ -13,9 +14,6 @@
 #include <cluster/server/tcp.hpp>
 #include <cluster/this_worker.hpp>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/hana/at.hpp>
 #include <boost/hana/basic_tuple.hpp>
 
@@ -30,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -187,77 +186,46 @@ inline void watch_master_in_thread(worker_setup const& w) {
   }).detach();
 }
 
+/// Runs a worker's event loop on its inherited listeners until a graceful stop has drained every
+/// connection: accepts with `session`, sweeps connection deadlines and beats in the scoreboard
+/// four times a second (then calls `on_sweep`, the plugins' housekeeping), reports the
+/// connections still open while draining, starts a graceful stop when `stop_fd` becomes readable
+/// and exits when the master dies. Not a template: the server reaches it only through `session`,
+/// so that the loop, its timers and Asio's accept machinery are compiled once (once in
+/// cluster::compiled), not for every server. Returns the worker's exit status.
+CLUSTER_DECL int serve_connections(worker_setup const& w, int stop_fd, connection_set& conns,
+                                   session_factory session, std::function<void()> on_sweep);
+
+/// Serves `server` (TCP or HTTP) in this worker; see `serve_connections`.
 template <class Server, class Hooks>
 int serve_listeners(Server& server, worker_setup const& w, int stop_fd, Hooks& hooks) {
-  namespace asio = boost::asio;
-  asio::io_context io(1);
-  listeners ls(io, w.listener_fds);
   connection_set conns;
-  conns.on_drained = [&io] { io.stop(); };
-
-  asio::steady_timer waiting(io);
-  std::function<void()> report_waiting = [&] {
-    ipc::send(w.channel_fd,
-              {ipc::message_type::waiting, static_cast<std::uint32_t>(conns.active()), {}});
-    waiting.expires_after(waiting_interval);
-    waiting.async_wait([&](boost::system::error_code ec) {
-      if (!ec) report_waiting();
-    });
-  };
-  auto begin_stop = [&] {
-    if (conns.stopping()) return;
-    ls.close();
-    conns.begin_stop();
-    if (conns.active() > 0) report_waiting();
-  };
-
-  // Connection deadlines (HTTP keep-alive and request timeouts) are checked four times a second,
-  // and the scoreboard heartbeat goes with them: a worker whose loop is stuck stops beating.
-  asio::steady_timer sweeper(io);
-  std::function<void()> sweep = [&] {
-    beat(w);
-    sweeper.expires_after(beat_interval);
-    sweeper.async_wait([&](boost::system::error_code ec) {
-      if (ec) return;
-      conns.sweep(connection_set::clock::now());
-      if (reopen_requested != 0) {
-        reopen_requested = 0;
-        hooks.emit(events::reopen{});
-      }
-      hooks.emit(events::tick{w.id});
-      sweep();
-    });
-  };
-  sweep();
-
-  asio::posix::stream_descriptor stop_watch(io, stop_fd);
-  stop_watch.async_wait(asio::posix::stream_descriptor::wait_read,
-                        [&](boost::system::error_code ec) {
-                          if (!ec) begin_stop();
-                        });
-  asio::posix::stream_descriptor death_watch(io, w.death_fd);
-  death_watch.async_wait(asio::posix::stream_descriptor::wait_read,
-                         [](boost::system::error_code ec) {
-                           // EOF: the master is gone, and nobody would replace or stop us.
-                           if (!ec) os::exit_child(0);
-                         });
-
+  session_factory session;
   if constexpr (http_server<Server>) {
     static_assert(http_runner<Server>::available,
                   "cluster: a server with handle() is an HTTP server; add "
                   "#include <cluster/server/http.hpp>");
     if constexpr (http_runner<Server>::available) {
-      ls.start(http_runner<Server>::session(server, conns, hooks));
+      session = http_runner<Server>::session(server, conns, hooks);
     }
   } else {
-    ls.start([&](stream sock, peer_address const& /*peer*/) {
+    session = [&](stream sock, peer_address const& /*peer*/) {
       return tcp_session(server, std::move(sock), conns, hooks);
-    });
+    };
   }
-  ipc::send(w.channel_fd, {ipc::message_type::connected, 0, {}});
-  if (stop_requested) begin_stop();
-  io.run();
-  return 0;
+  std::function<void()> on_sweep;
+  // Both sides are constants of the configuration, often equal: not a redundant expression.
+  if constexpr (Hooks::template wants<events::reopen> ||  // NOLINT(misc-redundant-expression)
+                Hooks::template wants<events::tick>) {
+    on_sweep = [&hooks, id = w.id] {
+      if (reopen_requested != 0) {
+        reopen_requested = 0;
+        hooks.emit(events::reopen{});
+      }
+      hooks.emit(events::tick{id});
+    };
+  }
+  return serve_connections(w, stop_fd, conns, std::move(session), std::move(on_sweep));
 }
 
 /// Between jobs (from `worker_context::sleep_for`): `reopen` once SIGUSR1 came, and `tick` at
@@ -373,3 +341,7 @@ int run_worker(Config& cfg, worker_setup const& w) noexcept {
 }  // namespace detail
 
 }  // namespace cluster
+
+#if !defined(CLUSTER_SEPARATE_COMPILATION)
+#include <cluster/impl/worker.ipp>
+#endif

@@ -1,32 +1,21 @@
 // SPDX-License-Identifier: BSL-1.0
-// The accept loop a worker runs on the inherited listeners, and the session of a TCP server.
+// What a worker's event loop keeps of its connections, and the session of a TCP server. The accept
+// loop itself is not a template: see serve_connections in <cluster/worker.hpp>.
 #pragma once
 
 #include <cluster/events.hpp>
 #include <cluster/os/address.hpp>
 #include <cluster/server/concepts.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/basic_socket_acceptor.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 
 #include <chrono>
 #include <cstddef>
-#include <exception>
 #include <functional>
-#include <memory>
-#include <span>
 #include <string>
 #include <unordered_set>
 #include <utility>
-#include <vector>
 
 namespace cluster::detail {
 
@@ -142,86 +131,12 @@ class connection_set {
   std::unordered_set<guard*> tracked_;
 };
 
-/// Rethrows an exception that escaped a connection's coroutine out of `io_context::run()`, so
-/// that the worker reports it to the master and is replaced.
-struct rethrow {
-  void operator()(std::exception_ptr const& e) const {
-    if (e) std::rethrow_exception(e);
-  }
-};
-
-using acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
-
 /// A connection's peer address, as accept() returned it.
-using peer_address = acceptor::endpoint_type;
+using peer_address = asio::generic::stream_protocol::endpoint;
 
-/// The acceptors a worker makes from its inherited listening descriptors.
-class listeners {
- public:
-  /// Wraps each descriptor in `fds`; the acceptor owns the worker's copy of it.
-  listeners(asio::io_context& io, std::span<int const> fds) {
-    for (int fd : fds) {
-      sockaddr_storage addr{};
-      socklen_t len = sizeof addr;
-      // The family decides the protocol Asio must be told about: IPPROTO_TCP for TCP (Asio uses
-      // it to set options such as TCP_NODELAY), 0 for unix sockets.
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-      int const family = addr.ss_family;
-      asio::generic::stream_protocol proto(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
-      auto a = std::make_unique<acceptor>(io);
-      a->assign(proto, fd);
-      acceptors_.push_back(std::move(a));
-    }
-  }
-
-  /// Starts one accept loop per listener; `session(stream, peer)` returns the connection's
-  /// coroutine.
-  template <class Session>
-  void start(Session session) {
-    for (auto& a : acceptors_) {
-      asio::co_spawn(a->get_executor(), accept_loop(*a, session), rethrow{});
-    }
-  }
-
-  /// Stops accepting: the worker's copies of the listening sockets are closed. The other
-  /// workers, and the master, keep theirs, so no connection is refused.
-  void close() {
-    boost::system::error_code ec;
-    for (auto& a : acceptors_) a->close(ec);
-  }
-
- private:
-  template <class Session>
-  static asio::awaitable<void> accept_loop(acceptor& a, Session session) {
-    boost::system::error_code ignored;
-    bool const tcp = a.local_endpoint(ignored).protocol().family() != AF_UNIX;
-    for (;;) {
-      // The peer's address comes with accept() itself: no getpeername() call per connection.
-      acceptor::endpoint_type peer;
-      auto [ec, sock] = co_await a.async_accept(peer, asio::as_tuple(asio::use_awaitable));
-      // A connection accepted just before a graceful stop closed the acceptor (the accept
-      // completed, its handler had yet to run) is this worker's: it is served below, never
-      // dropped, or its client's first request would be lost.
-      if (ec == asio::error::operation_aborted || (ec && !a.is_open())) co_return;
-      if (ec) {
-        // Out of descriptors (EMFILE/ENFILE) or a connection reset before accept: pause briefly
-        // instead of spinning on a listener that stays readable.
-        asio::steady_timer t(a.get_executor(), std::chrono::milliseconds(10));
-        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-        continue;
-      }
-      if (tcp) {
-        // Responses are written whole; Nagle's delay would only add latency to keep-alive.
-        int const one = 1;
-        ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      }
-      asio::co_spawn(a.get_executor(), session(std::move(sock), peer), rethrow{});
-      if (!a.is_open()) co_return;
-    }
-  }
-
-  std::vector<std::unique_ptr<acceptor>> acceptors_;
-};
+/// Makes the coroutine that serves one accepted connection: what a worker's server contributes
+/// to its otherwise non-template event loop (see `serve_connections` in <cluster/worker.hpp>).
+using session_factory = std::function<asio::awaitable<void>(stream, peer_address const&)>;
 
 /// Worker-side events for a worker without plugins that handle them (and for tests): none.
 struct no_hooks {
