@@ -17,8 +17,10 @@
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -56,9 +58,9 @@ class http_reader {
   CLUSTER_DECL boost::system::error_code parse(boost::beast::flat_buffer& buffer);
   /// Whether the request begun by `parse` is complete.
   [[nodiscard]] CLUSTER_DECL bool done() const;
-  /// Reads the rest of the request begun by `parse` from `sock`.
-  CLUSTER_DECL asio::awaitable<boost::system::error_code> read(stream& sock,
-                                                               boost::beast::flat_buffer& buffer);
+  /// Reads the rest of the request begun by `parse` from `sock`: the error, and the bytes read.
+  CLUSTER_DECL asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read(
+      stream& sock, boost::beast::flat_buffer& buffer);
   /// The complete request, moved out of the parser.
   CLUSTER_DECL http::request release();
 
@@ -67,9 +69,9 @@ class http_reader {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
 };
 
-/// Writes `res` whole to `sock`.
-CLUSTER_DECL asio::awaitable<boost::system::error_code> write_response(stream& sock,
-                                                                       http::response& res);
+/// Writes `res` whole to `sock`: the error, and the bytes written.
+CLUSTER_DECL asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_response(
+    stream& sock, http::response& res);
 
 /// How long an HTTP connection may sit idle between requests: `Server::keep_alive_timeout` when
 /// the server declares it, else 5 s (node's default; long enough for a browser's next request).
@@ -129,7 +131,8 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     boost::system::error_code rec = reader.parse(buffer);
     if (!rec && !reader.done()) {
       g.expire_in(request_timeout<Server>());
-      rec = co_await reader.read(sock, buffer);
+      auto [ec, n] = co_await reader.read(sock, buffer);
+      rec = ec;
     }
     g.clear_deadline();
     // end_of_stream (client closed), operation_aborted (closed by a timeout), or a request Beast
@@ -160,7 +163,7 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     keep_alive = keep_alive && !conns.stopping() && stop_requested == 0;
     res.keep_alive(keep_alive);
     if (!res.has_content_length() && !res.chunked()) res.prepare_payload();
-    boost::system::error_code const wec = co_await write_response(sock, res);
+    auto [wec, wn] = co_await write_response(sock, res);
     if constexpr (report) {
       if (!wec) {
         hooks.emit(events::client_request{

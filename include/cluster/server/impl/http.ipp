@@ -12,6 +12,9 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <cstddef>
+#include <tuple>
+
 namespace cluster::detail {
 
 CLUSTER_DECL http_reader::http_reader() = default;
@@ -28,20 +31,18 @@ CLUSTER_DECL boost::system::error_code http_reader::parse(boost::beast::flat_buf
 
 CLUSTER_DECL bool http_reader::done() const { return parser_ && parser_->is_done(); }
 
-CLUSTER_DECL asio::awaitable<boost::system::error_code> http_reader::read(
+CLUSTER_DECL asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> http_reader::read(
     stream& sock, boost::beast::flat_buffer& buffer) {
-  auto [ec, n] = co_await boost::beast::http::async_read(sock, buffer, *parser_,
-                                                         asio::as_tuple(asio::use_awaitable));
-  co_return ec;
+  // The composed operation's own awaitable, returned as is: no coroutine frame of ours around it.
+  return boost::beast::http::async_read(sock, buffer, *parser_,
+                                        asio::as_tuple(asio::use_awaitable));
 }
 
 CLUSTER_DECL http::request http_reader::release() { return parser_->release(); }
 
-CLUSTER_DECL asio::awaitable<boost::system::error_code> write_response(stream& sock,
-                                                                       http::response& res) {
-  auto [ec, n] =
-      co_await boost::beast::http::async_write(sock, res, asio::as_tuple(asio::use_awaitable));
-  co_return ec;
+CLUSTER_DECL asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_response(
+    stream& sock, http::response& res) {
+  return boost::beast::http::async_write(sock, res, asio::as_tuple(asio::use_awaitable));
 }
 
 }  // namespace cluster::detail
