@@ -194,7 +194,7 @@ inline void watch_master_in_thread(worker_setup const& w) {
 /// so that the loop, its timers and Asio's accept machinery are compiled once (once in
 /// cluster::compiled), not for every server. Returns the worker's exit status.
 CLUSTER_DECL int serve_connections(worker_setup const& w, int stop_fd, connection_set& conns,
-                                   session_factory session, std::function<void()> on_sweep);
+                                   session_factory const& session, std::function<void()> on_sweep);
 
 /// Serves `server` (TCP or HTTP) in this worker; see `serve_connections`.
 template <class Server, class Hooks>
@@ -225,7 +225,7 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd, Hooks& h
       hooks.emit(events::tick{id});
     };
   }
-  return serve_connections(w, stop_fd, conns, std::move(session), std::move(on_sweep));
+  return serve_connections(w, stop_fd, conns, session, std::move(on_sweep));
 }
 
 /// Between jobs (from `worker_context::sleep_for`): `reopen` once SIGUSR1 came, and `tick` at

@@ -106,7 +106,7 @@ class listeners {
 };
 
 CLUSTER_DECL int serve_connections(worker_setup const& w, int stop_fd, connection_set& conns,
-                                   session_factory session, std::function<void()> on_sweep) {
+                                   session_factory const& session, std::function<void()> on_sweep) {
   asio::io_context io(1);
   listeners ls(io, w.listener_fds);
   conns.on_drained = [&io] { io.stop(); };
