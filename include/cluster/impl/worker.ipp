@@ -157,7 +157,15 @@ CLUSTER_DECL int serve_connections(worker_setup const& w, int stop_fd, connectio
   ls.start(session);
   ipc::send(w.channel_fd, {ipc::message_type::connected, 0, {}});
   if (stop_requested) begin_stop();
-  io.run();
+  try {
+    io.run();
+  } catch (...) {
+    // `conns` outlives this loop: the sessions still open end while `io` is destroyed, and must
+    // not stop it then.
+    conns.on_drained = nullptr;
+    throw;
+  }
+  conns.on_drained = nullptr;
   return 0;
 }
 
