@@ -186,6 +186,23 @@ inline void watch_master_in_thread(worker_setup const& w) {
   }).detach();
 }
 
+/// Whether the worker's plugins have housekeeping to do between requests or jobs: `reopen` or
+/// `tick`.
+template <class Hooks>
+inline constexpr bool has_housekeeping =
+    // Both sides are constants of the configuration, often equal: not a redundant expression.
+    Hooks::template wants<events::reopen> ||  // NOLINT(misc-redundant-expression)
+    Hooks::template wants<events::tick>;
+
+/// Tells the worker's plugins to reopen their files, once SIGUSR1 came.
+template <class Hooks>
+void reopen_if_requested(Hooks& hooks) {
+  if (reopen_requested != 0) {
+    reopen_requested = 0;
+    hooks.emit(events::reopen{});
+  }
+}
+
 /// Runs a worker's event loop on its inherited listeners until a graceful stop has drained every
 /// connection: accepts with `session`, sweeps connection deadlines and beats in the scoreboard
 /// four times a second (then calls `on_sweep`, the plugins' housekeeping), reports the
@@ -214,14 +231,9 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd, Hooks& h
     };
   }
   std::function<void()> on_sweep;
-  // Both sides are constants of the configuration, often equal: not a redundant expression.
-  if constexpr (Hooks::template wants<events::reopen> ||  // NOLINT(misc-redundant-expression)
-                Hooks::template wants<events::tick>) {
+  if constexpr (has_housekeeping<Hooks>) {
     on_sweep = [&hooks, id = w.id] {
-      if (reopen_requested != 0) {
-        reopen_requested = 0;
-        hooks.emit(events::reopen{});
-      }
+      reopen_if_requested(hooks);
       hooks.emit(events::tick{id});
     };
   }
@@ -233,10 +245,7 @@ int serve_listeners(Server& server, worker_setup const& w, int stop_fd, Hooks& h
 template <class Hooks>
 void job_housekeeping(void* arg) {
   auto& hooks = *static_cast<Hooks*>(arg);
-  if (reopen_requested != 0) {
-    reopen_requested = 0;
-    hooks.emit(events::reopen{});
-  }
+  reopen_if_requested(hooks);
   if constexpr (Hooks::template wants<events::tick>) {
     static auto last = std::chrono::steady_clock::time_point{};
     auto const now = std::chrono::steady_clock::now();
@@ -260,11 +269,8 @@ int run_server(Server* preloaded, worker_setup const& w, int stop_fd, Hooks& hoo
     if constexpr (abstract_server<server_type>) {
       watch_master_in_thread(w);
       ipc::send(w.channel_fd, {ipc::message_type::connected, 0, {}});
-      // Both sides are constants of the configuration, often equal: not a redundant expression.
-      constexpr bool housekeeping =
-          Hooks::template wants<events::reopen> ||  // NOLINT(misc-redundant-expression)
-          Hooks::template wants<events::tick>;
-      worker_context ctx(w.id, stop_fd, housekeeping ? &job_housekeeping<Hooks> : nullptr, &hooks);
+      worker_context ctx(w.id, stop_fd,
+                         has_housekeeping<Hooks> ? &job_housekeeping<Hooks> : nullptr, &hooks);
       if constexpr (requires { server.work(ctx); }) {
         server.work(ctx);
       } else {
