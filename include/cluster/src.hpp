@@ -11,6 +11,12 @@
 #include <cluster/impl/worker.ipp>
 #include <cluster/master/core.hpp>
 #include <cluster/master/impl/core.ipp>
+#include <cluster/plugins/impl/stats.ipp>
+#include <cluster/plugins/stats.hpp>
+#include <cluster/plugins/stats/endpoint.hpp>
+#include <cluster/plugins/stats/figures.hpp>
+#include <cluster/plugins/stats/impl/endpoint.ipp>
+#include <cluster/plugins/stats/impl/figures.ipp>
 #include <cluster/server/http.hpp>
 #include <cluster/server/impl/http.ipp>
 #include <cluster/text.hpp>

@@ -21,7 +21,7 @@ TEST_CASE("metrics addresses are host:port with a numeric host") {
   CHECK(a->text(9100) == "127.0.0.1:9100");
   auto b = st::metrics_address::parse("[::1]:0");
   REQUIRE(b);
-  CHECK(b->host.is_v6());
+  CHECK(b->v6);
   CHECK(b->text(5) == "[::1]:5");
   CHECK_FALSE(st::metrics_address::parse("9100"));
   CHECK_FALSE(st::metrics_address::parse("127.0.0.1:"));
