@@ -11,7 +11,9 @@
 #include <cluster/impl/worker.ipp>
 #include <cluster/master/core.hpp>
 #include <cluster/master/impl/core.ipp>
+#include <cluster/plugins/impl/logger.ipp>
 #include <cluster/plugins/impl/stats.ipp>
+#include <cluster/plugins/logger.hpp>
 #include <cluster/plugins/stats.hpp>
 #include <cluster/plugins/stats/endpoint.hpp>
 #include <cluster/plugins/stats/figures.hpp>

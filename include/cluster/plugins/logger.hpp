@@ -2,31 +2,24 @@
 // The logger plugin: master.log, workers.access.log and workers.error.log in one directory.
 #pragma once
 
+#include <cluster/linkage.hpp>
 #include <cluster/plugin.hpp>
 #include <cluster/plugins/wording.hpp>
-#include <cluster/text.hpp>
 
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
-#include <chrono>
-#include <csignal>
-#include <cstdint>
-#include <cstring>
+#include <cstddef>
 #include <ctime>
 #include <filesystem>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
-#include <vector>
 
 namespace cluster {
 
@@ -69,128 +62,59 @@ class logger {
   //=== master: start-up and reopen ===//
 
   /// Checks the directory and opens the three files; a problem is a `startup_error`.
-  void on(events::start const&, master_api& master) {
-    auto const& who = master.worker_credentials();
-    state_ = open_all(dir_, who.change, who.uid, who.gid);
-    log(log_level::info, text::format("master {} starting ({} workers, environment {})", ::getpid(),
-                                      master.settings().workers, master.environment()));
-  }
+  CLUSTER_DECL void on(events::start const&, master_api& master);
 
   /// SIGUSR1: reopens `master.log`, and creates the workers' files anew so that they exist (and
   /// belong to the workers' user) before each worker reopens them.
-  void on(events::reopen const&, master_api& master) {
-    if (!state_) return;
-    auto const& who = master.worker_credentials();
-    auto& s = *state_;
-    std::string problems;
-    reopen_onto(s.master_path, s.master_fd, false, 0, 0, problems);
-    reopen_onto(s.access_path, s.access_fd, who.change, who.uid, who.gid, problems);
-    reopen_onto(s.error_path, s.error_fd, who.change, who.uid, who.gid, problems);
-    if (problems.empty()) {
-      log(log_level::info, "log files reopened");
-    } else {
-      log(log_level::error, "reopening log files: " + problems + "; the old files stay in use");
-    }
-  }
+  CLUSTER_DECL void on(events::reopen const&, master_api& master);
 
   //=== master: events ===//
 
   /// `listening on <addresses>` (info).
-  void on(events::listening const&, master_api& master) {
-    std::string where;
-    for (auto const& a : master.addresses()) where += (where.empty() ? "" : ", ") + a;
-    log(log_level::info, "listening on " + (where.empty() ? std::string("nothing") : where));
-  }
+  CLUSTER_DECL void on(events::listening const&, master_api& master);
   /// `worker N spawned (pid P)` (info).
-  void on(events::worker_spawned const& e, master_api&) {
-    log(log_level::info, text::format("worker {} spawned (pid {})", e.id, e.pid));
-  }
+  CLUSTER_DECL void on(events::worker_spawned const& e, master_api&);
   /// `worker N connected (pid P)` (info).
-  void on(events::worker_connected const& e, master_api&) {
-    log(log_level::info, text::format("worker {} connected (pid {})", e.id, e.pid));
-  }
+  CLUSTER_DECL void on(events::worker_connected const& e, master_api&);
   /// A worker's end, worded and levelled by the master's reason (as `debug` words it): a crash is
   /// a warning; a worker the master stopped, removed or signalled is info.
-  void on(events::worker_killed const& e, master_api&) { log(wording::of(e)); }
+  CLUSTER_DECL void on(events::worker_killed const& e, master_api&);
   /// The exception text, in `master.log` (error) and in `workers.error.log`, on one line.
-  void on(events::worker_exception const& e, master_api&) {
-    if (!state_) return;
-    std::string const text =
-        text::format("worker {} (pid {}) exception: {}", e.id, e.pid, one_line(e.what));
-    log(log_level::error, text);
-    std::string line = iso_timestamp();
-    line += " error ";
-    line += text;
-    line += '\n';
-    write_all(state_->error_fd, line.data(), line.size());
-  }
+  CLUSTER_DECL void on(events::worker_exception const& e, master_api&);
   /// `worker N (pid P) removed` (info).
-  void on(events::worker_removed const& e, master_api&) {
-    log(log_level::info, text::format("worker {} (pid {}) removed", e.id, e.pid));
-  }
+  CLUSTER_DECL void on(events::worker_removed const& e, master_api&);
   /// A stopping worker killed after `timeout` (warning).
-  void on(events::worker_timeout const& e, master_api&) { log(wording::of(e)); }
+  CLUSTER_DECL void on(events::worker_timeout const& e, master_api&);
   /// A stopping worker still serving connections (debug: repeated while it waits).
-  void on(events::worker_waiting const& e, master_api&) {
-    log(log_level::debug, text::format("worker {} (pid {}) stopping, waiting for {} connections",
-                                       e.id, e.pid, e.connections));
-  }
+  CLUSTER_DECL void on(events::worker_waiting const& e, master_api&);
   /// The shutdown begins (info).
-  void on(events::closing const& e, master_api&) {
-    log(log_level::info, e.graceful ? "closing: graceful shutdown" : "closing: hard shutdown");
-  }
+  CLUSTER_DECL void on(events::closing const& e, master_api&);
   /// Every worker is gone (info): the last line of a master.
-  void on(events::close const&, master_api&) {
-    log(log_level::info, "closed: every worker is gone; the master exits");
-  }
+  CLUSTER_DECL void on(events::close const&, master_api&);
   /// A signal to every worker (info).
-  void on(events::kill const& e, master_api&) {
-    log(log_level::info, text::format("sending signal {} ({}) to every worker", e.signal,
-                                      os::signal_name(e.signal)));
-  }
+  CLUSTER_DECL void on(events::kill const& e, master_api&);
   /// A master restart begins (info).
-  void on(events::restarting const&, master_api&) {
-    log(log_level::info, "restarting: starting a new master");
-  }
+  CLUSTER_DECL void on(events::restarting const&, master_api&);
   /// This master took over from its predecessor (info).
-  void on(events::restart const&, master_api&) {
-    log(log_level::info, text::format("restart: master {} took over", ::getpid()));
-  }
+  CLUSTER_DECL void on(events::restart const&, master_api&);
   /// A restart delayed as cyclic (warning).
-  void on(events::cyclic_restart const& e, master_api&) {
-    log(log_level::warning,
-        text::format("cyclic restart: too soon after the previous one; delayed by {} ms",
-                     e.delay.count()));
-  }
+  CLUSTER_DECL void on(events::cyclic_restart const& e, master_api&);
 
   /// Every worker accepts (info).
-  void on(events::ready const& e, master_api&) { log(wording::of(e)); }
+  CLUSTER_DECL void on(events::ready const& e, master_api&);
   /// A rolling restart begins (info).
-  void on(events::rolling_restart_started const& e, master_api&) { log(wording::of(e)); }
+  CLUSTER_DECL void on(events::rolling_restart_started const& e, master_api&);
   /// A rolling restart replaced every worker (info).
-  void on(events::rolling_restart_done const& e, master_api&) { log(wording::of(e)); }
+  CLUSTER_DECL void on(events::rolling_restart_done const& e, master_api&);
   /// A rolling restart stopped on a replacement that died (error).
-  void on(events::rolling_restart_failed const& e, master_api&) { log(wording::of(e)); }
+  CLUSTER_DECL void on(events::rolling_restart_failed const& e, master_api&);
   /// A master restart that did not happen (error).
-  void on(events::restart_failed const& e, master_api&) { log(wording::of(e)); }
+  CLUSTER_DECL void on(events::restart_failed const& e, master_api&);
 
   //=== worker ===//
 
   /// In the worker: stderr goes to `workers.error.log`; `master.log` is not the worker's.
-  void on(events::worker_start const&, this_worker&) {
-    if (!state_) return;
-    auto& s = *state_;
-    if (s.master_fd > 2) ::close(s.master_fd);
-    s.master_fd = -1;
-    if (s.error_fd >= 0 && s.error_fd != STDERR_FILENO) {
-      // dup2, not dup3: fd 2 must survive an exec() the application does (its children's
-      // stderr goes to the same file).
-      ::dup2(s.error_fd, STDERR_FILENO);
-      ::close(s.error_fd);
-      s.error_fd = STDERR_FILENO;
-    }
-    s.buffer.reserve(2 * flush_size);
-  }
+  CLUSTER_DECL void on(events::worker_start const&, this_worker&);
 
   /// In the worker: one access line into the buffer; no system call unless the buffer is full.
   void on(events::client_request const& e, this_worker&) {
@@ -235,19 +159,7 @@ class logger {
 
   /// In the worker, after the master reopened: the buffered lines go to the old file, then the
   /// access log and stderr are pointed at the files now at the paths.
-  void on(events::reopen const&, this_worker& self) {
-    if (!state_) return;
-    flush();
-    auto& s = *state_;
-    std::string problems;
-    reopen_onto(s.access_path, s.access_fd, false, 0, 0, problems);
-    reopen_onto(s.error_path, s.error_fd, false, 0, 0, problems);
-    if (!problems.empty()) {
-      std::string const line = text::format("{} error worker {} (pid {}) reopening log files: {}\n",
-                                            iso_timestamp(), self.id(), self.pid(), problems);
-      write_all(STDERR_FILENO, line.data(), line.size());
-    }
-  }
+  CLUSTER_DECL void on(events::reopen const&, this_worker& self);
 
  private:
   /// What the master and its workers hold open, shared by the copies of the plugin in one
@@ -281,116 +193,20 @@ class logger {
   static constexpr int open_flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
   static constexpr mode_t file_mode = 0644;
 
-  static std::shared_ptr<files> open_all(std::filesystem::path const& dir, bool give, uid_t uid,
-                                         gid_t gid) {
-    if (dir.empty()) {
-      throw startup_error(
-          "cluster: logger: the log directory is empty; pass one, e.g. cluster::logger{\"logs\"}");
-    }
-    std::error_code ec;
-    std::filesystem::path abs = std::filesystem::absolute(dir, ec);
-    if (ec) {
-      throw startup_error("cluster: logger: cannot resolve the log directory " + dir.string() +
-                          ": " + ec.message() + "; pass an absolute path to cluster::logger");
-    }
-    abs = abs.lexically_normal();
-    std::string d = abs.string();
-    if (d.size() > 1 && d.back() == '/') d.pop_back();
-    struct stat st {};
-    if (::stat(d.c_str(), &st) != 0) {
-      int const err = errno;
-      if (err == ENOENT) {
-        throw startup_error("cluster: logger: the log directory " + d +
-                            " does not exist; create it (mkdir -p " + d +
-                            ") or pass an existing one to cluster::logger");
-      }
-      throw startup_error("cluster: logger: cannot use the log directory " + d + ": " +
-                          std::strerror(err) + "; pass a directory the master can reach");
-    }
-    if (!S_ISDIR(st.st_mode)) {
-      throw startup_error("cluster: logger: " + d +
-                          " is not a directory; pass a directory to cluster::logger (the log "
-                          "files are created in it)");
-    }
-    if (::access(d.c_str(), W_OK | X_OK) != 0) {
-      throw startup_error("cluster: logger: cannot write in the log directory " + d + ": " +
-                          std::strerror(errno) + "; make it writable by uid " +
-                          std::to_string(::geteuid()) + " (chown or chmod it)");
-    }
-    auto s = std::make_shared<files>();
-    s->master_path = d + "/master.log";
-    s->access_path = d + "/workers.access.log";
-    s->error_path = d + "/workers.error.log";
-    s->master_fd = open_checked(s->master_path, false, 0, 0);
-    s->access_fd = open_checked(s->access_path, give, uid, gid);
-    s->error_fd = open_checked(s->error_path, give, uid, gid);
-    return s;
-  }
+  CLUSTER_DECL static std::shared_ptr<files> open_all(std::filesystem::path const& dir, bool give,
+                                                      uid_t uid, gid_t gid);
 
   /// Opens one log file at start-up, and gives it to the workers' user when `give`.
-  static int open_checked(std::string const& path, bool give, uid_t uid, gid_t gid) {
-    // O_NONBLOCK: a FIFO without a reader must be an error, not a master hanging in open().
-    int const fd = ::open(path.c_str(), open_flags | O_NONBLOCK, file_mode);
-    if (fd < 0) {
-      int const err = errno;
-      if (err == EISDIR) {
-        throw startup_error("cluster: logger: the log file " + path +
-                            " is a directory; remove or rename it");
-      }
-      throw startup_error("cluster: logger: cannot open the log file " + path + " for writing: " +
-                          std::strerror(err) + "; make it a regular file writable by uid " +
-                          std::to_string(::geteuid()) + " (or remove it)");
-    }
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    if (give && ::fchown(fd, uid, gid) != 0) {
-      int const err = errno;
-      ::close(fd);
-      throw startup_error("cluster: logger: cannot give the log file " + path +
-                          " to the workers' user (uid " + std::to_string(uid) + ", gid " +
-                          std::to_string(gid) + "): " + std::strerror(err) +
-                          "; start the master as root, or chown the file to that user");
-    }
-    return fd;
-  }
+  CLUSTER_DECL static int open_checked(std::string const& path, bool give, uid_t uid, gid_t gid);
 
   /// Opens `path` anew and puts it in place of `fd` (same number, still close-on-exec unless it
   /// is stderr); on failure `fd` keeps the old file and `problems` says why.
-  static void reopen_onto(std::string const& path, int fd, bool give, uid_t uid, gid_t gid,
-                          std::string& problems) {
-    if (fd < 0) return;
-    int const fresh = ::open(path.c_str(), open_flags | O_NONBLOCK, file_mode);
-    if (fresh < 0) {
-      problems += (problems.empty() ? "" : "; ") + path + ": " + std::strerror(errno);
-      return;
-    }
-    ::fcntl(fresh, F_SETFL, ::fcntl(fresh, F_GETFL) & ~O_NONBLOCK);
-    if (give && ::fchown(fresh, uid, gid) != 0) {
-      problems += (problems.empty() ? "" : "; ") + path + ": cannot chown: " + std::strerror(errno);
-    }
-    // Onto the same number: whoever holds it (stderr, the buffered writer) now writes to the new
-    // file, with no moment where the number is closed.
-    if (fd == STDERR_FILENO) {
-      ::dup2(fresh, fd);
-    } else {
-      ::dup3(fresh, fd, O_CLOEXEC);
-    }
-    ::close(fresh);
-  }
+  CLUSTER_DECL static void reopen_onto(std::string const& path, int fd, bool give, uid_t uid,
+                                       gid_t gid, std::string& problems);
 
   //--- writing ---//
 
-  static void write_all(int fd, char const* data, std::size_t size) {
-    if (fd < 0) return;
-    while (size > 0) {
-      ssize_t const n = ::write(fd, data, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return;  // a full disk loses lines; it must not stop the server
-      }
-      data += n;
-      size -= static_cast<std::size_t>(n);
-    }
-  }
+  CLUSTER_DECL static void write_all(int fd, char const* data, std::size_t size);
 
   /// The buffered access lines, in one write() to the file opened O_APPEND: whole lines, so
   /// lines of different workers never interleave.
@@ -402,46 +218,24 @@ class logger {
   }
 
   /// One line in `master.log`, if `level` is at or above the chosen one: one write().
-  void log(worded const& line) const { log(line.level, line.text); }
+  CLUSTER_DECL void log(worded const& line) const;
 
-  void log(log_level level, std::string_view text) const {
-    if (!state_ || state_->master_fd < 0 || level < level_) return;
-    static constexpr std::array<std::string_view, 4> names{"debug", "info", "warning", "error"};
-    std::string const line =
-        text::format("{} {} {}\n", iso_timestamp(), names[static_cast<std::size_t>(level)], text);
-    write_all(state_->master_fd, line.data(), line.size());
-  }
+  CLUSTER_DECL void log(log_level level, std::string_view text) const;
 
   /// Now, as `2026-11-27T18:31:49.123Z`.
-  static std::string iso_timestamp() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    std::tm t{};
-    ::gmtime_r(&ts.tv_sec, &t);
-    return text::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", t.tm_year + 1900,
-                        t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
-                        ts.tv_nsec / 1000000);
-  }
+  CLUSTER_DECL static std::string iso_timestamp();
 
   /// Now, as `27/Nov/2026:18:31:49 +0000`, formatted once per second. CLOCK_REALTIME_COARSE is
   /// read from the vDSO, without entering the kernel.
   static std::string_view clf_timestamp(files& s) {
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    if (ts.tv_sec != s.stamp_second) {
-      static constexpr std::array<char const*, 12> months{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-      std::tm t{};
-      ::gmtime_r(&ts.tv_sec, &t);
-      std::string const stamp = text::format("{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000", t.tm_mday,
-                                             months[static_cast<std::size_t>(t.tm_mon)],
-                                             t.tm_year + 1900, t.tm_hour, t.tm_min, t.tm_sec);
-      s.stamp_size = std::min(stamp.size(), s.stamp.size());
-      std::copy_n(stamp.data(), s.stamp_size, s.stamp.data());
-      s.stamp_second = ts.tv_sec;
-    }
+    if (ts.tv_sec != s.stamp_second) restamp(s, ts.tv_sec);
     return {s.stamp.data(), s.stamp_size};
   }
+
+  /// Formats `second` into `s.stamp`, once per second.
+  CLUSTER_DECL static void restamp(files& s, std::time_t second);
 
   /// The client's address without its port: `127.0.0.1:5123` -> `127.0.0.1`, `[::1]:5123` ->
   /// `::1`; `unix` stays.
@@ -480,13 +274,7 @@ class logger {
   }
 
   /// `text` on one line: control characters (a multi-line exception message) become spaces.
-  static std::string one_line(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) {
-      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-    }
-    return out;
-  }
+  CLUSTER_DECL static std::string one_line(std::string_view text);
 
   std::filesystem::path dir_ = "logs";
   log_level level_ = log_level::info;
@@ -494,3 +282,7 @@ class logger {
 };
 
 }  // namespace cluster
+
+#if !defined(CLUSTER_SEPARATE_COMPILATION)
+#include <cluster/plugins/impl/logger.ipp>
+#endif
