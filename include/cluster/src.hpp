@@ -12,8 +12,10 @@
 #include <cluster/master/core.hpp>
 #include <cluster/master/impl/core.ipp>
 #include <cluster/plugins/impl/logger.ipp>
+#include <cluster/plugins/impl/pidfiles.ipp>
 #include <cluster/plugins/impl/stats.ipp>
 #include <cluster/plugins/logger.hpp>
+#include <cluster/plugins/pidfiles.hpp>
 #include <cluster/plugins/stats.hpp>
 #include <cluster/plugins/stats/endpoint.hpp>
 #include <cluster/plugins/stats/figures.hpp>

@@ -2,23 +2,13 @@
 // The pidfiles plugin: master.pid and worker.N.pid, kept current, handed over across a restart.
 #pragma once
 
+#include <cluster/linkage.hpp>
 #include <cluster/plugin.hpp>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 
 namespace cluster {
@@ -59,258 +49,80 @@ class pidfiles {
 
   /// The path of the file `name` (`"master"`, `"worker.0"`): `<dir>/<name>.pid`. Once the
   /// master has started, an absolute path; before, relative to the current directory.
-  [[nodiscard]] std::filesystem::path path_of(std::string_view file) const {
-    return (where_.empty() ? dir_ : where_) / (std::string(file) + ".pid");
-  }
+  [[nodiscard]] CLUSTER_DECL std::filesystem::path path_of(std::string_view file) const;
 
   /// The pid in the file `name` (`pidof("master")`, `pidof("worker.0")`), or 0 when the file is
   /// missing or does not hold a pid. A relative directory is read from the current directory
   /// until the master has started (a control program runs in the working directory, or reads
   /// `path_of`).
-  [[nodiscard]] int pidof(std::string_view file) const { return read_pid(path_of(file)); }
+  [[nodiscard]] CLUSTER_DECL int pidof(std::string_view file) const;
 
   //=== the master's events ===//
 
   /// Checks the directory and `master.pid`, then writes `master.pid` (a restarted master defers
   /// that until its workers accept). Throws `startup_error` when it cannot.
-  void on(events::start const& /*event*/, master_api& master) {
-    std::error_code ec;
-    where_ = std::filesystem::absolute(dir_, ec);
-    if (ec) where_ = dir_;
-    struct stat st {};
-    if (::stat(where_.c_str(), &st) != 0) {
-      throw startup_error("cluster: pidfiles: the directory " + where_.string() + " " +
-                          (errno == ENOENT ? std::string("does not exist")
-                                           : "cannot be read (" + error_text(errno) + ")") +
-                          "; create it, or give cluster::pidfiles(\"dir\") another one");
-    }
-    if (!S_ISDIR(st.st_mode)) {
-      throw startup_error("cluster: pidfiles: " + where_.string() +
-                          " is not a directory; give cluster::pidfiles(\"dir\") a directory");
-    }
-    self_ = static_cast<int>(::getpid());
-    if (master.restarted()) {
-      // The predecessor still runs and owns the files until this master serves: it is not a
-      // conflict, and a restart that fails must leave its files as they were.
-      taking_over_ = true;
-      return;
-    }
-    std::filesystem::path const file = path_of("master");
-    int const previous = read_pid(file);
-    if (previous > 0 && previous != self_) {
-      switch (inspect(previous, master.settings().title)) {
-        case owner::master:
-          throw startup_error("cluster: pidfiles: another master (pid " + std::to_string(previous) +
-                              ") is running and owns " + file.string() +
-                              "; stop it first, or give this one another directory with "
-                              "cluster::pidfiles(\"dir\")");
-        case owner::gone:
-          replace_stale(file, previous, "is not running");
-          break;
-        case owner::other:
-          replace_stale(file, previous, "is not a cluster master");
-          break;
-      }
-    }
-    if (std::string const why = write_pid(file, self_); !why.empty()) {
-      throw startup_error("cluster: pidfiles: cannot write " + file.string() + ": " + why +
-                          "; make the directory writable by the master's user");
-    }
-    wrote_master_ = true;
-  }
+  CLUSTER_DECL void on(events::start const& /*event*/, master_api& master);
 
   /// Writes `worker.N.pid` (or, in a restarted master that has not taken over yet, remembers it).
-  void on(events::worker_spawned const& event, master_api& /*master*/) {
-    if (taking_over_ || yielded()) return;
-    write_worker(event.id, event.pid);
-  }
+  CLUSTER_DECL void on(events::worker_spawned const& event, master_api& /*master*/);
 
   /// In a restarted master: takes the files over once every worker accepts.
-  void on(events::ready const& /*event*/, master_api& master) {
-    if (taking_over_) take_over(master);
-  }
+  CLUSTER_DECL void on(events::ready const& /*event*/, master_api& master);
 
   /// A worker that is not replaced (a shutdown, a removal, a master giving up): its file goes,
   /// if it still names that worker. A replaced worker's file is rewritten by its successor.
-  void on(events::worker_killed const& event, master_api& /*master*/) {
-    using reason = events::exit_reason;
-    if (event.reason != reason::crashed && event.reason != reason::exited &&
-        event.reason != reason::killed) {
-      remove_worker(event.id, event.pid);
-    }
-  }
+  CLUSTER_DECL void on(events::worker_killed const& event, master_api& /*master*/);
 
   /// In a restarted master: the predecessor has exited; take over if not done yet.
-  void on(events::restart const& /*event*/, master_api& master) {
-    if (taking_over_) take_over(master);
-  }
+  CLUSTER_DECL void on(events::restart const& /*event*/, master_api& master);
 
   /// Removes every file this master wrote that still holds the pid it wrote.
-  void on(events::close const& /*event*/, master_api& /*master*/) {
-    for (auto const& [id, pid] : written_) remove_if_holds(worker_file(id), pid);
-    written_.clear();
-    if (wrote_master_) remove_if_holds(path_of("master"), self_);
-    wrote_master_ = false;
-  }
+  CLUSTER_DECL void on(events::close const& /*event*/, master_api& /*master*/);
 
  private:
   /// What the process named by a `master.pid` is.
   enum class owner : unsigned char { gone, master, other };
 
-  [[nodiscard]] std::filesystem::path worker_file(unsigned id) const {
-    return path_of("worker." + std::to_string(id));
-  }
+  [[nodiscard]] CLUSTER_DECL std::filesystem::path worker_file(unsigned id) const;
 
   /// The rule for "a live cluster master": the process exists (and is not a zombie), and either
   /// runs the same executable file as this one (/proc/PID/exe), or shows this master's title as
   /// its command line (a new build deployed in place runs another file). When /proc tells
   /// nothing about a process that exists, it is taken for a master: two masters on one set of
   /// files is the worse mistake.
-  static owner inspect(int pid, std::string_view title) {
-    if (::kill(pid, 0) != 0 && errno == ESRCH) return owner::gone;
-    std::string const proc = "/proc/" + std::to_string(pid);
-    std::string const stat_line = read_file(proc + "/stat");
-    if (auto const close = stat_line.rfind(')');
-        close != std::string::npos && close + 2 < stat_line.size() &&
-        (stat_line[close + 2] == 'Z' || stat_line[close + 2] == 'X')) {
-      return owner::gone;
-    }
-    bool known = false;
-    struct stat theirs {};
-    struct stat ours {};
-    if (::stat((proc + "/exe").c_str(), &theirs) == 0 && ::stat("/proc/self/exe", &ours) == 0) {
-      known = true;
-      if (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino) return owner::master;
-    }
-    std::string const cmdline = read_file(proc + "/cmdline");
-    if (!cmdline.empty()) {
-      known = true;
-      std::string_view const first(cmdline.c_str());
-      if (first == title) return owner::master;
-      // A title longer than the original command line is cut to fit it, filling it whole.
-      if (!first.empty() && first.size() + 1 == cmdline.size() && title.starts_with(first))
-        return owner::master;
-    }
-    return known ? owner::other : owner::master;
-  }
+  CLUSTER_DECL static owner inspect(int pid, std::string_view title);
 
   /// Removes a stale master.pid's leftovers and says so; master.pid itself is overwritten next.
-  void replace_stale(std::filesystem::path const& file, int previous, char const* why) const {
-    // Its workers died with it (workers follow their master): their files name nobody now.
-    std::size_t removed = 0;
-    std::error_code ec;
-    for (auto const& entry : std::filesystem::directory_iterator(where_, ec)) {
-      std::string const n = entry.path().filename().string();
-      if (!n.starts_with("worker.") || !n.ends_with(".pid")) continue;
-      int const pid = read_pid(entry.path());
-      if (pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH)) continue;
-      if (::unlink(entry.path().c_str()) == 0) ++removed;
-    }
-    std::string const also = removed == 0 ? std::string()
-                                          : " and " + std::to_string(removed) + " worker file" +
-                                                (removed == 1 ? "" : "s");
-    std::fprintf(stderr, "cluster: pidfiles: replacing the stale %s%s (pid %d %s)\n", file.c_str(),
-                 also.c_str(), previous, why);
-    std::fflush(stderr);
-  }
+  CLUSTER_DECL void replace_stale(std::filesystem::path const& file, int previous,
+                                  char const* why) const;
 
   /// A restarted master becomes the owner: master.pid, then its workers' files.
-  void take_over(master_api const& master) {
-    taking_over_ = false;
-    std::filesystem::path const file = path_of("master");
-    if (std::string const why = write_pid(file, self_); !why.empty()) {
-      report("cannot write " + file.string() + ": " + why);
-    } else {
-      wrote_master_ = true;
-    }
-    for (auto const& w : master.workers()) {
-      if (w.state != worker_state::stopping) write_worker(w.id, w.pid);
-    }
-  }
+  CLUSTER_DECL void take_over(master_api const& master);
 
   /// True once another master has taken master.pid over (this one is being replaced): it writes
   /// no more worker files, which would overwrite its successor's.
-  bool yielded() {
-    if (!yielded_ && wrote_master_) {
-      int const named = read_pid(path_of("master"));
-      yielded_ = named > 0 && named != self_;
-    }
-    return yielded_;
-  }
+  CLUSTER_DECL bool yielded();
 
-  void write_worker(unsigned id, int pid) {
-    std::filesystem::path const file = worker_file(id);
-    if (std::string const why = write_pid(file, pid); !why.empty()) {
-      report("cannot write " + file.string() + ": " + why);
-      return;
-    }
-    written_[id] = pid;
-  }
+  CLUSTER_DECL void write_worker(unsigned id, int pid);
 
-  void remove_worker(unsigned id, int pid) {
-    if (auto it = written_.find(id); it != written_.end() && it->second == pid) written_.erase(it);
-    remove_if_holds(worker_file(id), pid);
-  }
+  CLUSTER_DECL void remove_worker(unsigned id, int pid);
 
   /// Removes `file` if it still holds `pid`: another master may have written it since.
-  static void remove_if_holds(std::filesystem::path const& file, int pid) {
-    if (read_pid(file) == pid) ::unlink(file.c_str());
-  }
+  CLUSTER_DECL static void remove_if_holds(std::filesystem::path const& file, int pid);
 
   /// Writes "`pid`\n" to `file` atomically; the error text, or empty on success.
-  static std::string write_pid(std::filesystem::path const& file, int pid) {
-    // A reader must never see an empty or half-written file: write a temporary file in the same
-    // directory (rename is atomic only within one file system), then rename it over `file`.
-    // Durability across a power cut is not needed for pids, so there is no fsync.
-    std::filesystem::path tmp = file;
-    tmp += "." + std::to_string(::getpid()) + ".tmp";
-    int const fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return error_text(errno);
-    std::string const text = std::to_string(pid) + "\n";
-    ssize_t const n = ::write(fd, text.data(), text.size());
-    int const write_errno = errno;
-    ::close(fd);
-    if (n != static_cast<ssize_t>(text.size())) {
-      ::unlink(tmp.c_str());
-      return n < 0 ? error_text(write_errno) : std::string("short write");
-    }
-    if (::rename(tmp.c_str(), file.c_str()) != 0) {
-      int const rename_errno = errno;
-      ::unlink(tmp.c_str());
-      return error_text(rename_errno);
-    }
-    return {};
-  }
+  CLUSTER_DECL static std::string write_pid(std::filesystem::path const& file, int pid);
 
   /// The pid in `file`, or 0 when it is missing or holds anything but a pid and a newline.
-  static int read_pid(std::filesystem::path const& file) {
-    std::string const text = read_file(file.string());
-    int pid = 0;
-    auto const [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
-    if (ec != std::errc{} || pid <= 0) return 0;
-    std::string_view const rest(end, static_cast<std::size_t>(text.data() + text.size() - end));
-    return rest.empty() || rest == "\n" ? pid : 0;
-  }
+  CLUSTER_DECL static int read_pid(std::filesystem::path const& file);
 
   /// A small file's content (a pid file, /proc/PID/cmdline); empty when it cannot be read.
-  static std::string read_file(std::string const& path) {
-    std::string text;
-    int const fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return text;
-    char buf[512];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0 && text.size() < 4096;)
-      text.append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-    return text;
-  }
+  CLUSTER_DECL static std::string read_file(std::string const& path);
 
-  static std::string error_text(int error) { return std::system_category().message(error); }
+  CLUSTER_DECL static std::string error_text(int error);
 
   /// A failure after start-up is reported, not thrown: the cluster keeps serving.
-  static void report(std::string const& what) {
-    std::fprintf(stderr, "cluster: pidfiles: %s\n", what.c_str());
-    std::fflush(stderr);
-  }
+  CLUSTER_DECL static void report(std::string const& what);
 
   std::filesystem::path dir_ = "pids";
   std::filesystem::path where_;      ///< `dir_` made absolute at start
@@ -322,3 +134,7 @@ class pidfiles {
 };
 
 }  // namespace cluster
+
+#if !defined(CLUSTER_SEPARATE_COMPILATION)
+#include <cluster/plugins/impl/pidfiles.ipp>
+#endif
