@@ -11,6 +11,8 @@
 #include <cluster/impl/worker.ipp>
 #include <cluster/master/core.hpp>
 #include <cluster/master/impl/core.ipp>
+#include <cluster/plugins/debug.hpp>
+#include <cluster/plugins/impl/debug.ipp>
 #include <cluster/plugins/impl/logger.ipp>
 #include <cluster/plugins/impl/pidfiles.ipp>
 #include <cluster/plugins/impl/stats.ipp>
