@@ -39,7 +39,7 @@ struct rethrow {
 
 /// The acceptors a worker makes from its inherited listening descriptors.
 class listeners {
-  using acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
+  using acceptor = asio::basic_socket_acceptor<stream_protocol>;
 
  public:
   /// Wraps each descriptor in `fds`; the acceptor owns the worker's copy of it.
@@ -51,7 +51,7 @@ class listeners {
       // it to set options such as TCP_NODELAY), 0 for unix sockets.
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
       int const family = addr.ss_family;
-      asio::generic::stream_protocol proto(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
+      stream_protocol proto(family, family == AF_UNIX ? 0 : IPPROTO_TCP);
       auto a = std::make_unique<acceptor>(io);
       a->assign(proto, fd);
       acceptors_.push_back(std::move(a));

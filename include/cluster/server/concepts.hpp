@@ -3,10 +3,10 @@
 #pragma once
 
 #include <cluster/config/concepts.hpp>
+#include <cluster/server/protocol.hpp>
 #include <cluster/server/stop_flag.hpp>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/generic/stream_protocol.hpp>
 
 #include <poll.h>
 
@@ -38,9 +38,6 @@ namespace cluster {
 /// privileges; a Server given as an object is built in the master and inherited through fork().
 /// An exception escaping the constructor, `work`, `handle` or `serve` ends the worker: the master
 /// reports it (`events::worker_exception`) and starts a replacement.
-
-/// The connected socket a TCP server's `serve` receives (TCP or unix, as the listener is).
-using stream = boost::asio::generic::stream_protocol::socket;
 
 /// True once the master asked this worker to stop gracefully (shutdown, or fewer workers);
 /// always false outside a worker.

@@ -8,7 +8,6 @@
 #include <cluster/server/concepts.hpp>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/generic/stream_protocol.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -132,7 +131,7 @@ class connection_set {
 };
 
 /// A connection's peer address, as accept() returned it.
-using peer_address = asio::generic::stream_protocol::endpoint;
+using peer_address = stream_protocol::endpoint;
 
 /// Makes the coroutine that serves one accepted connection: what a worker's server contributes
 /// to its otherwise non-template event loop (see `serve_connections` in <cluster/worker.hpp>).
