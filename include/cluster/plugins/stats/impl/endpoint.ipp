@@ -5,11 +5,13 @@
 
 #include <cluster/os/listen.hpp>
 #include <cluster/plugins/stats/endpoint.hpp>
+#include <cluster/server/protocol.hpp>
 #include <cluster/text.hpp>
 
+#include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
@@ -24,6 +26,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -58,8 +61,28 @@ CLUSTER_DECL std::string metrics_address::text(std::uint16_t actual_port) const 
 }
 
 CLUSTER_DECL int bind_metrics(metrics_address const& a) {
-  boost::asio::ip::tcp::endpoint const ep(boost::asio::ip::make_address(a.host), a.port);
-  os::tcp_listening bound = os::listen_tcp(ep.data(), static_cast<socklen_t>(ep.size()),
+  auto const addr = boost::asio::ip::make_address(a.host);
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (addr.is_v6()) {
+    sockaddr_in6 in6{};
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(a.port);
+    auto const bytes = addr.to_v6().to_bytes();
+    std::memcpy(&in6.sin6_addr, bytes.data(), bytes.size());
+    in6.sin6_scope_id = addr.to_v6().scope_id();
+    std::memcpy(&ss, &in6, sizeof in6);
+    len = sizeof in6;
+  } else {
+    sockaddr_in in4{};
+    in4.sin_family = AF_INET;
+    in4.sin_port = htons(a.port);
+    auto const bytes = addr.to_v4().to_bytes();
+    std::memcpy(&in4.sin_addr, bytes.data(), bytes.size());
+    std::memcpy(&ss, &in4, sizeof in4);
+    len = sizeof in4;
+  }
+  os::tcp_listening bound = os::listen_tcp(reinterpret_cast<sockaddr const*>(&ss), len,
                                            {.backlog = 64, .nonblocking = true});
   if (!bound.fd) {
     errno = bound.error;
@@ -103,7 +126,7 @@ CLUSTER_DECL std::string http_answer(std::string_view head,
 /// One scrape: read the request head (bounded), answer, close. Owned by its pending operations.
 class scrape : public std::enable_shared_from_this<scrape> {
  public:
-  scrape(boost::asio::ip::tcp::socket sock, std::shared_ptr<state> st, body_source body)
+  scrape(stream sock, std::shared_ptr<state> st, body_source body)
       : sock_(std::move(sock)),
         timer_(sock_.get_executor()),
         state_(std::move(st)),
@@ -176,7 +199,7 @@ class scrape : public std::enable_shared_from_this<scrape> {
     sock_.close(ignored);
   }
 
-  boost::asio::ip::tcp::socket sock_;
+  stream sock_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<state> state_;
   body_source body_;
@@ -190,8 +213,8 @@ class scrape : public std::enable_shared_from_this<scrape> {
 /// The metrics listener on the master's event loop, owned by its pending operations.
 class endpoint : public std::enable_shared_from_this<endpoint> {
  public:
-  endpoint(boost::asio::io_context& io, int fd, boost::asio::ip::tcp protocol,
-           std::shared_ptr<state> st, body_source body)
+  endpoint(boost::asio::io_context& io, int fd, stream_protocol protocol, std::shared_ptr<state> st,
+           body_source body)
       : acceptor_(io, protocol, fd), retry_(io), state_(std::move(st)), body_(std::move(body)) {}
 
   void start() {
@@ -210,8 +233,7 @@ class endpoint : public std::enable_shared_from_this<endpoint> {
 
  private:
   void accept() {
-    acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec,
-                                                       boost::asio::ip::tcp::socket sock) {
+    acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec, stream sock) {
       if (!self->acceptor_.is_open() || ec == boost::asio::error::operation_aborted) return;
       if (!ec) {
         std::make_shared<scrape>(std::move(sock), self->state_, self->body_)->start();
@@ -226,7 +248,7 @@ class endpoint : public std::enable_shared_from_this<endpoint> {
     });
   }
 
-  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::basic_socket_acceptor<stream_protocol> acceptor_;
   boost::asio::steady_timer retry_;
   std::shared_ptr<state> state_;
   body_source body_;
@@ -234,7 +256,7 @@ class endpoint : public std::enable_shared_from_this<endpoint> {
 
 CLUSTER_DECL void serve_endpoint(boost::asio::io_context& io, int fd, metrics_address const& a,
                                  std::shared_ptr<state> st, body_source body) {
-  auto const protocol = a.v6 ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4();
+  stream_protocol const protocol(a.v6 ? AF_INET6 : AF_INET, IPPROTO_TCP);
   std::make_shared<endpoint>(io, fd, protocol, std::move(st), std::move(body))->start();
 }
 
