@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -63,5 +65,19 @@ TEST_CASE("the metrics socket listens, non-blocking and close-on-exec, and a tak
   errno = 0;
   CHECK(st::bind_metrics(*same) == -1);
   CHECK(errno == EADDRINUSE);
+  ::close(fd);
+}
+
+TEST_CASE("an IPv6 metrics address is bound as IPv6, on the loopback asked for") {
+  auto const v6 = st::metrics_address::parse("[::1]:0");
+  REQUIRE(v6);
+  int const fd = st::bind_metrics(*v6);
+  REQUIRE(fd >= 0);
+  sockaddr_in6 addr{};
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  CHECK(addr.sin6_family == AF_INET6);
+  CHECK(IN6_IS_ADDR_LOOPBACK(&addr.sin6_addr));
+  CHECK(st::bound_port(fd) != 0);
   ::close(fd);
 }

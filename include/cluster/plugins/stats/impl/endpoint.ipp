@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -26,7 +27,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -61,29 +61,19 @@ CLUSTER_DECL std::string metrics_address::text(std::uint16_t actual_port) const 
 }
 
 CLUSTER_DECL int bind_metrics(metrics_address const& a) {
-  auto const addr = boost::asio::ip::make_address(a.host);
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (addr.is_v6()) {
-    sockaddr_in6 in6{};
-    in6.sin6_family = AF_INET6;
-    in6.sin6_port = htons(a.port);
-    auto const bytes = addr.to_v6().to_bytes();
-    std::memcpy(&in6.sin6_addr, bytes.data(), bytes.size());
-    in6.sin6_scope_id = addr.to_v6().scope_id();
-    std::memcpy(&ss, &in6, sizeof in6);
-    len = sizeof in6;
-  } else {
-    sockaddr_in in4{};
-    in4.sin_family = AF_INET;
-    in4.sin_port = htons(a.port);
-    auto const bytes = addr.to_v4().to_bytes();
-    std::memcpy(&in4.sin_addr, bytes.data(), bytes.size());
-    std::memcpy(&ss, &in4, sizeof in4);
-    len = sizeof in4;
+  // The host is a numeric address (parse() checked it): getaddrinfo() only fills its sockaddr.
+  addrinfo hints{};
+  hints.ai_family = a.v6 ? AF_INET6 : AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(a.host.c_str(), std::to_string(a.port).c_str(), &hints, &found) != 0) {
+    errno = EINVAL;
+    return -1;
   }
-  os::tcp_listening bound = os::listen_tcp(reinterpret_cast<sockaddr const*>(&ss), len,
-                                           {.backlog = 64, .nonblocking = true});
+  os::tcp_listening bound =
+      os::listen_tcp(found->ai_addr, found->ai_addrlen, {.backlog = 64, .nonblocking = true});
+  ::freeaddrinfo(found);
   if (!bound.fd) {
     errno = bound.error;
     return -1;
