@@ -16,6 +16,8 @@
 #include <cluster/master/core.hpp>  // header-only: the core's definition, compiled inline
 #endif
 
+#include <array>
+#include <cstddef>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -23,20 +25,6 @@
 namespace cluster {
 
 namespace detail {
-
-/// Overrides `deliver` for each of `Events`, each calling `Derived::dispatch`: the virtual side
-/// of the core's sink, written out by the compiler from the one list of master events.
-template <class Derived, class Base, class List>
-class deliver_each;
-template <class Derived, class Base>
-class deliver_each<Derived, Base, events::list<>> : public Base {};
-template <class Derived, class Base, class Event, class... Rest>
-class deliver_each<Derived, Base, events::list<Event, Rest...>>
-    : public deliver_each<Derived, Base, events::list<Rest...>> {
- public:
-  using deliver_each<Derived, Base, events::list<Rest...>>::deliver;
-  void deliver(Event const& event) final { static_cast<Derived&>(*this).dispatch(event); }
-};
 
 template <class Config, class Tuple>
 struct plugin_masters;
@@ -55,8 +43,7 @@ struct plugin_masters<Config, boost::hana::basic_tuple<Plugins...>> {
 /// delivered to, the body of a worker (the server and the worker's plugins), and the `.do_`
 /// actions. Each plugin receives its own `plugin_master<Config, Plugin>`.
 template <class Config>
-class master final
-    : public detail::deliver_each<master<Config>, master_sink, events::master_events> {
+class master final : public master_sink {
   using signal_policy = typename detail::signal_policy_of<Config>::type;
   using plugin_tuple = std::remove_cvref_t<decltype(std::declval<Config&>().plugins())>;
   using views = typename detail::plugin_masters<Config, plugin_tuple>::type;
@@ -103,6 +90,41 @@ class master final
   void run_actions() final { config_.run_actions(user_); }
 
  private:
+  using deliver_fn = void (*)(master&, void const*);
+
+  /// True when some plugin of this configuration handles `Event`.
+  template <class Event, std::size_t... I>
+  static constexpr bool handled(std::index_sequence<I...> /*plugins*/) {
+    return (handles<std::remove_reference_t<decltype(boost::hana::at_c<I>(
+                        std::declval<Config&>().plugins()))>,
+                    Event, std::tuple_element_t<I, views>> ||
+            ...);
+  }
+
+  /// The call for `Event`, or none when no plugin handles it: such an event costs one load and
+  /// one comparison, and no code is compiled for it.
+  template <class Event>
+  static constexpr deliver_fn entry() {
+    if constexpr (handled<Event>(std::make_index_sequence<std::tuple_size_v<views>>{})) {
+      return
+          [](master& self, void const* event) { self.dispatch(*static_cast<Event const*>(event)); };
+    } else {
+      return nullptr;
+    }
+  }
+
+  template <class... Events>
+  static constexpr std::array<deliver_fn, sizeof...(Events)> table(
+      events::list<Events...> /*events*/) {
+    return {entry<Events>()...};
+  }
+
+  void deliver_erased(std::size_t index, void const* event) final {
+    // One call per master event, in the order of `events::master_events`.
+    static constexpr auto deliveries = table(events::master_events{});
+    if (deliver_fn const call = deliveries[index]) call(*this, event);
+  }
+
   template <class Plugin, class View, class Event>
   static void deliver_to(Plugin& plugin, View& view, Event const& event) {
     if constexpr (handles<Plugin, Event, View>) plugin.on(event, view);

@@ -13,51 +13,57 @@
 #include <cluster/master/api.hpp>
 #include <cluster/signals.hpp>
 
+#include <array>
+#include <cstddef>
 #include <memory>
 #include <span>
 #include <string_view>
+#include <type_traits>
 
 namespace cluster {
 
 namespace detail {
 
-/// One virtual `deliver` per event of `Events`: what the core calls to reach the plugins of the
-/// configuration it runs. Master events are rare, so one indirect call each costs nothing that
-/// shows, and it spares compiling the core once per environment.
-template <class Event>
-class event_sink {
- public:
-  virtual void deliver(Event const& event) = 0;
-  virtual ~event_sink() = default;
-
- protected:
-  event_sink() = default;
-  event_sink(event_sink const&) = default;
-  event_sink& operator=(event_sink const&) = default;
-  event_sink(event_sink&&) noexcept = default;
-  event_sink& operator=(event_sink&&) noexcept = default;
-};
+/// The position of `Event` in a list of events, or the list's length when it is not there.
+template <class Event, class... Events>
+constexpr std::size_t index_in(events::list<Events...> /*list*/) noexcept {
+  constexpr std::array<bool, sizeof...(Events)> same{std::is_same_v<Event, Events>...};
+  std::size_t i = 0;
+  while (i < same.size() && !same[i]) ++i;
+  return i;
+}
 
 template <class List>
-class event_sinks;
+inline constexpr std::size_t list_size = 0;
 template <class... Events>
-class event_sinks<events::list<Events...>> : public event_sink<Events>... {
- public:
-  using event_sink<Events>::deliver...;
-};
+inline constexpr std::size_t list_size<events::list<Events...>> = sizeof...(Events);
+
+/// True when `Event` is one of the master's events.
+template <class Event>
+concept master_event = index_in<Event>(events::master_events{})
+< list_size<events::master_events>;
 
 }  // namespace detail
 
 /// What the core needs from the configuration it runs: the plugins' side of every master event,
 /// the body of a worker, and the `do_` actions. Implemented once per configuration by
 /// `cluster::master<Config>`.
-class master_sink : public detail::event_sinks<events::master_events> {
+///
+/// Every master event goes through one virtual function, `deliver_erased`, with the event's
+/// position in `events::master_events`: one vtable entry however many events there are, so a
+/// configuration's master compiles to one table of calls rather than a vtable per event.
+class master_sink {
  public:
+  /// Hands `event` to the configuration's plugins.
+  template <detail::master_event Event>
+  void deliver(Event const& event) {
+    deliver_erased(detail::index_in<Event>(events::master_events{}), &event);
+  }
   /// The whole life of a worker, in the child just after fork(); the exit status.
   virtual int run_worker(ipc::worker_setup const& setup) noexcept = 0;
   /// The configuration's `.do_(...)` actions, in order, once the listeners are bound.
   virtual void run_actions() = 0;
-  ~master_sink() override = default;
+  virtual ~master_sink() = default;
 
  protected:
   master_sink() = default;
@@ -65,6 +71,9 @@ class master_sink : public detail::event_sinks<events::master_events> {
   master_sink& operator=(master_sink const&) = default;
   master_sink(master_sink&&) noexcept = default;
   master_sink& operator=(master_sink&&) noexcept = default;
+
+  /// `event` points to an object of the `index`th type of `events::master_events`.
+  virtual void deliver_erased(std::size_t index, void const* event) = 0;
 };
 
 /// What the core runs: one environment's settings, listeners and signal policy, as data.
