@@ -295,29 +295,24 @@ int run_server(Server* preloaded, worker_setup const& w, int stop_fd, Hooks& hoo
   }
 }
 
+/// What every worker does first, whatever its server and plugins: `CLUSTER_WORKER` in its
+/// environment, its title, the configured user and group, its stop pipe and signal handlers.
+/// Returns the read end of the stop pipe; the write end stays open for the signal handler until
+/// the process exits. Returns -1 when the worker cannot run, after telling the master why.
+CLUSTER_DECL int start_worker(worker_setup const& w);
+
+/// Tells the master why this worker failed: one line, which the master reports as the worker's
+/// exception.
+CLUSTER_DECL void report_worker_failure(worker_setup const& w, std::string text);
+
 /// The body of a worker, from just after fork() to its exit status. Never returns to the master's
-/// code: the caller passes the result to `os::exit_child`.
+/// code: the caller passes the result to `os::exit_child`. Only the server and the worker's
+/// plugins depend on `Config`; the rest is `start_worker`, compiled once.
 template <class Config>
 int run_worker(Config& cfg, worker_setup const& w) noexcept {
-  auto report = [&](std::string text) {
-    ipc::send(w.channel_fd, {ipc::message_type::exception, 0, std::move(text)});
-  };
   try {
-    std::string const id = std::to_string(w.id);
-    ::setenv("CLUSTER_WORKER", id.c_str(), 1);
-    os::set_process_title(w.title);
-    if (!os::drop_privileges(w.credentials)) {
-      report(std::string("cluster: worker cannot switch to the configured user/group: ") +
-             std::strerror(errno));
-      return 1;
-    }
-    // The stop pipe is the worker's own; its write end is non-blocking so that a burst of
-    // signals can never block the handler.
-    os::pipe_ends stop = os::make_pipe();
-    os::set_nonblocking(stop.write.get(), true);
-    stop_pipe_write = stop.write.get();
-    install_worker_signals();
-    os::unblock_signals();
+    int const stop_fd = start_worker(w);
+    if (stop_fd < 0) return 1;
     this_worker self(w.id, ::getpid(), cfg.environment(), w.slot);
     using server_type = typename Config::server_type;
     server_type* preloaded = nullptr;
@@ -326,7 +321,7 @@ int run_worker(Config& cfg, worker_setup const& w) noexcept {
       hooks.emit(events::worker_start{w.id});
       int code = 1;
       try {
-        code = run_server(preloaded, w, stop.read.release(), hooks);
+        code = run_server(preloaded, w, stop_fd, hooks);
       } catch (...) {
         // The plugins hear of the exit (a logger flushes its lines), then the exception is
         // reported as usual.
@@ -337,9 +332,9 @@ int run_worker(Config& cfg, worker_setup const& w) noexcept {
       return code;
     });
   } catch (std::exception const& e) {
-    report(e.what());
+    report_worker_failure(w, e.what());
   } catch (...) {
-    report("unknown exception (not derived from std::exception)");
+    report_worker_failure(w, "unknown exception (not derived from std::exception)");
   }
   return 1;
 }

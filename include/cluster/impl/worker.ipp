@@ -18,16 +18,44 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
 namespace cluster::detail {
+
+CLUSTER_DECL void report_worker_failure(worker_setup const& w, std::string text) {
+  ipc::send(w.channel_fd, {ipc::message_type::exception, 0, std::move(text)});
+}
+
+CLUSTER_DECL int start_worker(worker_setup const& w) {
+  std::string const id = std::to_string(w.id);
+  ::setenv("CLUSTER_WORKER", id.c_str(), 1);
+  os::set_process_title(w.title);
+  if (!os::drop_privileges(w.credentials)) {
+    report_worker_failure(w, std::string("cluster: worker cannot switch to the configured "
+                                         "user/group: ") +
+                                 std::strerror(errno));
+    return -1;
+  }
+  // The stop pipe is the worker's own; its write end is non-blocking so that a burst of signals
+  // can never block the handler, and stays open until the process exits.
+  os::pipe_ends stop = os::make_pipe();
+  os::set_nonblocking(stop.write.get(), true);
+  stop_pipe_write = stop.write.release();
+  install_worker_signals();
+  os::unblock_signals();
+  return stop.read.release();
+}
 
 /// Rethrows an exception that escaped a connection's coroutine out of `io_context::run()`, so
 /// that the worker reports it to the master and is replaced.
