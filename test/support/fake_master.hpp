@@ -23,6 +23,7 @@ struct fake_master_state final : detail::master_ops {
   master_state state_ = master_state::active;
   bool restarted_ = false;
   int operations = 0;
+  std::vector<int> kept_from_workers{};
 
   void spawn(int) override { ++operations; }
   void close() override { ++operations; }
@@ -31,6 +32,8 @@ struct fake_master_state final : detail::master_ops {
   void restart(int) override { ++operations; }
   void restart_workers() override { ++operations; }
   void reopen_logs() override { ++operations; }
+  void keep_from_workers(int fd) override { kept_from_workers.push_back(fd); }
+  void release_to_workers(int fd) override { std::erase(kept_from_workers, fd); }
   [[nodiscard]] master_state state() const noexcept override { return state_; }
   [[nodiscard]] std::size_t worker_count() const noexcept override { return workers_.size(); }
   [[nodiscard]] std::vector<worker_info> workers() const override { return workers_; }

@@ -68,6 +68,8 @@ class master_ops {
   virtual void restart(int stop_signal) = 0;
   virtual void restart_workers() = 0;
   virtual void reopen_logs() = 0;
+  virtual void keep_from_workers(int fd) = 0;
+  virtual void release_to_workers(int fd) = 0;
   virtual master_state state() const noexcept = 0;
   virtual std::size_t worker_count() const noexcept = 0;
   virtual std::vector<worker_info> workers() const = 0;
@@ -122,6 +124,14 @@ class master_api {
   void restart_workers() { core_->restart_workers(); }
   /// Has every plugin reopen its files (event `reopen`), in the master, then in each worker.
   void reopen_logs() { core_->reopen_logs(); }
+  /// Marks `fd` (a socket or file a plugin opened in the master) as the master's alone: each
+  /// worker closes it right after the fork, so that a worker never holds it open (a client of a
+  /// control socket then sees end-of-file when the master exits, not when its last worker does).
+  /// Call `release_to_workers(fd)` before closing it.
+  void keep_from_workers(int fd) { core_->keep_from_workers(fd); }
+  /// Forgets `fd` (see `keep_from_workers`): to be called before it is closed, since its number
+  /// may be reused for a descriptor that workers need.
+  void release_to_workers(int fd) { core_->release_to_workers(fd); }
 
   //=== observers ===//
 

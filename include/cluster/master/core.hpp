@@ -71,6 +71,8 @@ class master_core final : public detail::master_ops {
   CLUSTER_DECL void restart(int stop_signal) override;
   CLUSTER_DECL void restart_workers() override;
   CLUSTER_DECL void reopen_logs() override;
+  CLUSTER_DECL void keep_from_workers(int fd) override;
+  CLUSTER_DECL void release_to_workers(int fd) override;
 
   //=== observers ===//
 
@@ -145,6 +147,7 @@ class master_core final : public detail::master_ops {
   os::credentials credentials_;
   detail::supervisor sup_;
   std::map<int, link> links_;
+  std::vector<int> master_only_;  ///< descriptors plugins keep from workers (keep_from_workers)
   ipc::scoreboard scoreboard_;
   os::notifier notifier_;
   // Master restart.

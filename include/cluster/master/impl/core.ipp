@@ -157,6 +157,13 @@ CLUSTER_DECL void master_core::reopen_logs() {
   for (auto const& [pid, w] : sup_.workers()) ::kill(pid, SIGUSR1);
 }
 
+CLUSTER_DECL void master_core::keep_from_workers(int fd) {
+  if (fd >= 0 && std::find(master_only_.begin(), master_only_.end(), fd) == master_only_.end())
+    master_only_.push_back(fd);
+}
+
+CLUSTER_DECL void master_core::release_to_workers(int fd) { std::erase(master_only_, fd); }
+
 //=== observers ===//
 
 CLUSTER_DECL std::vector<worker_info> master_core::workers() const {
@@ -362,6 +369,7 @@ CLUSTER_DECL void master_core::become_worker(ipc::worker_setup const& setup, int
   }
   if (int const fd = successor_.handoff_fd(); fd >= 0) ::close(fd);
   if (int const fd = predecessor_.handoff_fd(); fd >= 0) ::close(fd);
+  for (int const fd : master_only_) ::close(fd);
   os::exit_child(sink_.run_worker(setup));
 }
 
