@@ -17,7 +17,9 @@
 #endif
 
 #include <array>
+#include <concepts>
 #include <cstddef>
+#include <optional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -147,12 +149,37 @@ class master final : public master_sink {
 
 namespace detail {
 
+/// What `plugin.run_command(config)` returns (the exit status of a command the program was run
+/// with, such as `cli`'s `./server status`), or nothing for a plugin without one.
+template <class Plugin, class Config>
+std::optional<int> command_of(Plugin const& plugin, Config& config) {
+  if constexpr (requires {
+                  { plugin.run_command(config) } -> std::same_as<std::optional<int>>;
+                }) {
+    return plugin.run_command(config);
+  } else {
+    return std::nullopt;
+  }
+}
+
 /// Makes `run()` able to start a master (see <cluster/config/resolve.hpp>).
 template <class Config>
 requires std::is_class_v<Config>
 struct master_runner<Config> {
   static constexpr bool available = true;
-  static int run(Config& config) { return master<Config>{config}.run(); }
+  static int run(Config& config) {
+    // A plugin that makes the program its own control tool answers a command before anything
+    // of the master exists: nothing is bound, opened or forked for it.
+    std::optional<int> status;
+    auto& plugins = config.plugins();
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((status ? void() : void(status = command_of(boost::hana::at_c<I>(plugins), config))), ...);
+    }
+    (std::make_index_sequence<std::tuple_size_v<
+         typename plugin_masters<Config, std::remove_cvref_t<decltype(plugins)>>::type>>{});
+    if (status) return *status;
+    return master<Config>{config}.run();
+  }
 };
 
 }  // namespace detail

@@ -11,7 +11,9 @@
 #include <cluster/impl/worker.ipp>
 #include <cluster/master/core.hpp>
 #include <cluster/master/impl/core.ipp>
+#include <cluster/plugins/cli.hpp>
 #include <cluster/plugins/debug.hpp>
+#include <cluster/plugins/impl/cli.ipp>
 #include <cluster/plugins/impl/debug.ipp>
 #include <cluster/plugins/impl/logger.ipp>
 #include <cluster/plugins/impl/pidfiles.ipp>

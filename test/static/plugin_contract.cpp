@@ -3,6 +3,7 @@
 // (cluster::master_api, get<"key">(), plugin<P>()) and nothing more of the master.
 #include <cluster/config/hooks.hpp>
 #include <cluster/plugin.hpp>
+#include <cluster/plugins/cli.hpp>
 #include <cluster/plugins/debug.hpp>
 #include <cluster/plugins/logger.hpp>
 #include <cluster/plugins/pidfiles.hpp>
@@ -34,6 +35,7 @@ template <class Plugin>
 }
 
 [[maybe_unused]] void all() {
+  check(cluster::cli{});
   check(cluster::debug{});
   check(cluster::logger{});
   check(cluster::pidfiles{});

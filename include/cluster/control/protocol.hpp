@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: BSL-1.0
+// The control socket's wire format, shared by the master (which answers) and the program run as
+// its own control tool (which asks): one request line, then reply lines.
+#pragma once
+
+#include <charconv>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace cluster::control {
+
+/// The protocol's version. A master and a client of different versions tell each other so in
+/// one line instead of misreading each other.
+inline constexpr unsigned version = 1;
+
+/// The first word of every request.
+inline constexpr std::string_view magic = "cluster-control";
+
+/// The longest request line, its newline included. A longer one is refused unread.
+inline constexpr std::size_t max_request = 1024;
+
+/// The longest reply line a client accepts (a status of thousands of workers fits).
+inline constexpr std::size_t max_reply = std::size_t{4} << 20U;
+
+/// A request, as the master reads it: `cluster-control 1 <command> [<argument>...]\n`.
+struct request {
+  std::string command;
+  std::vector<std::string> arguments;
+};
+
+/// The request line for `command` and `arguments` (words without blanks), newline included.
+inline std::string format_request(std::string_view command,
+                                  std::vector<std::string> const& arguments = {}) {
+  std::string line(magic);
+  line += ' ';
+  line += std::to_string(version);
+  line += ' ';
+  line += command;
+  for (auto const& a : arguments) {
+    line += ' ';
+    line += a;
+  }
+  line += '\n';
+  return line;
+}
+
+/// What `parse_request` makes of a line: the request, or the one-line reason it is refused.
+struct parsed_request {
+  std::optional<request> value;
+  std::string error;
+};
+
+/// Reads a request line (without its newline). Refuses what is not this protocol, another
+/// version of it, control characters and an empty command, each with a sentence for the client.
+inline parsed_request parse_request(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  for (char const c : line) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return {std::nullopt, "the request holds a control character"};
+    }
+  }
+  std::vector<std::string_view> words;
+  while (!line.empty()) {
+    auto const start = line.find_first_not_of(' ');
+    if (start == std::string_view::npos) break;
+    line.remove_prefix(start);
+    auto const end = line.find(' ');
+    words.push_back(line.substr(0, end));
+    line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+  }
+  if (words.empty() || words[0] != magic) {
+    return {std::nullopt, "not a cluster-control request (expected \"cluster-control " +
+                              std::to_string(version) + " <command>\")"};
+  }
+  unsigned theirs = 0;
+  auto const [end, ec] =
+      words.size() < 2
+          ? std::from_chars_result{nullptr, std::errc::invalid_argument}
+          : std::from_chars(words[1].data(), words[1].data() + words[1].size(), theirs);
+  if (ec != std::errc{} || end != words[1].data() + words[1].size()) {
+    return {std::nullopt, "the request has no protocol version"};
+  }
+  if (theirs != version) {
+    return {std::nullopt, "this master speaks cluster-control " + std::to_string(version) +
+                              ", the client " + std::to_string(theirs) +
+                              ": use the control tool of the build the master runs"};
+  }
+  if (words.size() < 3) return {std::nullopt, "the request names no command"};
+  request r;
+  r.command = std::string(words[2]);
+  for (std::size_t i = 3; i < words.size(); ++i) r.arguments.emplace_back(words[i]);
+  return {std::move(r), {}};
+}
+
+/// Collects a request line from what a client sends, however the bytes are split: the master
+/// feeds it each read and acts once the line is complete, or refuses it once it is too long.
+class request_reader {
+ public:
+  enum class status : unsigned char {
+    incomplete,  ///< no newline yet: read more
+    complete,    ///< `line()` holds the request, without its newline
+    too_long,    ///< `max_request` bytes without a newline: refuse, read no more
+  };
+
+  /// Adds `bytes`; what is known now. Bytes after the newline are ignored (one request per
+  /// connection).
+  status feed(std::string_view bytes) {
+    if (done_ != status::incomplete) return done_;
+    auto const nl = bytes.find('\n');
+    buffer_.append(bytes.substr(0, nl));
+    if (nl != std::string_view::npos && buffer_.size() < max_request)
+      return done_ = status::complete;
+    if (buffer_.size() >= max_request) {
+      buffer_.clear();
+      return done_ = status::too_long;
+    }
+    return done_;
+  }
+
+  /// The request line, once `complete`.
+  [[nodiscard]] std::string const& line() const noexcept { return buffer_; }
+
+ private:
+  std::string buffer_;
+  status done_ = status::incomplete;
+};
+
+/// The kinds of reply line. A reply is any number of `progress` lines, then one `ok` or `error`
+/// line; a command that ends with the master (shutdown, stop) ends with end-of-file instead.
+enum class reply_kind : unsigned char { progress, ok, error };
+
+/// A reply line: `progress <text>`, `ok <text>` or `error <text>`, newline included. Newlines in
+/// `text` become blanks: a line is a line.
+inline std::string format_reply(reply_kind kind, std::string_view text) {
+  std::string line = kind == reply_kind::progress ? "progress"
+                     : kind == reply_kind::ok     ? "ok"
+                                                  : "error";
+  if (!text.empty()) {
+    line += ' ';
+    for (char const c : text) line += c == '\n' || c == '\r' ? ' ' : c;
+  }
+  line += '\n';
+  return line;
+}
+
+/// A reply line as read by the client (without its newline).
+struct reply {
+  reply_kind kind = reply_kind::error;
+  std::string text;
+};
+
+/// Reads a reply line; nothing when it is not one (a master of another protocol).
+inline std::optional<reply> parse_reply(std::string_view line) {
+  auto const space = line.find(' ');
+  std::string_view const word = line.substr(0, space);
+  std::string_view const rest =
+      space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+  if (word == "progress") return reply{reply_kind::progress, std::string(rest)};
+  if (word == "ok") return reply{reply_kind::ok, std::string(rest)};
+  if (word == "error") return reply{reply_kind::error, std::string(rest)};
+  return std::nullopt;
+}
+
+/// `text` as a JSON string, quotes included.
+inline std::string json_string(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char const c : text) {
+    auto const u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (u < 0x20) {
+          out += "\\u00";
+          out += hex[u >> 4U];
+          out += hex[u & 0xfU];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace cluster::control

@@ -1,0 +1,1006 @@
+// SPDX-License-Identifier: BSL-1.0
+// Definitions of <cluster/plugins/cli.hpp>: inline in each program (header-only), or compiled once
+// into cluster::compiled (see <cluster/src.hpp>). The master's side (the control socket and its
+// sessions) and the client's (the program run with a command).
+#pragma once
+
+#include <cluster/control/protocol.hpp>
+#include <cluster/os/fd.hpp>
+#include <cluster/os/startup_error.hpp>
+#include <cluster/plugins/cli.hpp>
+#include <cluster/text.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cluster {
+
+namespace detail::control {
+
+using namespace ::cluster::control;
+using steady = std::chrono::steady_clock;
+
+/// How long a client has to send its request, and to read a reply once it is sent.
+inline constexpr std::chrono::seconds io_limit{5};
+/// Connections served at once; more are told the master is busy.
+inline constexpr std::size_t max_sessions = 64;
+
+/// `path` as a unix socket address; throws `startup_error` when it does not fit.
+inline sockaddr_un address_of(std::string const& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    throw startup_error("cluster: cli: the control socket path " + path + " must be 1 to " +
+                        std::to_string(sizeof addr.sun_path - 1) +
+                        " characters long; set<\"socket path\"> to a shorter one");
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+/// Connects to the unix socket at `addr`: the descriptor, or an empty one with `errno` set.
+inline os::unique_fd connect_to(sockaddr_un const& addr) {
+  os::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fd;
+  if (::connect(fd.get(), reinterpret_cast<sockaddr const*>(&addr), sizeof addr) != 0) {
+    int const e = errno;
+    fd.reset();
+    errno = e;
+  }
+  return fd;
+}
+
+/// Creates the control socket at `path`, mode 0600 from the start (the umask is set around
+/// bind(), so that there is no moment where another user could connect). An existing socket
+/// where nothing answers is stale and replaced; one where something answers is refused, unless
+/// `take_over` (a restarted master replacing its predecessor's).
+inline os::unique_fd bind_socket(std::string const& path, bool take_over) {
+  sockaddr_un const addr = address_of(path);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      throw startup_error("cluster: cli: cannot create the control socket " + path +
+                          ": the path exists and is not a socket; remove it or "
+                          "set<\"socket path\"> to another one");
+    }
+    if (!take_over) {
+      if (connect_to(addr)) {
+        throw startup_error("cluster: cli: another master answers on the control socket " + path +
+                            "; stop it first, or give this one another socket path");
+      }
+      if (errno != ECONNREFUSED && errno != ENOENT) {
+        throw startup_error("cluster: cli: cannot probe the control socket " + path + ": " +
+                            std::strerror(errno));
+      }
+      std::fprintf(stderr, "cluster: cli: replacing the stale control socket %s\n", path.c_str());
+    }
+  }
+  os::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) os::throw_errno("socket");
+  // Bound under a temporary name and renamed over the path: a client never finds the path
+  // missing during a take-over, and never finds a socket with a wider mode.
+  std::string temporary = path + ".new." + std::to_string(::getpid());
+  if (temporary.size() >= sizeof addr.sun_path) {
+    // No room for a temporary name: bound in place, after the stale file is removed.
+    temporary = path;
+  }
+  sockaddr_un const temporary_addr = address_of(temporary);
+  ::unlink(temporary.c_str());
+  mode_t const old_mask = ::umask(0177);
+  int const bound =
+      ::bind(fd.get(), reinterpret_cast<sockaddr const*>(&temporary_addr), sizeof temporary_addr);
+  int const bind_error = errno;
+  ::umask(old_mask);
+  if (bound != 0) {
+    throw startup_error("cluster: cli: cannot create the control socket " + path + ": " +
+                        std::strerror(bind_error) +
+                        "; check that its directory exists and is writable");
+  }
+  if (::listen(fd.get(), 64) != 0 ||
+      (temporary != path && ::rename(temporary.c_str(), path.c_str()) != 0)) {
+    int const e = errno;
+    ::unlink(temporary.c_str());
+    throw startup_error("cluster: cli: cannot create the control socket " + path + ": " +
+                        std::strerror(e));
+  }
+  return fd;
+}
+
+/// The JSON name of a worker's state.
+inline std::string_view state_word(worker_state s) noexcept {
+  switch (s) {
+    case worker_state::starting:
+      return "starting";
+    case worker_state::ready:
+      return "ready";
+    case worker_state::stopping:
+      return "stopping";
+  }
+  return "starting";
+}
+
+/// The JSON name of the master's state.
+inline std::string_view state_word(master_state s) noexcept {
+  switch (s) {
+    case master_state::active:
+      return "active";
+    case master_state::graceful_shutdown:
+      return "graceful_shutdown";
+    case master_state::hard_shutdown:
+      return "hard_shutdown";
+  }
+  return "active";
+}
+
+/// Seconds, with millisecond precision, as JSON.
+inline std::string seconds_json(steady::duration d) {
+  auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return text::format("{}.{:03}", ms / 1000, ms % 1000);
+}
+
+/// The status document: the master and every live worker.
+inline std::string status_json(master_api const& master, steady::time_point started) {
+  auto const now = steady::now();
+  std::string out = "{\"master\":{\"pid\":" + std::to_string(::getpid());
+  out += ",\"state\":" + json_string(state_word(master.state()));
+  out += ",\"environment\":" + json_string(master.environment());
+  out += ",\"uptime_seconds\":" + seconds_json(now - started);
+  out += ",\"restarted\":" + std::string(master.restarted() ? "true" : "false");
+  out += ",\"workers_configured\":" + std::to_string(master.settings().workers);
+  out += ",\"listening\":[";
+  bool first = true;
+  for (auto const& a : master.addresses()) {
+    out += (first ? "" : ",") + json_string(a);
+    first = false;
+  }
+  out += "]},\"workers\":[";
+  first = true;
+  for (auto const& w : master.workers()) {
+    out += first ? "{" : ",{";
+    first = false;
+    out += "\"id\":" + std::to_string(w.id) + ",\"pid\":" + std::to_string(w.pid);
+    out += ",\"state\":" + json_string(state_word(w.state));
+    out += ",\"generation\":" + std::to_string(w.generation);
+    out += ",\"uptime_seconds\":" + seconds_json(now - w.spawned_at) + "}";
+  }
+  out += "]}";
+  return out;
+}
+
+/// The master's side of the control socket: accepts, checks who is asking, reads one request,
+/// runs it and writes the reply. Owned by its pending operations (the Asio way), so that it
+/// lives exactly as long as the master's event loop needs it; the plugin keeps a weak pointer.
+class server : public std::enable_shared_from_this<server> {
+  using descriptor = boost::asio::posix::stream_descriptor;
+
+  /// One client connection.
+  struct session {
+    session(boost::asio::io_context& io, int fd, ucred who) : sock(io, fd), timer(io), peer(who) {}
+    descriptor sock;
+    boost::asio::steady_timer timer;
+    ucred peer;
+    request_reader in;
+    std::string out;
+    std::size_t writing = 0;  ///< bytes of `out` being written
+    bool last = false;        ///< close once `out` is written
+    bool closed = false;
+  };
+  using session_ptr = std::shared_ptr<session>;
+
+ public:
+  server(master_api& master, os::unique_fd listener, std::string path, steady::time_point started)
+      : master_(&master),
+        listener_(master.io(), listener.release()),
+        path_(std::move(path)),
+        started_(started) {
+    master_->keep_from_workers(listener_.native_handle());
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0) inode_ = {st.st_dev, st.st_ino};
+  }
+
+  void start() { accept(); }
+
+  /// Closes the socket and every connection, and removes the socket file if it is still ours
+  /// (after a restart it is the new master's).
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0 && std::pair{st.st_dev, st.st_ino} == inode_)
+      ::unlink(path_.c_str());
+    master_->release_to_workers(listener_.native_handle());
+    boost::system::error_code ignored;
+    listener_.close(ignored);
+    for (auto const& s : std::set<session_ptr>(sessions_)) end(s);
+  }
+
+  /// The outcome of a rolling restart, for the `restart-workers` commands waiting for it.
+  void roll_finished(bool ok, std::string const& text) {
+    answer(roll_waiters_, ok ? reply_kind::ok : reply_kind::error, text);
+  }
+
+  /// The outcome of a master restart, for the `restart` commands waiting for it.
+  void restart_finished(bool ok, std::string const& text) {
+    answer(restart_waiters_, ok ? reply_kind::ok : reply_kind::error, text);
+  }
+
+  /// A master restart began (or was delayed): the `restart` command being run goes on waiting.
+  void restart_begun(std::string const& progress) {
+    restart_begun_ = true;
+    for (auto const& s : restart_waiters_) send(s, format_reply(reply_kind::progress, progress));
+  }
+
+  /// True while a `restart` command waits for its outcome.
+  [[nodiscard]] bool restart_waited() const noexcept { return !restart_waiters_.empty(); }
+
+ private:
+  void accept() {
+    listener_.async_wait(descriptor::wait_read,
+                         [self = shared_from_this()](boost::system::error_code ec) {
+                           if (ec || self->stopped_) return;
+                           self->accept_ready();
+                           self->accept();
+                         });
+  }
+
+  void accept_ready() {
+    for (;;) {
+      int const fd =
+          ::accept4(listener_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) return;  // EAGAIN, or a client gone before it was accepted
+      ucred peer{};
+      socklen_t len = sizeof peer;
+      if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
+        ::close(fd);
+        continue;
+      }
+      if (peer.uid != 0 && peer.uid != ::geteuid()) {
+        std::fprintf(stderr, "cluster: control: refused uid %u (pid %d): not root nor uid %u\n",
+                     static_cast<unsigned>(peer.uid), static_cast<int>(peer.pid),
+                     static_cast<unsigned>(::geteuid()));
+        std::fflush(stderr);
+        std::string const line =
+            format_reply(reply_kind::error, "permission denied: uid " + std::to_string(peer.uid) +
+                                                " may not control this master");
+        [[maybe_unused]] auto const n = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+        ::close(fd);
+        continue;
+      }
+      if (sessions_.size() >= max_sessions) {
+        std::string const line = format_reply(reply_kind::error, "busy: too many control clients");
+        [[maybe_unused]] auto const n = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+        ::close(fd);
+        continue;
+      }
+      master_->keep_from_workers(fd);
+      auto s = std::make_shared<session>(master_->io(), fd, peer);
+      sessions_.insert(s);
+      arm(s);
+      read(s);
+    }
+  }
+
+  /// Ends the session if it takes longer than `io_limit` to send its request or read its reply.
+  void arm(session_ptr const& s) {
+    s->timer.expires_after(io_limit);
+    s->timer.async_wait([self = shared_from_this(), s](boost::system::error_code ec) {
+      if (!ec) self->end(s);
+    });
+  }
+
+  void read(session_ptr const& s) {
+    s->sock.async_wait(descriptor::wait_read,
+                       [self = shared_from_this(), s](boost::system::error_code ec) {
+                         if (ec || s->closed) return;
+                         self->receive(s);
+                       });
+  }
+
+  void receive(session_ptr const& s) {
+    char buf[512];
+    for (;;) {
+      ssize_t const n = ::recv(s->sock.native_handle(), buf, sizeof buf, 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return end(s);
+      if (n < 0) break;
+      switch (s->in.feed(std::string_view(buf, static_cast<std::size_t>(n)))) {
+        case request_reader::status::incomplete:
+          break;
+        case request_reader::status::complete:
+          return run(s, s->in.line());
+        case request_reader::status::too_long:
+          return finish(s, reply_kind::error,
+                        "the request is longer than " + std::to_string(max_request) + " bytes");
+      }
+    }
+    read(s);
+  }
+
+  void run(session_ptr const& s, std::string const& line) {
+    auto parsed = parse_request(line);
+    if (!parsed.value) return finish(s, reply_kind::error, parsed.error);
+    request const& r = *parsed.value;
+    std::string words = r.command;
+    for (auto const& a : r.arguments) words += ' ' + a;
+    std::fprintf(stderr, "cluster: control: %s (uid %u, pid %d)\n", words.c_str(),
+                 static_cast<unsigned>(s->peer.uid), static_cast<int>(s->peer.pid));
+    std::fflush(stderr);
+    auto const wrong_arguments = [&](std::size_t n) {
+      if (r.arguments.size() == n) return false;
+      finish(s, reply_kind::error,
+             r.command + " takes " + (n == 0 ? "no argument" : std::to_string(n) + " argument"));
+      return true;
+    };
+    bool const active = master_->state() == master_state::active;
+    if (r.command == "status") {
+      if (wrong_arguments(0)) return;
+      return finish(s, reply_kind::ok, status_json(*master_, started_));
+    }
+    if (r.command == "shutdown" || r.command == "stop") {
+      if (wrong_arguments(0)) return;
+      // The reply ends when the master exits and its end of the socket closes.
+      bool const graceful = r.command == "shutdown";
+      send(s, format_reply(reply_kind::progress,
+                           graceful ? "shutting down gracefully" : "stopping now"));
+      hold(s);
+      if (graceful) {
+        master_->close();
+      } else {
+        master_->destroy();
+      }
+      return;
+    }
+    if (r.command == "restart-workers") {
+      if (wrong_arguments(0)) return;
+      if (!active) return finish(s, reply_kind::error, "the master is shutting down");
+      if (master_->worker_count() == 0) return finish(s, reply_kind::ok, "no worker to replace");
+      send(s, format_reply(reply_kind::progress, "replacing every worker, one at a time"));
+      hold(s);
+      roll_waiters_.insert(s);
+      master_->restart_workers();
+      return;
+    }
+    if (r.command == "restart") {
+      if (wrong_arguments(0)) return;
+      if (!active) return finish(s, reply_kind::error, "the master is shutting down");
+      hold(s);
+      restart_waiters_.insert(s);
+      restart_begun_ = false;
+      master_->restart();
+      if (!restart_begun_ && restart_waiters_.contains(s)) {
+        restart_waiters_.erase(s);
+        finish(s, reply_kind::error, "the restart was not started; the master's log says why");
+      }
+      return;
+    }
+    if (r.command == "spawn") {
+      if (wrong_arguments(1)) return;
+      int n = 0;
+      auto const& a = r.arguments[0];
+      auto const [end, ec] = std::from_chars(a.data(), a.data() + a.size(), n);
+      if (ec != std::errc{} || end != a.data() + a.size() || n == 0 || n > 1024 || n < -1024) {
+        return finish(s, reply_kind::error,
+                      "spawn takes a number of workers to add (1 to 1024) or remove (-1 to "
+                      "-1024), not '" +
+                          a + "'");
+      }
+      if (!active) return finish(s, reply_kind::error, "the master is shutting down");
+      master_->spawn(n);
+      return finish(s, reply_kind::ok,
+                    n > 0 ? text::format("{} worker(s) added", n)
+                          : text::format("{} worker(s) stopping gracefully", -n));
+    }
+    finish(s, reply_kind::error, "unknown command '" + r.command + "'");
+  }
+
+  /// The session waits for an outcome: no time limit any more.
+  static void hold(session_ptr const& s) { s->timer.cancel(); }
+
+  void answer(std::set<session_ptr>& waiters, reply_kind kind, std::string const& text) {
+    auto const ws = std::exchange(waiters, {});
+    for (auto const& s : ws) finish(s, kind, text);
+  }
+
+  /// Sends the final reply line; the session ends once it is written.
+  void finish(session_ptr const& s, reply_kind kind, std::string const& text) {
+    s->last = true;
+    arm(s);
+    send(s, format_reply(kind, text));
+  }
+
+  void send(session_ptr const& s, std::string const& line) {
+    if (s->closed) return;
+    s->out += line;
+    if (s->writing == 0) write(s);
+  }
+
+  void write(session_ptr const& s) {
+    if (s->out.empty()) {
+      if (s->last) end(s);
+      return;
+    }
+    s->writing = s->out.size();
+    boost::asio::async_write(
+        s->sock, boost::asio::buffer(s->out),
+        [self = shared_from_this(), s](boost::system::error_code ec, std::size_t /*n*/) {
+          if (s->closed) return;
+          if (ec) return self->end(s);
+          s->out.erase(0, s->writing);
+          s->writing = 0;
+          self->write(s);
+        });
+  }
+
+  void end(session_ptr const& s) {
+    if (s->closed) return;
+    s->closed = true;
+    roll_waiters_.erase(s);
+    restart_waiters_.erase(s);
+    master_->release_to_workers(s->sock.native_handle());
+    boost::system::error_code ignored;
+    s->timer.cancel();
+    s->sock.close(ignored);
+    sessions_.erase(s);
+  }
+
+  master_api* master_;
+  descriptor listener_;
+  std::string path_;
+  std::pair<dev_t, ino_t> inode_{};
+  steady::time_point started_;
+  std::set<session_ptr> sessions_;
+  std::set<session_ptr> roll_waiters_;
+  std::set<session_ptr> restart_waiters_;
+  bool restart_begun_ = false;
+  bool stopped_ = false;
+};
+
+//=== the client ===//
+
+/// A command of the control tool.
+struct command_info {
+  std::string_view name;
+  std::string_view arguments;  ///< as --help shows them
+  std::string_view description;
+  std::size_t count;  ///< how many arguments it takes
+  bool waits;         ///< it waits for an outcome, unless --no-wait
+};
+
+inline constexpr command_info commands[] = {
+    {"status", "", "the master and every worker (id, pid, state, generation, uptime)", 0, false},
+    {"shutdown", "", "graceful shutdown; returns once the master has exited", 0, true},
+    {"stop", "", "hard shutdown (workers killed); returns once the master has exited", 0, true},
+    {"restart", "", "a new master takes over without downtime; returns once it serves", 0, true},
+    {"restart-workers", "", "replace every worker, one at a time; returns once all are", 0, true},
+    {"spawn", "N", "add N workers (a negative N stops that many)", 1, false},
+};
+
+inline command_info const* find_command(std::string_view name) {
+  for (auto const& c : commands)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+inline std::string program_name(std::span<char* const> arguments) {
+  if (arguments.empty() || arguments[0] == nullptr) return "server";
+  std::string_view const path = arguments[0];
+  auto const slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+inline void print_help(std::string const& program) {
+  std::printf("usage: %s [--json] [--no-wait] [COMMAND [ARGUMENT]]\n\n", program.c_str());
+  std::printf(
+      "With no command (or `start`), runs the server. Commands, answered by the running "
+      "master:\n");
+  for (auto const& c : commands) {
+    std::string const head =
+        std::string(c.name) + (c.arguments.empty() ? "" : " ") + std::string(c.arguments);
+    std::printf("  %-18s %.*s\n", head.c_str(), static_cast<int>(c.description.size()),
+                c.description.data());
+  }
+  std::printf("  %-18s %s\n  %-18s %s\n\nOptions:\n", "--help", "this text", "--version",
+              "the library's version and the control protocol's");
+  std::printf("  %-18s %s\n  %-18s %s\n", "--json", "one JSON document on stdout, nothing else",
+              "--no-wait", "return once the master has accepted the command");
+  std::printf(
+      "\nExit status: 0 done; 1 failed or refused; 2 wrong usage; 3 (status) no master "
+      "answers.\n");
+}
+
+/// The client's end of a connection: reads reply lines with a deadline.
+class connection {
+ public:
+  explicit connection(os::unique_fd fd) : fd_(std::move(fd)) {}
+
+  /// The pid of the process at the other end (the master), or 0.
+  [[nodiscard]] int peer_pid() const noexcept {
+    ucred peer{};
+    socklen_t len = sizeof peer;
+    return ::getsockopt(fd_.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 ? peer.pid : 0;
+  }
+
+  [[nodiscard]] bool send(std::string const& line) const {
+    std::size_t done = 0;
+    while (done < line.size()) {
+      ssize_t const n = ::send(fd_.get(), line.data() + done, line.size() - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  /// The next line (without its newline); nothing at end-of-file, on an error, when it is too
+  /// long or when `limit` passes first (`timed_out` then says so). A negative limit: no limit.
+  std::optional<std::string> line(std::chrono::milliseconds limit) {
+    auto const until = steady::now() + limit;
+    for (;;) {
+      auto const nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        std::string out = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return out;
+      }
+      if (buffer_.size() > max_reply) return std::nullopt;
+      int wait = -1;
+      if (limit.count() >= 0) {
+        auto const left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now()).count();
+        if (left <= 0) {
+          timed_out = true;
+          return std::nullopt;
+        }
+        wait = static_cast<int>(std::min<long long>(left, INT_MAX));
+      }
+      pollfd p{fd_.get(), POLLIN, 0};
+      int const r = ::poll(&p, 1, wait);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return std::nullopt;
+      if (r == 0) continue;
+      char buf[4096];
+      ssize_t const n = ::recv(fd_.get(), buf, sizeof buf, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return std::nullopt;
+      buffer_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  bool timed_out = false;
+
+ private:
+  os::unique_fd fd_;
+  std::string buffer_;
+};
+
+/// A pid file's process, for `status` when no master answers.
+struct pid_entry {
+  std::string name;  ///< "master", "worker.0"
+  int pid = 0;
+  std::string verdict;  ///< "alive", "dead (no process)", ...
+  bool alive = false;
+};
+
+/// When the process `pid` started, in seconds since the epoch; 0 if unknown.
+inline double process_start(int pid) {
+  std::string stat;
+  {
+    os::unique_fd fd(
+        ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return 0;
+    char buf[1024];
+    ssize_t const n = ::read(fd.get(), buf, sizeof buf);
+    if (n <= 0) return 0;
+    stat.assign(buf, static_cast<std::size_t>(n));
+  }
+  auto const close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  // Fields after the name: state is field 3; starttime is field 22.
+  std::size_t pos = close + 2;
+  for (int field = 3; field < 22 && pos < stat.size(); ++field) {
+    pos = stat.find(' ', pos);
+    if (pos == std::string::npos) return 0;
+    ++pos;
+  }
+  double const ticks = std::strtod(stat.c_str() + pos, nullptr);
+  double boot = 0;
+  {
+    os::unique_fd fd(::open("/proc/stat", O_RDONLY | O_CLOEXEC));
+    if (!fd) return 0;
+    std::string all;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) > 0;)
+      all.append(buf, static_cast<std::size_t>(n));
+    auto const at = all.find("\nbtime ");
+    if (at == std::string::npos) return 0;
+    boot = std::strtod(all.c_str() + at + 7, nullptr);
+  }
+  return boot + ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+/// What the pid file `file` says, checked against the running processes: a pid whose process
+/// started after the file was written has been reused by another process, and is not alive.
+inline pid_entry inspect_pid_file(std::filesystem::path const& file, std::string name) {
+  pid_entry e;
+  e.name = std::move(name);
+  std::string text;
+  {
+    os::unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    char buf[32];
+    ssize_t const n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
+    if (n > 0) text.assign(buf, static_cast<std::size_t>(n));
+  }
+  if (text.size() < 2 || text.back() != '\n' ||
+      text.find_first_not_of("0123456789") != text.size() - 1) {
+    e.verdict = "unreadable pid file";
+    return e;
+  }
+  e.pid = std::atoi(text.c_str());
+  struct stat st {};
+  ::stat(file.c_str(), &st);
+  if (e.pid <= 0 || (::kill(e.pid, 0) != 0 && errno == ESRCH)) {
+    e.verdict = "dead (stale pid file: no process " + std::to_string(e.pid) + ")";
+    return e;
+  }
+  double const started = process_start(e.pid);
+  double const written =
+      static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) / 1e9;
+  // The start time is in clock ticks: allow a tick and a second of skew.
+  if (started > 0 && started > written + 1.5) {
+    e.verdict = "dead (stale pid file: pid " + std::to_string(e.pid) +
+                " now belongs to a process started after the file was written)";
+    return e;
+  }
+  std::string const state = [&] {
+    os::unique_fd fd(
+        ::open(("/proc/" + std::to_string(e.pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+    char buf[512];
+    ssize_t const n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string{};
+  }();
+  auto const close = state.rfind(')');
+  if (close != std::string::npos && close + 2 < state.size() && state[close + 2] == 'Z') {
+    e.verdict = "dead (a zombie)";
+    return e;
+  }
+  e.alive = true;
+  e.verdict = "alive";
+  return e;
+}
+
+/// True once `pid` has exited (gone, or a zombie its parent has not reaped yet).
+inline bool exited(int pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  char buf[512];
+  os::unique_fd fd(
+      ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  ssize_t const n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
+  if (n <= 0) return true;
+  std::string_view const stat(buf, static_cast<std::size_t>(n));
+  auto const close = stat.rfind(')');
+  return close != std::string_view::npos && close + 2 < stat.size() && stat[close + 2] == 'Z';
+}
+
+/// `status` when no master answers: what the pid files say. Exit status 3.
+inline int status_from_pid_files(std::filesystem::path const& directory, std::string const& why,
+                                 bool json) {
+  std::vector<pid_entry> entries;
+  std::error_code ec;
+  if (std::filesystem::exists(directory / "master.pid", ec))
+    entries.push_back(inspect_pid_file(directory / "master.pid", "master"));
+  std::vector<std::pair<unsigned, std::filesystem::path>> workers;
+  for (auto it = std::filesystem::directory_iterator(directory, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string const f = it->path().filename().string();
+    unsigned id = 0;
+    if (f.starts_with("worker.") && f.ends_with(".pid")) {
+      auto const digits = std::string_view(f).substr(7, f.size() - 11);
+      auto const [end, e] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+      if (e == std::errc{} && end == digits.data() + digits.size() && !digits.empty())
+        workers.emplace_back(id, it->path());
+    }
+  }
+  std::sort(workers.begin(), workers.end());
+  for (auto const& [id, path] : workers)
+    entries.push_back(inspect_pid_file(path, "worker." + std::to_string(id)));
+
+  std::fprintf(stderr, "cluster: no master answers (%s); from the pid files in %s:\n", why.c_str(),
+               directory.c_str());
+  if (json) {
+    std::string out = "{\"master_answers\":false,\"pid_files\":[";
+    bool first = true;
+    for (auto const& e : entries) {
+      out += (first ? "{" : ",{") + std::string("\"name\":") + json_string(e.name) +
+             ",\"pid\":" + std::to_string(e.pid) + ",\"alive\":" + (e.alive ? "true" : "false") +
+             ",\"verdict\":" + json_string(e.verdict) + "}";
+      first = false;
+    }
+    out += "]}\n";
+    std::fputs(out.c_str(), stdout);
+  } else {
+    if (entries.empty()) std::printf("no pid files\n");
+    for (auto const& e : entries)
+      std::printf("%-10s pid %-8d %s\n", e.name.c_str(), e.pid, e.verdict.c_str());
+  }
+  std::fflush(stdout);
+  return 3;
+}
+
+/// Prints the status document `json` for a person: one line for the master, one per worker.
+inline void print_status(std::string const& json) {
+  // The document is ours and flat: the fields are read by name, in order.
+  auto field = [&](std::string_view name, std::size_t from, std::size_t* next = nullptr) {
+    std::string const key = "\"" + std::string(name) + "\":";
+    auto at = json.find(key, from);
+    if (at == std::string::npos) return std::string{};
+    at += key.size();
+    if (at >= json.size()) return std::string{};
+    std::size_t end = at;
+    if (json[at] == '"') {
+      end = json.find('"', at + 1);
+      if (next) *next = end + 1;
+      return json.substr(at + 1, end - at - 1);
+    }
+    end = json.find_first_of(",}]", at);
+    if (next) *next = end;
+    return json.substr(at, end - at);
+  };
+  std::printf("master     pid %-8s %s, environment %s, up %ss, %s workers configured\n",
+              field("pid", 0).c_str(), field("state", 0).c_str(), field("environment", 0).c_str(),
+              field("uptime_seconds", 0).c_str(), field("workers_configured", 0).c_str());
+  std::size_t pos = json.find("\"workers\":[");
+  if (pos == std::string::npos) return;
+  while ((pos = json.find("{\"id\":", pos)) != std::string::npos) {
+    std::size_t next = pos;
+    std::string const id = field("id", pos, &next);
+    std::string const pid = field("pid", next, &next);
+    std::string const state = field("state", next, &next);
+    std::string const generation = field("generation", next, &next);
+    std::string const uptime = field("uptime_seconds", next, &next);
+    std::printf("worker.%-3s pid %-8s %s, generation %s, up %ss\n", id.c_str(), pid.c_str(),
+                state.c_str(), generation.c_str(), uptime.c_str());
+    pos = next;
+  }
+}
+
+}  // namespace detail::control
+
+CLUSTER_DECL std::filesystem::path cli::socket_of(std::string_view socket_path,
+                                                  std::filesystem::path const& directory) {
+  std::filesystem::path const p(socket_path);
+  return p.is_absolute() ? p : directory / p;
+}
+
+CLUSTER_DECL std::optional<int> cli::run_command(std::span<char* const> arguments,
+                                                 core_settings const& settings,
+                                                 std::filesystem::path const& pid_directory) {
+  namespace c = detail::control;
+  bool json = false;
+  bool wait = true;
+  std::vector<std::string> words;
+  for (std::size_t i = 1; i < arguments.size() && arguments[i] != nullptr; ++i) {
+    std::string_view const a = arguments[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--no-wait") {
+      wait = false;
+    } else {
+      words.emplace_back(a);
+    }
+  }
+  std::string const program = c::program_name(arguments);
+  if (words.empty()) {
+    if (!json && wait) return std::nullopt;
+    std::fprintf(stderr, "cluster: --json and --no-wait go with a command; try '%s --help'\n",
+                 program.c_str());
+    return 2;
+  }
+  if (words[0] == "start" && words.size() == 1 && !json && wait) return std::nullopt;
+  if (words[0] == "--help" || words[0] == "help" || words[0] == "-h") {
+    c::print_help(program);
+    return 0;
+  }
+  if (words[0] == "--version") {
+    std::printf("%s: cluster control protocol %u\n", program.c_str(), control::version);
+    return 0;
+  }
+  c::command_info const* command = c::find_command(words[0]);
+  if (command == nullptr) {
+    std::fprintf(stderr, "cluster: unknown command '%s'; run '%s --help' for the commands\n",
+                 words[0].c_str(), program.c_str());
+    return 2;
+  }
+  if (words.size() - 1 != command->count) {
+    std::fprintf(stderr, "cluster: %s takes %s; run '%s --help'\n", words[0].c_str(),
+                 command->count == 0 ? "no argument" : "one argument", program.c_str());
+    return 2;
+  }
+
+  // The paths the master uses are relative to its working directory.
+  std::filesystem::path directory = pid_directory;
+  if (directory.is_relative() && !settings.working_directory.empty())
+    directory = std::filesystem::path(settings.working_directory) / directory;
+  std::string const path = socket_of(settings.socket_path, directory).string();
+
+  auto const fail = [&](std::string const& why) {
+    if (json) {
+      std::printf("{\"command\":%s,\"ok\":false,\"error\":%s}\n",
+                  control::json_string(words[0]).c_str(), control::json_string(why).c_str());
+    }
+    std::fprintf(stderr, "cluster: %s: %s\n", words[0].c_str(), why.c_str());
+    return 1;
+  };
+
+  sockaddr_un addr{};
+  try {
+    addr = c::address_of(path);
+  } catch (startup_error const& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+  os::unique_fd fd = c::connect_to(addr);
+  if (!fd) {
+    std::string const why = "nothing answers on " + path + ": " + std::strerror(errno);
+    if (command->name == "status") return c::status_from_pid_files(directory, why, json);
+    return fail(why + "; is the master running?");
+  }
+  c::connection conn(std::move(fd));
+  int const master_pid = conn.peer_pid();
+  std::vector<std::string> const args(words.begin() + 1, words.end());
+  if (!conn.send(control::format_request(words[0], args)))
+    return fail("the master closed the connection");
+
+  // The first reply comes at once; an outcome may take as long as the master needs.
+  std::chrono::milliseconds limit = std::chrono::seconds(10);
+  for (;;) {
+    auto const line = conn.line(limit);
+    if (!line) {
+      if (conn.timed_out) return fail("the master did not answer within 10 s");
+      if (limit.count() < 0 && command->waits) {
+        // End-of-file after the master accepted a shutdown: it closed the socket as its last
+        // step; the process ends a moment later.
+        auto const until = c::steady::now() + std::chrono::seconds(30);
+        while (master_pid > 0 && !c::exited(master_pid) && c::steady::now() < until)
+          ::poll(nullptr, 0, 10);
+        if (json) {
+          std::printf("{\"command\":%s,\"ok\":true,\"message\":\"the master has exited\"}\n",
+                      control::json_string(words[0]).c_str());
+        } else {
+          std::fprintf(stderr, "cluster: the master has exited\n");
+        }
+        return 0;
+      }
+      return fail("the master closed the connection without an answer");
+    }
+    auto const reply = control::parse_reply(*line);
+    if (!reply) {
+      return fail("the master's answer is not cluster-control " + std::to_string(control::version) +
+                  " (the master runs another build?): " + line->substr(0, 200));
+    }
+    switch (reply->kind) {
+      case control::reply_kind::progress:
+        std::fprintf(stderr, "cluster: %s\n", reply->text.c_str());
+        std::fflush(stderr);
+        if (!wait) {
+          if (json) {
+            std::printf("{\"command\":%s,\"ok\":true,\"message\":%s}\n",
+                        control::json_string(words[0]).c_str(),
+                        control::json_string(reply->text).c_str());
+          }
+          return 0;
+        }
+        limit = std::chrono::milliseconds(-1);
+        break;
+      case control::reply_kind::error:
+        return fail(reply->text);
+      case control::reply_kind::ok:
+        if (command->name == "status") {
+          if (json) {
+            std::printf("%s\n", reply->text.c_str());
+          } else {
+            c::print_status(reply->text);
+          }
+        } else if (json) {
+          std::printf("{\"command\":%s,\"ok\":true,\"message\":%s}\n",
+                      control::json_string(words[0]).c_str(),
+                      control::json_string(reply->text).c_str());
+        } else {
+          std::fprintf(stderr, "cluster: %s\n", reply->text.c_str());
+        }
+        return 0;
+    }
+  }
+}
+
+CLUSTER_DECL void cli::start(master_api& master, std::filesystem::path const& pid_directory) {
+  started_ = std::chrono::steady_clock::now();
+  path_ = std::filesystem::absolute(socket_of(master.settings().socket_path, pid_directory));
+  if (master.restarted()) {
+    // The predecessor still answers there; this master takes the socket over once it serves.
+    deferred_ = true;
+    return;
+  }
+  auto server = std::make_shared<detail::control::server>(
+      master, detail::control::bind_socket(path_.string(), false), path_.string(), started_);
+  server->start();
+  server_ = server;
+}
+
+CLUSTER_DECL void cli::on(events::ready const& /*event*/, master_api& master) {
+  if (!deferred_) return;
+  deferred_ = false;
+  try {
+    auto server = std::make_shared<detail::control::server>(
+        master, detail::control::bind_socket(path_.string(), true), path_.string(), started_);
+    server->start();
+    server_ = server;
+  } catch (std::exception const& e) {
+    std::fprintf(stderr, "%s; the control socket stays off\n", e.what());
+  }
+}
+
+CLUSTER_DECL void cli::on(events::rolling_restart_done const& event, master_api& /*master*/) {
+  if (auto s = server_.lock())
+    s->roll_finished(true, text::format("every worker replaced ({})", event.replaced));
+}
+
+CLUSTER_DECL void cli::on(events::rolling_restart_failed const& event, master_api& /*master*/) {
+  if (auto s = server_.lock()) {
+    s->roll_finished(false, text::format("rolling restart failed: the new worker {} died before "
+                                         "it accepted ({}); the other workers keep serving",
+                                         event.pid, event.why));
+  }
+}
+
+CLUSTER_DECL void cli::on(events::restarting const& /*event*/, master_api& /*master*/) {
+  if (auto s = server_.lock()) s->restart_begun("starting a new master");
+}
+
+CLUSTER_DECL void cli::on(events::cyclic_restart const& event, master_api& /*master*/) {
+  if (auto s = server_.lock()) {
+    s->restart_begun(
+        text::format("the last restart was too recent: restarting in {} ms", event.delay.count()));
+  }
+}
+
+CLUSTER_DECL void cli::on(events::restart_failed const& event, master_api& /*master*/) {
+  if (auto s = server_.lock())
+    s->restart_finished(
+        false, "restart failed: " + std::string(event.why) + "; the old master keeps serving");
+}
+
+CLUSTER_DECL void cli::on(events::closing const& /*event*/, master_api& /*master*/) {
+  // A restart command still waiting when this master begins to stop: the new master serves
+  // (a restart that fails says so before, with `restart_failed`).
+  if (auto s = server_.lock(); s && s->restart_waited())
+    s->restart_finished(true, "the new master serves; the old one stops");
+}
+
+CLUSTER_DECL void cli::on(events::close const& /*event*/, master_api& /*master*/) {
+  if (auto s = server_.lock()) s->stop();
+}
+
+}  // namespace cluster

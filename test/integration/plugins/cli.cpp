@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: BSL-1.0
+// cluster::cli: the program as its own control tool, against a real master over its control
+// socket: every command, human and JSON output, waits for outcomes, the pid-file fallback, who
+// may connect, stale and live sockets, and clients that misbehave.
+#include "../../support/temp_dir.hpp"
+#include "../support/harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+using namespace cluster::testing;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+program cli_server() { return program{{CLUSTER_PLUGIN_SERVER}}; }
+
+/// A working directory with an empty `pids` directory in it.
+struct workdir {
+  temp_dir dir{"cluster-cli"};
+  fs::path pids = dir.path() / "pids";
+  fs::path socket = pids / "cluster.sock";
+  workdir() { fs::create_directory(pids); }
+  [[nodiscard]] std::map<std::string, std::string> env(std::string workers = "2") const {
+    return {{"CLUSTER_TEST_WORKDIR", dir.path().string()}, {"WEB_CONCURRENCY", std::move(workers)}};
+  }
+};
+
+/// What a run of the control tool printed, and how it ended.
+struct outcome {
+  int status = -1;  ///< the exit status, or -1 if it had to be killed
+  std::string out;
+  std::string err;
+};
+
+/// Runs the server program as a control tool with `args`, in the environment `env`; killed after
+/// `limit`.
+outcome tool(std::vector<std::string> const& args, std::map<std::string, std::string> const& env,
+             std::chrono::milliseconds limit = 30s) {
+  int out[2];
+  int err[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+  pid_t const pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    for (auto const& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv{const_cast<char*>(CLUSTER_PLUGIN_SERVER)};
+    for (auto const& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  outcome o;
+  auto const until = std::chrono::steady_clock::now() + limit;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open = 2;
+  while (open > 0 && std::chrono::steady_clock::now() < until) {
+    if (::poll(fds, 2, 50) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[4096];
+      ssize_t const n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+      } else {
+        (i == 0 ? o.out : o.err).append(buf, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  for (auto const& f : fds)
+    if (f.fd >= 0) ::close(f.fd);
+  int status = 0;
+  if (open > 0) ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  if (open == 0 && WIFEXITED(status)) o.status = WEXITSTATUS(status);
+  UNSCOPED_INFO("tool " << (args.empty() ? "" : args[0]) << " -> " << o.status << "\nstdout:\n"
+                        << o.out << "stderr:\n"
+                        << o.err);
+  return o;
+}
+
+/// Connects to the unix socket `path`; -1 on failure.
+int connect_unix(fs::path const& path) {
+  int const fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// Sends `request` on a new connection to `path` and reads until the master closes it.
+std::string ask(fs::path const& path, std::string const& request,
+                std::chrono::milliseconds limit = 10s) {
+  int const fd = connect_unix(path);
+  if (fd < 0) return "(cannot connect)";
+  if (!request.empty()) {
+    [[maybe_unused]] auto const n = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  }
+  std::string got;
+  auto const until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    ssize_t const n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return got;
+}
+
+/// The pid of the master from a status document, or 0.
+int master_pid_in(std::string const& json) {
+  std::smatch m;
+  static std::regex const re(R"(\{"master":\{"pid":(\d+))");
+  return std::regex_search(json, m, re) ? std::stoi(m[1].str()) : 0;
+}
+
+/// How many workers a status document lists.
+std::size_t workers_in(std::string const& json) {
+  std::size_t n = 0;
+  for (std::size_t at = 0; (at = json.find("{\"id\":", at)) != std::string::npos; ++at) ++n;
+  return n;
+}
+
+void started(master_process& m, unsigned workers = 2) {
+  for (unsigned id = 0; id < workers; ++id)
+    REQUIRE(m.wait_line("worker_connected id=" + std::to_string(id)) >= 0);
+}
+
+}  // namespace
+
+TEST_CASE("status tells the master and every worker, for a person and as JSON") {
+  workdir w;
+  master_process m(cli_server(), w.env("2"));
+  started(m);
+  auto const human = tool({"status"}, w.env());
+  CHECK(human.status == 0);
+  CHECK(human.out.find("master     pid " + std::to_string(m.pid())) != std::string::npos);
+  CHECK(human.out.find("active") != std::string::npos);
+  CHECK(human.out.find("worker.0   pid " + std::to_string(m.worker_pid(0))) != std::string::npos);
+  CHECK(human.out.find("worker.1   pid " + std::to_string(m.worker_pid(1))) != std::string::npos);
+
+  auto const json = tool({"--json", "status"}, w.env());
+  CHECK(json.status == 0);
+  // One JSON document on stdout and nothing else there.
+  REQUIRE(!json.out.empty());
+  CHECK(json.out.front() == '{');
+  CHECK(json.out.find('\n') == json.out.size() - 1);
+  CHECK(master_pid_in(json.out) == m.pid());
+  CHECK(workers_in(json.out) == 2);
+  for (auto const* field :
+       {"\"state\":\"active\"", "\"environment\":\"development\"",
+        "\"uptime_seconds\":", "\"restarted\":false",
+        "\"listening\":[\"127.0.0.1:", "\"state\":\"ready\"", "\"generation\":1"}) {
+    CHECK(json.out.find(field) != std::string::npos);
+  }
+  // Each accepted command is one line in the master's log: who asked, and what.
+  CHECK(m.wait_line(R"(cluster: control: status \(uid \d+, pid \d+\))") >= 0);
+  // The socket is the master's alone: mode 0600, and no worker holds it.
+  struct stat st {};
+  REQUIRE(::stat(w.socket.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  for (int pid : {m.worker_pid(0), m.worker_pid(1)}) {
+    bool holds = false;
+    for (auto const& fd : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+      std::error_code ec;
+      auto const target = fs::read_symlink(fd.path(), ec).string();
+      if (target.starts_with("socket:")) {
+        // Compare with the master's control socket inode through /proc/net/unix.
+        std::ifstream unix_table("/proc/net/unix");
+        std::string line;
+        while (std::getline(unix_table, line)) {
+          if (line.find(w.socket.string()) != std::string::npos &&
+              line.find(target.substr(8, target.size() - 9)) != std::string::npos) {
+            holds = true;
+          }
+        }
+      }
+    }
+    CHECK_FALSE(holds);
+  }
+}
+
+TEST_CASE("spawn adds and removes workers; restart-workers waits until every one is replaced") {
+  workdir w;
+  master_process m(cli_server(), w.env("2"));
+  started(m);
+  auto const add = tool({"spawn", "1"}, w.env());
+  CHECK(add.status == 0);
+  REQUIRE(m.wait_line("worker_connected id=2") >= 0);
+  CHECK(workers_in(tool({"--json", "status"}, w.env()).out) == 3);
+  CHECK(tool({"spawn", "-1"}, w.env()).status == 0);
+  REQUIRE(wait_until([&] { return workers_in(tool({"--json", "status"}, w.env()).out) == 2; }));
+
+  auto const roll = tool({"--json", "restart-workers"}, w.env());
+  CHECK(roll.status == 0);
+  CHECK(roll.out ==
+        "{\"command\":\"restart-workers\",\"ok\":true,\"message\":\"every worker "
+        "replaced (2)\"}\n");
+  // When it returned, every worker was a new one, already serving.
+  auto const after = tool({"--json", "status"}, w.env()).out;
+  CHECK(after.find("\"generation\":1") == std::string::npos);
+  CHECK(workers_in(after) == 2);
+  CHECK(after.find("\"state\":\"starting\"") == std::string::npos);
+
+  // Wrong arguments: a usage error, nothing sent.
+  CHECK(tool({"spawn"}, w.env()).status == 2);
+  CHECK(tool({"spawn", "many"}, w.env()).status == 1);
+  CHECK(tool({"status", "now"}, w.env()).status == 2);
+}
+
+TEST_CASE("restart-workers returns non-zero when a new worker cannot start") {
+  workdir w;
+  master_process m(cli_server(), w.env("2"));
+  started(m);
+  std::ofstream(w.dir.path() / "broken") << "";
+  auto const roll = tool({"restart-workers"}, w.env());
+  CHECK(roll.status == 1);
+  CHECK(roll.err.find("rolling restart failed") != std::string::npos);
+  CHECK(roll.err.find("the other workers keep serving") != std::string::npos);
+  fs::remove(w.dir.path() / "broken");
+  CHECK(!http_get(m.port(), "/").empty());
+}
+
+TEST_CASE("shutdown and stop return once the master has exited") {
+  workdir w;
+  {
+    master_process m(cli_server(), w.env("2"));
+    started(m);
+    auto const done = tool({"shutdown"}, w.env());
+    CHECK(done.status == 0);
+    CHECK(done.err.find("shutting down gracefully") != std::string::npos);
+    CHECK(done.err.find("the master has exited") != std::string::npos);
+    // Already gone (a zombie until reaped): the wait is immediate.
+    CHECK(m.wait(100ms) == std::optional<int>{0});
+    CHECK_FALSE(fs::exists(w.socket));
+  }
+  {
+    master_process m(cli_server(), w.env("2"));
+    started(m);
+    auto const done = tool({"--json", "stop"}, w.env());
+    CHECK(done.status == 0);
+    CHECK(done.out == "{\"command\":\"stop\",\"ok\":true,\"message\":\"the master has exited\"}\n");
+    CHECK(m.wait(100ms).has_value());
+  }
+  {
+    // --no-wait: back as soon as the master accepted the command.
+    master_process m(cli_server(), w.env("2"));
+    started(m);
+    CHECK(tool({"--no-wait", "shutdown"}, w.env()).status == 0);
+    CHECK(m.wait(10s) == std::optional<int>{0});
+  }
+}
+
+TEST_CASE("restart returns once the new master serves, and fails when it cannot") {
+  workdir w;
+  master_process m(cli_server(), w.env("2"));
+  started(m);
+  auto const done = tool({"restart"}, w.env());
+  CHECK(done.status == 0);
+  CHECK(done.err.find("starting a new master") != std::string::npos);
+  CHECK(done.err.find("the new master serves") != std::string::npos);
+  // The new master answers on the same socket, and knows it was restarted.
+  auto const status = tool({"--json", "status"}, w.env());
+  REQUIRE(status.status == 0);
+  int const successor = master_pid_in(status.out);
+  CHECK(successor != m.pid());
+  CHECK(successor == (m.successor_pids().empty() ? -1 : m.successor_pids().back()));
+  CHECK(status.out.find("\"restarted\":true") != std::string::npos);
+  CHECK(workers_in(status.out) == 2);
+  CHECK(m.wait(10s) == std::optional<int>{0});
+
+  // A build that cannot start: the command fails with the reason, the master keeps serving.
+  std::ofstream(w.dir.path() / "broken") << "";
+  auto const failed = tool({"restart"}, w.env(), 60s);
+  CHECK(failed.status == 1);
+  CHECK(failed.err.find("restart failed") != std::string::npos);
+  CHECK(failed.err.find("the old master keeps serving") != std::string::npos);
+  fs::remove(w.dir.path() / "broken");
+  auto const still = tool({"--json", "status"}, w.env());
+  CHECK(master_pid_in(still.out) == successor);
+  CHECK(tool({"stop"}, w.env()).status == 0);
+}
+
+TEST_CASE("without a master, status reads the pid files and tells stale ones; nothing starts") {
+  workdir w;
+  auto const none = tool({"status"}, w.env());
+  CHECK(none.status == 3);
+  CHECK(none.err.find("no master answers") != std::string::npos);
+  CHECK(none.out == "no pid files\n");
+  // Running a command started nothing: no socket, no file, no worker.
+  CHECK(fs::is_empty(w.pids));
+
+  // A master.pid naming a process that is gone; a worker file naming a live process that started
+  // after the file was written (a reused pid); one naming a live process from before.
+  pid_t const gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ::waitpid(gone, nullptr, 0);
+  std::ofstream(w.pids / "master.pid") << gone << "\n";
+  std::ofstream(w.pids / "worker.0.pid") << ::getpid() << "\n";
+  pid_t const later = ::fork();
+  if (later == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  std::ofstream(w.pids / "worker.1.pid") << later << "\n";
+  timespec const old[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 3600, 0}};
+  ::utimensat(AT_FDCWD, (w.pids / "worker.1.pid").c_str(), old, 0);
+  auto const stale = tool({"--json", "status"}, w.env());
+  ::kill(later, SIGKILL);
+  ::waitpid(later, nullptr, 0);
+  CHECK(stale.status == 3);
+  CHECK(stale.out.find("\"master_answers\":false") != std::string::npos);
+  CHECK(stale.out.find("{\"name\":\"master\",\"pid\":" + std::to_string(gone) +
+                       ",\"alive\":false") != std::string::npos);
+  CHECK(stale.out.find("{\"name\":\"worker.0\",\"pid\":" + std::to_string(::getpid()) +
+                       ",\"alive\":true") != std::string::npos);
+  CHECK(stale.out.find("{\"name\":\"worker.1\",\"pid\":" + std::to_string(later) +
+                       ",\"alive\":false") != std::string::npos);
+  CHECK(stale.out.find("now belongs to a process started after the file was written") !=
+        std::string::npos);
+
+  // Commands that change something say that nothing answers, and fail.
+  auto const down = tool({"shutdown"}, w.env());
+  CHECK(down.status == 1);
+  CHECK(down.err.find("is the master running?") != std::string::npos);
+}
+
+TEST_CASE("usage: --help lists the commands, a wrong one is a usage error") {
+  workdir w;
+  auto const help = tool({"--help"}, w.env());
+  CHECK(help.status == 0);
+  for (auto const* c : {"status", "shutdown", "stop", "restart", "restart-workers", "spawn N",
+                        "--json", "--no-wait"}) {
+    CHECK(help.out.find(c) != std::string::npos);
+  }
+  auto const wrong = tool({"statsu"}, w.env());
+  CHECK(wrong.status == 2);
+  CHECK(wrong.err ==
+        "cluster: unknown command 'statsu'; run 'cluster_plugin_cli --help' for the "
+        "commands\n");
+  CHECK(fs::is_empty(w.pids));
+}
+
+TEST_CASE("a stale socket is replaced; a second master on a live one refuses to start") {
+  workdir w;
+  {
+    // A socket file nobody listens on, as a crashed master leaves it.
+    int const fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, w.socket.c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    ::close(fd);
+  }
+  master_process m(cli_server(), w.env("1"));
+  started(m, 1);
+  CHECK(m.count("replacing the stale control socket") == 1);
+  CHECK(tool({"status"}, w.env()).status == 0);
+
+  // Another master, with pid files of its own but the same socket: refused, with one line.
+  workdir other;
+  auto env = other.env("1");
+  env["CLUSTER_TEST_SOCKET"] = w.socket.string();
+  master_process second(cli_server(), env);
+  CHECK(second.wait(10s) == std::optional<int>{1});
+  CHECK(second.count("another master answers on the control socket") == 1);
+  CHECK(second.count("worker_spawned") == 0);
+  CHECK(tool({"status"}, w.env()).status == 0);
+}
+
+TEST_CASE("the master refuses other users, and survives clients that misbehave") {
+  workdir w;
+  master_process m(cli_server(), w.env("1"));
+  started(m, 1);
+
+  // Another protocol version: one clear line.
+  auto const v2 = ask(w.socket, "cluster-control 2 status\n");
+  CHECK(v2.starts_with("error this master speaks cluster-control 1, the client 2"));
+  // Garbage, an unknown command, control characters.
+  CHECK(ask(w.socket, "GET / HTTP/1.1\r\n\r\n").starts_with("error not a cluster-control"));
+  CHECK(ask(w.socket, "cluster-control 1 reboot\n") == "error unknown command 'reboot'\n");
+  CHECK(ask(w.socket, std::string("cluster-control 1 st\x01tus\n"))
+            .starts_with("error the request holds a control character"));
+  // Oversized: refused without reading the rest.
+  CHECK(ask(w.socket, std::string(5000, 'x')).starts_with("error the request is longer"));
+  // A half frame, and a client that never sends: closed after the time limit, and meanwhile
+  // the master answers others.
+  int const half = connect_unix(w.socket);
+  REQUIRE(half >= 0);
+  [[maybe_unused]] auto const n = ::send(half, "cluster-control 1 sta", 21, MSG_NOSIGNAL);
+  int const idle = connect_unix(w.socket);
+  REQUIRE(idle >= 0);
+  CHECK(tool({"status"}, w.env()).status == 0);
+  for (int fd : {half, idle}) {
+    pollfd p{fd, POLLIN, 0};
+    CHECK(::poll(&p, 1, 10000) == 1);  // end-of-file within the limit (5 s)
+    ::close(fd);
+  }
+  // A hundred clients at once: some are told the master is busy; none stalls it.
+  std::vector<int> many;
+  for (int i = 0; i < 100; ++i) many.push_back(connect_unix(w.socket));
+  std::string const crowded = ask(w.socket, "cluster-control 1 status\n");
+  CHECK((crowded.starts_with("error busy") || crowded.starts_with("ok {")));
+  for (int fd : many)
+    if (fd >= 0) ::close(fd);
+  REQUIRE(wait_until([&] { return tool({"status"}, w.env()).status == 0; }));
+
+  // Another user: the socket's mode (0600, checked above) keeps them out; with the mode opened,
+  // the peer check does, and the master logs the refusal.
+  if (::geteuid() == 0) {
+    int const nobody = 65534;
+    ::chmod(w.dir.path().c_str(), 0711);
+    ::chmod(w.pids.c_str(), 0711);
+    ::chmod(w.socket.c_str(), 0666);
+    pid_t const child = ::fork();
+    if (child == 0) {
+      if (::setgid(nobody) != 0 || ::setuid(nobody) != 0) ::_exit(126);
+      std::string const got = ask(w.socket, "cluster-control 1 shutdown\n");
+      ::_exit(got.starts_with("error permission denied: uid 65534") ? 0 : 1);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(m.wait_line(R"(cluster: control: refused uid 65534 \(pid \d+\))") >= 0);
+    CHECK(alive(m.pid()));
+  }
+  CHECK(tool({"status"}, w.env()).status == 0);
+  CHECK(!http_get(m.port(), "/").empty());
+}

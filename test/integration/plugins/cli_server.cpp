@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: BSL-1.0
+// A cluster using cluster::cli, for integration.plugin.cli: it runs in the working directory
+// CLUSTER_TEST_WORKDIR, with its pid files (and so its control socket) in `pids`, or the socket
+// CLUSTER_TEST_SOCKET. While a file `broken` exists in the working directory, a worker fails as
+// it starts: a new build that cannot serve.
+#include <cluster/cluster.hpp>
+#include <cluster/plugins/cli.hpp>
+#include <cluster/plugins/pidfiles.hpp>
+#include <cluster/server/http.hpp>
+
+#include "../support/test_config.hpp"
+#include "program.hpp"
+
+#include <unistd.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+/// Fails in every worker started while `broken` exists: a build that cannot start.
+struct maybe_broken {
+  static constexpr cluster::fixed_string name = "maybe broken";
+  void on(cluster::events::worker_start const& /*event*/, cluster::this_worker& /*w*/) const {
+    if (::access("broken", F_OK) == 0) throw std::runtime_error("this build cannot start");
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return cluster::cluster<cluster::testing::pid_server>()
+      .set<"workers">(cluster::runtime(cluster::testing::count_from_env("WEB_CONCURRENCY", 2)))
+      .set<"timeout">(5000)
+      .set<"restart threshold">(0)
+      .set<"working directory">(
+          cluster::runtime(cluster::testing::text_from_env("CLUSTER_TEST_WORKDIR", "/tmp")))
+      .set<"socket path">(
+          cluster::runtime(cluster::testing::text_from_env("CLUSTER_TEST_SOCKET", "cluster.sock")))
+      .use(cluster::pidfiles{})
+      .use(cluster::cli{})
+      .use(maybe_broken{})
+      .use(cluster::testing::event_trace{})
+      .listen(cluster::runtime(cluster::testing::count_from_env("PORT", 0)),
+              cluster::runtime(std::string{"127.0.0.1"}))
+      .run(argc, argv);
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: BSL-1.0
+// The control socket's wire format: requests as the master reads them, replies as the client
+// reads them, and the JSON strings of the status document.
+#include <cluster/control/protocol.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+namespace control = cluster::control;
+
+TEST_CASE("a request line reads back as its command and arguments") {
+  std::string const line = control::format_request("spawn", {"-2"});
+  CHECK(line == "cluster-control 1 spawn -2\n");
+  auto const parsed = control::parse_request(line.substr(0, line.size() - 1));
+  REQUIRE(parsed.value);
+  CHECK(parsed.value->command == "spawn");
+  CHECK(parsed.value->arguments == std::vector<std::string>{"-2"});
+  // Extra blanks and a CR (a client such as socat or telnet) change nothing.
+  auto const loose = control::parse_request("  cluster-control  1   status  \r");
+  REQUIRE(loose.value);
+  CHECK(loose.value->command == "status");
+  CHECK(loose.value->arguments.empty());
+}
+
+TEST_CASE("a request that is not this protocol, or another version of it, is refused in words") {
+  CHECK(control::parse_request("").error.starts_with("not a cluster-control request"));
+  CHECK(control::parse_request("GET / HTTP/1.1").error.starts_with("not a cluster-control"));
+  CHECK(control::parse_request("cluster-control").error == "the request has no protocol version");
+  CHECK(control::parse_request("cluster-control x status").error ==
+        "the request has no protocol version");
+  CHECK(control::parse_request("cluster-control 1x status").error ==
+        "the request has no protocol version");
+  CHECK(control::parse_request("cluster-control 99999999999999999999 status").error ==
+        "the request has no protocol version");
+  CHECK(control::parse_request("cluster-control 2 status").error ==
+        "this master speaks cluster-control 1, the client 2: use the control tool of the build "
+        "the master runs");
+  CHECK(control::parse_request("cluster-control 1").error == "the request names no command");
+  CHECK(control::parse_request(std::string("cluster-control 1 st\0atus", 24)).error ==
+        "the request holds a control character");
+  CHECK(control::parse_request("cluster-control 1 status\x7f").error ==
+        "the request holds a control character");
+}
+
+TEST_CASE("reply lines: progress, then ok or error, one line each") {
+  CHECK(control::format_reply(control::reply_kind::progress, "shutting down") ==
+        "progress shutting down\n");
+  CHECK(control::format_reply(control::reply_kind::ok, "") == "ok\n");
+  // A newline in the text cannot end the line early.
+  CHECK(control::format_reply(control::reply_kind::error, "a\nb\rc") == "error a b c\n");
+  auto const ok = control::parse_reply("ok {\"a\":1}");
+  REQUIRE(ok);
+  CHECK(ok->kind == control::reply_kind::ok);
+  CHECK(ok->text == "{\"a\":1}");
+  auto const bare = control::parse_reply("ok");
+  REQUIRE(bare);
+  CHECK(bare->text.empty());
+  CHECK(control::parse_reply("progress x")->kind == control::reply_kind::progress);
+  CHECK(control::parse_reply("error x")->kind == control::reply_kind::error);
+  // What another protocol would say is not a reply.
+  CHECK_FALSE(control::parse_reply("OK done"));
+  CHECK_FALSE(control::parse_reply("HTTP/1.1 400 Bad Request"));
+}
+
+TEST_CASE("JSON strings escape what JSON requires") {
+  CHECK(control::json_string("plain") == "\"plain\"");
+  CHECK(control::json_string("a\"b\\c") == "\"a\\\"b\\\\c\"");
+  CHECK(control::json_string("line\nnext\ttab\r") == "\"line\\nnext\\ttab\\r\"");
+  CHECK(control::json_string(std::string("\x01\x1f", 2)) == "\"\\u0001\\u001f\"");
+  CHECK(control::json_string("caf\xc3\xa9") == "\"caf\xc3\xa9\"");
+}
+
+TEST_CASE("a request line is read whole however the bytes arrive, and refused when too long") {
+  using status = control::request_reader::status;
+  control::request_reader split;
+  CHECK(split.feed("cluster-con") == status::incomplete);
+  CHECK(split.feed("trol 1 sta") == status::incomplete);
+  CHECK(split.feed("tus\nignored after the line") == status::complete);
+  CHECK(split.line() == "cluster-control 1 status");
+  CHECK(split.feed("more") == status::complete);  // one request per connection
+
+  // The longest accepted line has max_request bytes with its newline.
+  control::request_reader longest;
+  CHECK(longest.feed(std::string(control::max_request - 1, 'x') + "\n") == status::complete);
+  control::request_reader too_long;
+  CHECK(too_long.feed(std::string(control::max_request - 1, 'x')) == status::incomplete);
+  CHECK(too_long.feed("x") == status::too_long);
+  CHECK(too_long.feed("\n") == status::too_long);
+  CHECK(too_long.line().empty());
+  control::request_reader at_once;
+  CHECK(at_once.feed(std::string(control::max_request, 'x') + "\n") == status::too_long);
+}
