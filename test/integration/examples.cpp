@@ -5,9 +5,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <regex>
 #include <string>
+#include <utility>
 
 using namespace cluster::testing;
 
@@ -116,4 +120,33 @@ TEST_CASE("examples print Usage on bad arguments") {
   master_process m(program{{CLUSTER_EXAMPLE_HELLO, "--bogus"}}, {});
   CHECK(m.wait(10s) == 2);
   CHECK(m.wait_line("^Usage: ", 1s) >= 0);
+}
+
+TEST_CASE("control answers its own scale command and the built-in ones") {
+  temp_dir dir("cluster-control");
+  std::string const pids = (dir.path() / "pids").string();
+  std::filesystem::create_directory(pids);
+  master_process m(program{{CLUSTER_EXAMPLE_CONTROL}}, {{"PORT", "0"}, {"CONTROL_PIDS", pids}});
+  REQUIRE(m.port() > 0);
+  REQUIRE(wait_until([&] { return std::filesystem::exists(pids + "/cluster.sock"); }));
+  // The tool is the same program, run with a command; its output comes back through a file.
+  auto const run = [&](std::string const& args) {
+    std::string const out = (dir.path() / "out").string();
+    std::string const command =
+        "CONTROL_PIDS=" + pids + " " + CLUSTER_EXAMPLE_CONTROL + " " + args + " >" + out + " 2>&1";
+    int const status = std::system(command.c_str());
+    return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_small_file(out)};
+  };
+  auto const [scaled, said] = run("scale 3");
+  CHECK(scaled == 0);
+  CHECK(said == "workers: 2 -> 3\n");
+  REQUIRE(wait_until(
+      [&] { return run("--json status").second.find("\"id\":2") != std::string::npos; }));
+  auto const [refused, why] = run("scale 0");
+  CHECK(refused == 1);
+  CHECK(why == "cluster: scale: scale takes 1 to 64 workers\n");
+  CHECK(run("scale many").first == 1);
+  CHECK(run("--help").second.find("scale N") != std::string::npos);
+  CHECK(run("shutdown").first == 0);
+  CHECK(m.wait(1s) == 0);
 }

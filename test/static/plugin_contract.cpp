@@ -36,6 +36,8 @@ template <class Plugin>
 
 [[maybe_unused]] void all() {
   check(cluster::cli{});
+  check(cluster::cli{}.command<"hello">("a command of the program's own",
+                                        [](cluster::master_api&) { return "hello"; }));
   check(cluster::debug{});
   check(cluster::logger{});
   check(cluster::pidfiles{});

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 // The cli plugin: the program doubles as its own control tool (`./server status`), talking to the
-// running master over its control socket.
+// running master over its control socket; commands of the program's own join the built-in ones.
 #pragma once
 
 #include <cluster/config/core_settings.hpp>
@@ -8,22 +8,187 @@
 #include <cluster/plugin.hpp>
 #include <cluster/plugins/pidfiles.hpp>
 
+#include <charconv>
 #include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace cluster {
 
 namespace detail::control {
+
 class server;
+
+/// A command of the program's own, as the control socket runs it: its words checked against
+/// the handler's parameter types, then the handler called. Not a template: the server and the
+/// client are compiled once.
+struct user_command {
+  std::string_view name;
+  std::string_view arguments;  ///< as `--help` shows them: "NAME COUNT"
+  std::string_view description;
+  std::size_t count = 0;  ///< how many arguments it takes
+  /// Runs the command in the master: the text of the `ok` reply. Throws `std::invalid_argument`
+  /// for an argument that does not fit its type, anything else for a failure (its `what()` is
+  /// the `error` reply).
+  std::function<std::string(master_api&, std::vector<std::string> const&)> run;
+};
+
+/// The names the built-in commands and options take; a command of the program's own may not.
+inline constexpr std::string_view builtin_names[] = {
+    "status", "shutdown", "stop",   "restart",   "restart-workers", "spawn",    "start",
+    "help",   "-h",       "--help", "--version", "--json",          "--no-wait"};
+
+/// True when `name` is a usable command name: 1 to 32 lowercase letters, digits and dashes,
+/// starting with a letter, and not a built-in name.
+consteval bool valid_command_name(std::string_view name) {
+  if (name.empty() || name.size() > 32 || name[0] < 'a' || name[0] > 'z') return false;
+  for (char const c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+consteval bool builtin_command_name(std::string_view name) {
+  for (auto const b : builtin_names)
+    if (b == name) return true;
+  return false;
+}
+
+/// How many words `arguments` names ("NAME COUNT": 2).
+consteval std::size_t word_count(std::string_view arguments) {
+  std::size_t n = 0;
+  bool in_word = false;
+  for (char const c : arguments) {
+    if (c == ' ') {
+      in_word = false;
+    } else if (!in_word) {
+      in_word = true;
+      ++n;
+    }
+  }
+  return n;
+}
+
+/// The parameter types of a handler after its `master_api&`.
+template <class F>
+struct handler_traits {
+  static constexpr bool known = false;
+  using result = void;
+  using parameters = std::tuple<>;
+};
+template <class F>
+requires requires { &F::operator(); }
+struct handler_traits<F> : handler_traits<decltype(&F::operator())> {};
+template <class R, class... A>
+struct handler_traits<R (*)(A...)> {
+  static constexpr bool known = true;
+  using result = R;
+  using parameters = std::tuple<A...>;
+};
+template <class C, class R, class... A>
+struct handler_traits<R (C::*)(A...) const> : handler_traits<R (*)(A...)> {};
+template <class C, class R, class... A>
+struct handler_traits<R (C::*)(A...)> : handler_traits<R (*)(A...)> {};
+
+template <class T>
+concept command_argument = std::same_as<T, std::string> || std::same_as<T, int> ||
+    std::same_as<T, unsigned> || std::same_as<T, long long> || std::same_as<T, double>;
+
+/// The value of `word` as a `T`; throws `std::invalid_argument` naming what was expected.
+template <class T>
+T argument_from(std::string const& word) {
+  if constexpr (std::same_as<T, std::string>) {
+    return word;
+  } else {
+    T value{};
+    auto const [end, ec] = std::from_chars(word.data(), word.data() + word.size(), value);
+    if (ec != std::errc{} || end != word.data() + word.size()) {
+      throw std::invalid_argument(
+          std::floating_point<T>
+              ? "a number"
+              : "a whole number" + std::string(std::unsigned_integral<T> ? " (0 or more)" : ""));
+    }
+    return value;
+  }
+}
+
 }  // namespace detail::control
+
+/// A command of the program's own, declared with `cli{}.command<"name", "ARGUMENTS">(...)`.
+template <fixed_string Name, fixed_string Arguments, class Handler>
+struct cli_command {
+  static constexpr std::string_view name_view() noexcept { return Name.view(); }
+  std::string_view description;
+  Handler handler;
+};
+
+/// What every `basic_cli` shares, compiled once: the control socket in the master, the client in
+/// the program run with a command. See `basic_cli`.
+class cli_base {
+ public:
+  /// Runs the command `arguments` (argv) names, if any: its exit status, or nothing when the
+  /// program is to serve (no arguments, or `start`). Called before anything of the master exists.
+  CLUSTER_DECL static std::optional<int> run_command(
+      std::span<char* const> arguments, core_settings const& settings,
+      std::filesystem::path const& pid_directory,
+      std::span<detail::control::user_command const> commands = {});
+
+  /// The control socket's path for `socket_path` (the setting) and the pid files' `directory`.
+  CLUSTER_DECL static std::filesystem::path socket_of(std::string_view socket_path,
+                                                      std::filesystem::path const& directory);
+
+  //=== the master's events ===//
+
+  /// In a restarted master: takes the control socket over from its predecessor.
+  CLUSTER_DECL void on(events::ready const& /*event*/, master_api& master);
+  /// A `restart-workers` command is answered.
+  CLUSTER_DECL void on(events::rolling_restart_done const& event, master_api& /*master*/);
+  /// A `restart-workers` command is answered.
+  CLUSTER_DECL void on(events::rolling_restart_failed const& event, master_api& /*master*/);
+  /// A `restart` command goes on waiting: the new master is being started.
+  CLUSTER_DECL void on(events::restarting const& /*event*/, master_api& /*master*/);
+  /// A `restart` command goes on waiting: the restart is delayed.
+  CLUSTER_DECL void on(events::cyclic_restart const& event, master_api& /*master*/);
+  /// A `restart` command is answered.
+  CLUSTER_DECL void on(events::restart_failed const& event, master_api& /*master*/);
+  /// A `restart` command is answered when the new master serves and this one begins to stop.
+  CLUSTER_DECL void on(events::closing const& /*event*/, master_api& master);
+  /// The master exits next: the socket closes, which ends the waits of `shutdown` and `stop`.
+  CLUSTER_DECL void on(events::close const& /*event*/, master_api& /*master*/);
+
+ protected:
+  /// Opens the control socket (a restarted master takes it over once its workers accept).
+  /// Throws `startup_error` when another master answers on it or it cannot be created.
+  CLUSTER_DECL void start(master_api& master, std::filesystem::path const& pid_directory,
+                          std::vector<detail::control::user_command> commands);
+
+ private:
+  CLUSTER_DECL void open(master_api& master, bool take_over);
+
+  std::filesystem::path path_;  ///< the socket, absolute, once started
+  bool deferred_ = false;       ///< restarted: the predecessor still answers on `path_`
+  std::chrono::steady_clock::time_point started_{};  ///< when this master started
+  std::vector<detail::control::user_command> commands_;
+  std::weak_ptr<detail::control::server> server_;
+};
 
 /// Makes the program its own control tool: `./server status`, `./server shutdown`, and the other
 /// commands of `./server --help`, answered by the running master over its control socket.
+/// `cluster::cli` is this with no command of the program's own.
 ///
 /// In the master, the plugin listens on a unix socket (the `socket path` setting; a relative
 /// path is in the pid files' directory, so by default `pids/cluster.sock`), created with mode
@@ -43,7 +208,8 @@ class server;
 ///
 /// Requires `pidfiles`, used before it. Example:
 /// `.use(cluster::pidfiles{}).use(cluster::cli{})`
-class cli {
+template <class... Commands>
+class basic_cli : public cli_base {
  public:
   /// The plugin's name, as diagnostics and the restart state know it.
   static constexpr fixed_string name = "cli";
@@ -51,7 +217,31 @@ class cli {
   /// answers.
   using requires_plugins = type_list<pidfiles>;
 
-  cli() = default;
+  basic_cli() = default;
+  explicit basic_cli(std::tuple<Commands...> commands) : commands_(std::move(commands)) {}
+
+  /// This plugin with one more command of the program's own: `./server NAME ARGUMENTS...` runs
+  /// `handler(master, arguments...)` in the master, whose result (text, or nothing) is the
+  /// answer; an exception is a failed command, its `what()` the reason. `Arguments` names the
+  /// arguments for `--help` ("NAME COUNT"); the handler takes as many after its
+  /// `cluster::master_api&`, each a `std::string`, `int`, `unsigned`, `long long` or `double`,
+  /// checked before it is called. Example:
+  /// `cli{}.command<"greet", "NAME">("print a greeting", [](master_api&, std::string n) {...})`
+  template <fixed_string Name, fixed_string Arguments = "", class Handler>
+  [[nodiscard]] basic_cli<Commands..., cli_command<Name, Arguments, Handler>> command(
+      std::string_view description, Handler handler) const {
+    static_assert(detail::control::valid_command_name(Name.view()),
+                  "cluster: a cli command's name is 1 to 32 lowercase letters, digits and dashes, "
+                  "starting with a letter");
+    static_assert(!detail::control::builtin_command_name(Name.view()),
+                  "cluster: this cli command's name is a built-in command's; choose another name");
+    static_assert(((Commands::name_view() != Name.view()) && ...),
+                  "cluster: two cli commands have the same name; give each its own");
+    check_handler<Arguments, Handler>();
+    return basic_cli<Commands..., cli_command<Name, Arguments, Handler>>(std::tuple_cat(
+        commands_,
+        std::tuple<cli_command<Name, Arguments, Handler>>{{description, std::move(handler)}}));
+  }
 
   //=== the program as a control tool ===//
 
@@ -59,53 +249,113 @@ class cli {
   /// program is to serve (no arguments, or `start`). Called before anything of the master exists.
   template <class Config>
   std::optional<int> run_command(Config& config) const {
-    return run_command(config.arguments(), config.settings(),
-                       config.template plugin<pidfiles>().directory());
+    auto const commands = table();
+    return cli_base::run_command(config.arguments(), config.settings(),
+                                 config.template plugin<pidfiles>().directory(), commands);
   }
 
-  /// `run_command` with what it needs of the configuration.
-  CLUSTER_DECL static std::optional<int> run_command(std::span<char* const> arguments,
-                                                     core_settings const& settings,
-                                                     std::filesystem::path const& pid_directory);
-
-  /// The control socket's path for `socket_path` (the setting) and the pid files' `directory`.
-  CLUSTER_DECL static std::filesystem::path socket_of(std::string_view socket_path,
-                                                      std::filesystem::path const& directory);
+  using cli_base::run_command;
 
   //=== the master's events ===//
+
+  using cli_base::on;
 
   /// Opens the control socket (a restarted master takes it over once its workers accept).
   /// Throws `startup_error` when another master answers on it or it cannot be created.
   template <class Master>
   void on(events::start const& /*event*/, Master& master) {
-    start(master, master.template plugin<pidfiles>().directory());
+    start(master, master.template plugin<pidfiles>().directory(), table());
   }
 
-  /// In a restarted master: takes the control socket over from its predecessor.
-  CLUSTER_DECL void on(events::ready const& /*event*/, master_api& master);
-  /// A `restart-workers` command is answered.
-  CLUSTER_DECL void on(events::rolling_restart_done const& event, master_api& /*master*/);
-  /// A `restart-workers` command is answered.
-  CLUSTER_DECL void on(events::rolling_restart_failed const& event, master_api& /*master*/);
-  /// A `restart` command goes on waiting: the new master is being started.
-  CLUSTER_DECL void on(events::restarting const& /*event*/, master_api& /*master*/);
-  /// A `restart` command goes on waiting: the restart is delayed.
-  CLUSTER_DECL void on(events::cyclic_restart const& event, master_api& /*master*/);
-  /// A `restart` command is answered.
-  CLUSTER_DECL void on(events::restart_failed const& event, master_api& /*master*/);
-  /// A `restart` command is answered when the new master serves and this one begins to stop.
-  CLUSTER_DECL void on(events::closing const& /*event*/, master_api& master);
-  /// The master exits next: the socket closes, which ends the waits of `shutdown` and `stop`.
-  CLUSTER_DECL void on(events::close const& /*event*/, master_api& /*master*/);
+  /// The program's own commands, type-erased for the socket and the client.
+  [[nodiscard]] std::vector<detail::control::user_command> table() const {
+    return std::apply(
+        [](auto const&... c) { return std::vector<detail::control::user_command>{entry(c)...}; },
+        commands_);
+  }
 
  private:
-  CLUSTER_DECL void start(master_api& master, std::filesystem::path const& pid_directory);
+  template <class... Others>
+  friend class basic_cli;
 
-  std::filesystem::path path_;  ///< the socket, absolute, once started
-  bool deferred_ = false;       ///< restarted: the predecessor still answers on `path_`
-  std::chrono::steady_clock::time_point started_{};  ///< when this master started
-  std::weak_ptr<detail::control::server> server_;
+  template <fixed_string Arguments, class Handler>
+  static consteval void check_handler() {
+    using traits = detail::control::handler_traits<Handler>;
+    static_assert(traits::known,
+                  "cluster: a cli command's handler is a function or a lambda without auto "
+                  "parameters, taking (cluster::master_api&, arguments...)");
+    if constexpr (traits::known) {
+      static_assert(std::is_void_v<typename traits::result> ||
+                        std::is_convertible_v<typename traits::result, std::string>,
+                    "cluster: a cli command's handler returns text (its answer) or nothing");
+      check_parameters<Arguments>(static_cast<typename traits::parameters*>(nullptr));
+    }
+  }
+
+  template <fixed_string Arguments, class... Parameters>
+  static consteval void check_parameters(std::tuple<Parameters...>* /*types*/) {
+    constexpr bool master_first = [] {
+      if constexpr (sizeof...(Parameters) == 0) {
+        return false;
+      } else {
+        return std::same_as<std::tuple_element_t<0, std::tuple<Parameters...>>, master_api&>;
+      }
+    }();
+    static_assert(master_first,
+                  "cluster: a cli command's handler takes cluster::master_api& first");
+    if constexpr (master_first)
+      check_arguments<Arguments>(static_cast<std::tuple<Parameters...>*>(nullptr));
+  }
+
+  template <fixed_string Arguments, class First, class... Rest>
+  static consteval void check_arguments(std::tuple<First, Rest...>* /*types*/) {
+    static_assert(sizeof...(Rest) == detail::control::word_count(Arguments.view()),
+                  "cluster: a cli command's handler takes as many arguments as its declaration "
+                  "names (command<\"name\", \"ARG1 ARG2\">)");
+    static_assert((detail::control::command_argument<std::remove_cvref_t<Rest>> && ...),
+                  "cluster: a cli command's arguments are std::string, int, unsigned, long long "
+                  "or double");
+  }
+
+  template <fixed_string Name, fixed_string Arguments, class Handler>
+  static detail::control::user_command entry(cli_command<Name, Arguments, Handler> const& c) {
+    using parameters = typename detail::control::handler_traits<Handler>::parameters;
+    constexpr std::size_t count = std::tuple_size_v<parameters> - 1;
+    return {Name.view(), Arguments.view(), c.description, count,
+            [h = c.handler](master_api& master, std::vector<std::string> const& words) mutable {
+              return call(h, master, words, std::make_index_sequence<count>{});
+            }};
+  }
+
+  template <class Handler, std::size_t... I>
+  static std::string call(Handler& handler, master_api& master,
+                          std::vector<std::string> const& words,
+                          std::index_sequence<I...> /*arguments*/) {
+    using parameters = typename detail::control::handler_traits<Handler>::parameters;
+    [[maybe_unused]] auto const one = [&]<std::size_t J>() {
+      using T = std::remove_cvref_t<std::tuple_element_t<J + 1, parameters>>;
+      try {
+        return detail::control::argument_from<T>(words.at(J));
+      } catch (std::invalid_argument const& e) {
+        throw std::invalid_argument("argument " + std::to_string(J + 1) + " must be " + e.what() +
+                                    ", not '" + words.at(J) + "'");
+      }
+    };
+    auto arguments = std::tuple{one.template operator()<I>()...};
+    using result = typename detail::control::handler_traits<Handler>::result;
+    if constexpr (std::is_void_v<result>) {
+      std::apply([&](auto&... a) { handler(master, a...); }, arguments);
+      return "done";
+    } else {
+      return std::string(std::apply([&](auto&... a) { return handler(master, a...); }, arguments));
+    }
+  }
+
+  std::tuple<Commands...> commands_;
 };
+
+/// The cli plugin with the built-in commands only; `cluster::cli{}.command<...>(...)` adds some.
+using cli = basic_cli<>;
 
 }  // namespace cluster
 

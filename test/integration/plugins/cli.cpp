@@ -460,3 +460,34 @@ TEST_CASE("the master refuses other users, and survives clients that misbehave")
   CHECK(tool({"status"}, w.env()).status == 0);
   CHECK(!http_get(m.port(), "/").empty());
 }
+
+TEST_CASE("commands of the program's own run in the master, with typed arguments") {
+  workdir w;
+  master_process m(cli_server(), w.env("1"));
+  started(m, 1);
+  auto const greet = tool({"greet", "bob", "2"}, w.env());
+  CHECK(greet.status == 0);
+  CHECK(greet.out == "hello bob hello bob\n");  // its answer is its output
+  auto const json = tool({"--json", "greet", "ann", "1"}, w.env());
+  CHECK(json.out == "{\"command\":\"greet\",\"ok\":true,\"message\":\"hello ann\"}\n");
+  // Words that do not fit the handler's types are refused before it runs.
+  auto const bad = tool({"greet", "bob", "-1"}, w.env());
+  CHECK(bad.status == 1);
+  CHECK(bad.err == "cluster: greet: argument 2 must be a whole number (0 or more), not '-1'\n");
+  CHECK(tool({"greet", "bob"}, w.env()).status == 2);
+  // The handler reaches the master.
+  auto const grow = tool({"grow", "1"}, w.env());
+  CHECK(grow.status == 0);
+  CHECK(grow.out == "done\n");
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  // A handler that throws fails the command with its reason; the master serves on.
+  auto const fail = tool({"fail"}, w.env());
+  CHECK(fail.status == 1);
+  CHECK(fail.err == "cluster: fail: it fails on purpose\n");
+  CHECK(alive(m.pid()));
+  auto const help = tool({"--help"}, w.env());
+  CHECK(
+      help.out.find("Commands of this program:\n  greet NAME TIMES   greet NAME, TIMES times\n") !=
+      std::string::npos);
+  CHECK(m.count(R"(cluster: control: greet bob 2 \(uid)") == 1);
+}

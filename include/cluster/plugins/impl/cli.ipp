@@ -30,8 +30,12 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <set>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -212,11 +216,13 @@ class server : public std::enable_shared_from_this<server> {
   using session_ptr = std::shared_ptr<session>;
 
  public:
-  server(master_api& master, os::unique_fd listener, std::string path, steady::time_point started)
+  server(master_api& master, os::unique_fd listener, std::string path, steady::time_point started,
+         std::vector<user_command> commands)
       : master_(&master),
         listener_(master.io(), listener.release()),
         path_(std::move(path)),
-        started_(started) {
+        started_(started),
+        commands_(std::move(commands)) {
     master_->keep_from_workers(listener_.native_handle());
     struct stat st {};
     if (::stat(path_.c_str(), &st) == 0) inode_ = {st.st_dev, st.st_ino};
@@ -351,7 +357,7 @@ class server : public std::enable_shared_from_this<server> {
     auto const wrong_arguments = [&](std::size_t n) {
       if (r.arguments.size() == n) return false;
       finish(s, reply_kind::error,
-             r.command + " takes " + (n == 0 ? "no argument" : std::to_string(n) + " argument"));
+             r.command + " takes " + std::to_string(n) + (n == 1 ? " argument" : " arguments"));
       return true;
     };
     bool const active = master_->state() == master_state::active;
@@ -413,6 +419,15 @@ class server : public std::enable_shared_from_this<server> {
                     n > 0 ? text::format("{} worker(s) added", n)
                           : text::format("{} worker(s) stopping gracefully", -n));
     }
+    for (auto& c : commands_) {
+      if (c.name != r.command) continue;
+      if (wrong_arguments(c.count)) return;
+      try {
+        return finish(s, reply_kind::ok, c.run(*master_, r.arguments));
+      } catch (std::exception const& e) {
+        return finish(s, reply_kind::error, e.what());
+      }
+    }
     finish(s, reply_kind::error, "unknown command '" + r.command + "'");
   }
 
@@ -471,6 +486,7 @@ class server : public std::enable_shared_from_this<server> {
   std::string path_;
   std::pair<dev_t, ino_t> inode_{};
   steady::time_point started_;
+  std::vector<user_command> commands_;  ///< the program's own
   std::set<session_ptr> sessions_;
   std::set<session_ptr> roll_waiters_;
   std::set<session_ptr> restart_waiters_;
@@ -498,10 +514,14 @@ inline constexpr command_info commands[] = {
     {"spawn", "N", "add N workers (a negative N stops that many)", 1, false},
 };
 
-inline command_info const* find_command(std::string_view name) {
+/// The built-in command `name`, or the program's own, or nothing.
+inline std::optional<command_info> find_command(std::string_view name,
+                                                std::span<user_command const> own) {
   for (auto const& c : commands)
-    if (c.name == name) return &c;
-  return nullptr;
+    if (c.name == name) return c;
+  for (auto const& c : own)
+    if (c.name == name) return command_info{c.name, c.arguments, c.description, c.count, false};
+  return std::nullopt;
 }
 
 inline std::string program_name(std::span<char* const> arguments) {
@@ -511,19 +531,23 @@ inline std::string program_name(std::span<char* const> arguments) {
   return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
 }
 
-inline void print_help(std::string const& program) {
+inline void print_help(std::string const& program, std::span<user_command const> own) {
   std::printf("usage: %s [--json] [--no-wait] [COMMAND [ARGUMENT]]\n\n", program.c_str());
   std::printf(
       "With no command (or `start`), runs the server. Commands, answered by the running "
       "master:\n");
-  for (auto const& c : commands) {
+  auto const line = [](std::string_view name, std::string_view arguments,
+                       std::string_view description) {
     std::string const head =
-        std::string(c.name) + (c.arguments.empty() ? "" : " ") + std::string(c.arguments);
-    std::printf("  %-18s %.*s\n", head.c_str(), static_cast<int>(c.description.size()),
-                c.description.data());
-  }
+        std::string(name) + (arguments.empty() ? "" : " ") + std::string(arguments);
+    std::printf("  %-18s %.*s\n", head.c_str(), static_cast<int>(description.size()),
+                description.data());
+  };
+  for (auto const& c : commands) line(c.name, c.arguments, c.description);
+  if (!own.empty()) std::printf("Commands of this program:\n");
+  for (auto const& c : own) line(c.name, c.arguments, c.description);
   std::printf("  %-18s %s\n  %-18s %s\n\nOptions:\n", "--help", "this text", "--version",
-              "the library's version and the control protocol's");
+              "the control protocol's version");
   std::printf("  %-18s %s\n  %-18s %s\n", "--json", "one JSON document on stdout, nothing else",
               "--no-wait", "return once the master has accepted the command");
   std::printf(
@@ -788,15 +812,16 @@ inline void print_status(std::string const& json) {
 
 }  // namespace detail::control
 
-CLUSTER_DECL std::filesystem::path cli::socket_of(std::string_view socket_path,
-                                                  std::filesystem::path const& directory) {
+CLUSTER_DECL std::filesystem::path cli_base::socket_of(std::string_view socket_path,
+                                                       std::filesystem::path const& directory) {
   std::filesystem::path const p(socket_path);
   return p.is_absolute() ? p : directory / p;
 }
 
-CLUSTER_DECL std::optional<int> cli::run_command(std::span<char* const> arguments,
-                                                 core_settings const& settings,
-                                                 std::filesystem::path const& pid_directory) {
+CLUSTER_DECL std::optional<int> cli_base::run_command(
+    std::span<char* const> arguments, core_settings const& settings,
+    std::filesystem::path const& pid_directory,
+    std::span<detail::control::user_command const> commands) {
   namespace c = detail::control;
   bool json = false;
   bool wait = true;
@@ -820,22 +845,22 @@ CLUSTER_DECL std::optional<int> cli::run_command(std::span<char* const> argument
   }
   if (words[0] == "start" && words.size() == 1 && !json && wait) return std::nullopt;
   if (words[0] == "--help" || words[0] == "help" || words[0] == "-h") {
-    c::print_help(program);
+    c::print_help(program, commands);
     return 0;
   }
   if (words[0] == "--version") {
     std::printf("%s: cluster control protocol %u\n", program.c_str(), control::version);
     return 0;
   }
-  c::command_info const* command = c::find_command(words[0]);
-  if (command == nullptr) {
+  auto const command = c::find_command(words[0], commands);
+  if (!command) {
     std::fprintf(stderr, "cluster: unknown command '%s'; run '%s --help' for the commands\n",
                  words[0].c_str(), program.c_str());
     return 2;
   }
   if (words.size() - 1 != command->count) {
-    std::fprintf(stderr, "cluster: %s takes %s; run '%s --help'\n", words[0].c_str(),
-                 command->count == 0 ? "no argument" : "one argument", program.c_str());
+    std::fprintf(stderr, "cluster: %s takes %zu argument%s; run '%s --help'\n", words[0].c_str(),
+                 command->count, command->count == 1 ? "" : "s", program.c_str());
     return 2;
   }
 
@@ -927,47 +952,55 @@ CLUSTER_DECL std::optional<int> cli::run_command(std::span<char* const> argument
           std::printf("{\"command\":%s,\"ok\":true,\"message\":%s}\n",
                       control::json_string(words[0]).c_str(),
                       control::json_string(reply->text).c_str());
-        } else {
+        } else if (c::find_command(words[0], {})) {
           std::fprintf(stderr, "cluster: %s\n", reply->text.c_str());
+        } else {
+          // A command of the program's own: its answer is its output.
+          std::printf("%s\n", reply->text.c_str());
         }
         return 0;
     }
   }
 }
 
-CLUSTER_DECL void cli::start(master_api& master, std::filesystem::path const& pid_directory) {
+CLUSTER_DECL void cli_base::start(master_api& master, std::filesystem::path const& pid_directory,
+                                  std::vector<detail::control::user_command> commands) {
   started_ = std::chrono::steady_clock::now();
+  commands_ = std::move(commands);
   path_ = std::filesystem::absolute(socket_of(master.settings().socket_path, pid_directory));
   if (master.restarted()) {
     // The predecessor still answers there; this master takes the socket over once it serves.
     deferred_ = true;
     return;
   }
+  open(master, false);
+}
+
+CLUSTER_DECL void cli_base::open(master_api& master, bool take_over) {
   auto server = std::make_shared<detail::control::server>(
-      master, detail::control::bind_socket(path_.string(), false), path_.string(), started_);
+      master, detail::control::bind_socket(path_.string(), take_over), path_.string(), started_,
+      commands_);
   server->start();
   server_ = server;
 }
 
-CLUSTER_DECL void cli::on(events::ready const& /*event*/, master_api& master) {
+CLUSTER_DECL void cli_base::on(events::ready const& /*event*/, master_api& master) {
   if (!deferred_) return;
   deferred_ = false;
   try {
-    auto server = std::make_shared<detail::control::server>(
-        master, detail::control::bind_socket(path_.string(), true), path_.string(), started_);
-    server->start();
-    server_ = server;
+    open(master, true);
   } catch (std::exception const& e) {
     std::fprintf(stderr, "%s; the control socket stays off\n", e.what());
   }
 }
 
-CLUSTER_DECL void cli::on(events::rolling_restart_done const& event, master_api& /*master*/) {
+CLUSTER_DECL void cli_base::on(events::rolling_restart_done const& event, master_api& /*master*/) {
   if (auto s = server_.lock())
     s->roll_finished(true, text::format("every worker replaced ({})", event.replaced));
 }
 
-CLUSTER_DECL void cli::on(events::rolling_restart_failed const& event, master_api& /*master*/) {
+CLUSTER_DECL void cli_base::on(events::rolling_restart_failed const& event,
+                               master_api& /*master*/) {
   if (auto s = server_.lock()) {
     s->roll_finished(false, text::format("rolling restart failed: the new worker {} died before "
                                          "it accepted ({}); the other workers keep serving",
@@ -975,31 +1008,31 @@ CLUSTER_DECL void cli::on(events::rolling_restart_failed const& event, master_ap
   }
 }
 
-CLUSTER_DECL void cli::on(events::restarting const& /*event*/, master_api& /*master*/) {
+CLUSTER_DECL void cli_base::on(events::restarting const& /*event*/, master_api& /*master*/) {
   if (auto s = server_.lock()) s->restart_begun("starting a new master");
 }
 
-CLUSTER_DECL void cli::on(events::cyclic_restart const& event, master_api& /*master*/) {
+CLUSTER_DECL void cli_base::on(events::cyclic_restart const& event, master_api& /*master*/) {
   if (auto s = server_.lock()) {
     s->restart_begun(
         text::format("the last restart was too recent: restarting in {} ms", event.delay.count()));
   }
 }
 
-CLUSTER_DECL void cli::on(events::restart_failed const& event, master_api& /*master*/) {
+CLUSTER_DECL void cli_base::on(events::restart_failed const& event, master_api& /*master*/) {
   if (auto s = server_.lock())
     s->restart_finished(
         false, "restart failed: " + std::string(event.why) + "; the old master keeps serving");
 }
 
-CLUSTER_DECL void cli::on(events::closing const& /*event*/, master_api& /*master*/) {
+CLUSTER_DECL void cli_base::on(events::closing const& /*event*/, master_api& /*master*/) {
   // A restart command still waiting when this master begins to stop: the new master serves
   // (a restart that fails says so before, with `restart_failed`).
   if (auto s = server_.lock(); s && s->restart_waited())
     s->restart_finished(true, "the new master serves; the old one stops");
 }
 
-CLUSTER_DECL void cli::on(events::close const& /*event*/, master_api& /*master*/) {
+CLUSTER_DECL void cli_base::on(events::close const& /*event*/, master_api& /*master*/) {
   if (auto s = server_.lock()) s->stop();
 }
 
