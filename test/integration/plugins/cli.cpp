@@ -491,3 +491,25 @@ TEST_CASE("commands of the program's own run in the master, with typed arguments
       std::string::npos);
   CHECK(m.count(R"(cluster: control: greet bob 2 \(uid)") == 1);
 }
+
+TEST_CASE("completion bash prints a script that completes every command, the program's own too") {
+  workdir w;
+  auto const script = tool({"completion", "bash"}, w.env());
+  REQUIRE(script.status == 0);
+  fs::path const file = w.dir.path() / "completion.bash";
+  std::ofstream(file) << script.out;
+  // What bash offers after `cluster_plugin_cli --json re` and after a command word.
+  auto const complete = [&](std::string const& words, int index) {
+    std::string const out = (w.dir.path() / "offered").string();
+    std::string const command =
+        "bash -c 'source " + file.string() + " && COMP_WORDS=(" + words +
+        ") && COMP_CWORD=" + std::to_string(index) +
+        " && _cluster_complete_cluster_plugin_cli && echo ${COMPREPLY[@]}' >" + out + " 2>&1";
+    CHECK(std::system(command.c_str()) == 0);
+    return read_small_file(out);
+  };
+  CHECK(complete("cluster_plugin_cli --json re", 2) == "restart restart-workers\n");
+  CHECK(complete("cluster_plugin_cli gr", 1) == "greet grow\n");
+  CHECK(complete("cluster_plugin_cli status st", 2) == "\n");
+  CHECK(tool({"completion", "zsh"}, w.env()).status == 2);
+}

@@ -546,13 +546,39 @@ inline void print_help(std::string const& program, std::span<user_command const>
   for (auto const& c : commands) line(c.name, c.arguments, c.description);
   if (!own.empty()) std::printf("Commands of this program:\n");
   for (auto const& c : own) line(c.name, c.arguments, c.description);
-  std::printf("  %-18s %s\n  %-18s %s\n\nOptions:\n", "--help", "this text", "--version",
-              "the control protocol's version");
+  std::printf("  %-18s %s\n  %-18s %s\n  %-18s %s\n\nOptions:\n", "--help", "this text",
+              "--version", "the control protocol's version", "completion bash",
+              "a bash completion script: source <(server completion bash)");
   std::printf("  %-18s %s\n  %-18s %s\n", "--json", "one JSON document on stdout, nothing else",
               "--no-wait", "return once the master has accepted the command");
   std::printf(
       "\nExit status: 0 done; 1 failed or refused; 2 wrong usage; 3 (status) no master "
       "answers.\n");
+}
+
+/// A bash completion script for the command words, to be sourced:
+/// `source <(./server completion bash)`.
+inline void print_bash_completion(std::string const& program, std::span<user_command const> own) {
+  std::string function = "_cluster_complete_";
+  for (char const c : program) {
+    bool const word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    function += word ? c : '_';
+  }
+  std::string words = "--help --version --json --no-wait completion";
+  for (auto const& c : commands) words += " " + std::string(c.name);
+  for (auto const& c : own) words += " " + std::string(c.name);
+  std::printf(
+      "# bash completion for %s: source <(%s completion bash)\n"
+      "%s() {\n"
+      "  local i\n"
+      "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
+      "    case ${COMP_WORDS[i]} in --json|--no-wait) ;; *) COMPREPLY=(); return ;; esac\n"
+      "  done\n"
+      "  COMPREPLY=($(compgen -W '%s' -- \"${COMP_WORDS[COMP_CWORD]}\"))\n"
+      "}\n"
+      "complete -F %s %s\n",
+      program.c_str(), program.c_str(), function.c_str(), words.c_str(), function.c_str(),
+      program.c_str());
 }
 
 /// The client's end of a connection: reads reply lines with a deadline.
@@ -846,6 +872,15 @@ CLUSTER_DECL std::optional<int> cli_base::run_command(
   if (words[0] == "start" && words.size() == 1 && !json && wait) return std::nullopt;
   if (words[0] == "--help" || words[0] == "help" || words[0] == "-h") {
     c::print_help(program, commands);
+    return 0;
+  }
+  if (words[0] == "completion") {
+    if (words.size() != 2 || words[1] != "bash") {
+      std::fprintf(stderr, "cluster: completion takes the shell: '%s completion bash'\n",
+                   program.c_str());
+      return 2;
+    }
+    c::print_bash_completion(program, commands);
     return 0;
   }
   if (words[0] == "--version") {
