@@ -220,6 +220,7 @@ class server : public std::enable_shared_from_this<server> {
          std::vector<user_command> commands)
       : master_(&master),
         listener_(master.io(), listener.release()),
+        retry_(master.io()),
         path_(std::move(path)),
         started_(started),
         commands_(std::move(commands)) {
@@ -240,6 +241,7 @@ class server : public std::enable_shared_from_this<server> {
       ::unlink(path_.c_str());
     master_->release_to_workers(listener_.native_handle());
     boost::system::error_code ignored;
+    retry_.cancel();
     listener_.close(ignored);
     for (auto const& s : std::set<session_ptr>(sessions_)) end(s);
   }
@@ -268,16 +270,22 @@ class server : public std::enable_shared_from_this<server> {
     listener_.async_wait(descriptor::wait_read,
                          [self = shared_from_this()](boost::system::error_code ec) {
                            if (ec || self->stopped_) return;
-                           self->accept_ready();
-                           self->accept();
+                           if (self->accept_ready()) return self->accept();
+                           // Out of descriptors: the pending client stays queued and the
+                           // socket readable; try again shortly instead of spinning.
+                           self->retry_.expires_after(std::chrono::milliseconds(100));
+                           self->retry_.async_wait([self](boost::system::error_code e) {
+                             if (!e && !self->stopped_) self->accept();
+                           });
                          });
   }
 
-  void accept_ready() {
+  /// Accepts every pending client; false when out of descriptors.
+  bool accept_ready() {
     for (;;) {
       int const fd =
           ::accept4(listener_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN, or a client gone before it was accepted
+      if (fd < 0) return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
       ucred peer{};
       socklen_t len = sizeof peer;
       if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
@@ -483,6 +491,7 @@ class server : public std::enable_shared_from_this<server> {
 
   master_api* master_;
   descriptor listener_;
+  boost::asio::steady_timer retry_;  ///< the next accept, when out of descriptors
   std::string path_;
   std::pair<dev_t, ino_t> inode_{};
   steady::time_point started_;
