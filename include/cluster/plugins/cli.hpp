@@ -171,6 +171,11 @@ class cli_base {
   CLUSTER_DECL void on(events::close const& /*event*/, master_api& /*master*/);
 
  protected:
+  /// Members of `group_` may use every command, members of `read_only_group_` only `status`
+  /// (names or numeric ids; empty: nobody besides root and the master's user).
+  std::string group_;
+  std::string read_only_group_;
+
   /// Opens the control socket (a restarted master takes it over once its workers accept).
   /// Throws `startup_error` when another master answers on it or it cannot be created.
   CLUSTER_DECL void start(master_api& master, std::filesystem::path const& pid_directory,
@@ -192,10 +197,11 @@ class cli_base {
 ///
 /// In the master, the plugin listens on a unix socket (the `socket path` setting; a relative
 /// path is in the pid files' directory, so by default `pids/cluster.sock`), created with mode
-/// 0600 before anyone can connect. Only root and the master's own user may use it: every
-/// connection's peer is checked (`SO_PEERCRED`), and every accepted command is one line on the
-/// master's stderr. A socket file nobody answers on is stale and replaced; one where a master
-/// answers stops start-up with one line. Workers never hold the socket.
+/// 0600 before anyone can connect. Only root, the master's own user and the groups given with
+/// `group()` / `read_only_group()` may use it: every connection's peer is checked
+/// (`SO_PEERCRED`), and every accepted command is one line on the master's stderr. A socket file
+/// nobody answers on is stale and replaced; one where a master answers stops start-up with one
+/// line. Workers never hold the socket.
 ///
 /// Run with a command, the program starts nothing of the server (no bind, no log file, no worker):
 /// it asks the master and exits with a status a script can trust. Commands that change something
@@ -218,7 +224,24 @@ class basic_cli : public cli_base {
   using requires_plugins = type_list<pidfiles>;
 
   basic_cli() = default;
-  explicit basic_cli(std::tuple<Commands...> commands) : commands_(std::move(commands)) {}
+  basic_cli(cli_base const& base, std::tuple<Commands...> commands)
+      : cli_base(base), commands_(std::move(commands)) {}
+
+  /// This plugin, letting the members of `name` (a group name or id) use every command besides
+  /// root and the master's own user: the socket is then mode 0660 and owned by that group.
+  [[nodiscard]] basic_cli group(std::string name) const {
+    basic_cli out = *this;
+    out.group_ = std::move(name);
+    return out;
+  }
+
+  /// This plugin, letting the members of `name` run `status` only (monitoring): the socket is
+  /// then owned by that group (0660), or, with `group()` too, mode 0666; the peer check decides.
+  [[nodiscard]] basic_cli read_only_group(std::string name) const {
+    basic_cli out = *this;
+    out.read_only_group_ = std::move(name);
+    return out;
+  }
 
   /// This plugin with one more command of the program's own: `./server NAME ARGUMENTS...` runs
   /// `handler(master, arguments...)` in the master, whose result (text, or nothing) is the
@@ -238,9 +261,9 @@ class basic_cli : public cli_base {
     static_assert(((Commands::name_view() != Name.view()) && ...),
                   "cluster: two cli commands have the same name; give each its own");
     check_handler<Arguments, Handler>();
-    return basic_cli<Commands..., cli_command<Name, Arguments, Handler>>(std::tuple_cat(
-        commands_,
-        std::tuple<cli_command<Name, Arguments, Handler>>{{description, std::move(handler)}}));
+    return basic_cli<Commands..., cli_command<Name, Arguments, Handler>>(
+        *this, std::tuple_cat(commands_, std::tuple<cli_command<Name, Arguments, Handler>>{
+                                             {description, std::move(handler)}}));
   }
 
   //=== the program as a control tool ===//

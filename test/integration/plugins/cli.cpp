@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -512,4 +513,85 @@ TEST_CASE("completion bash prints a script that completes every command, the pro
   CHECK(complete("cluster_plugin_cli gr", 1) == "greet grow\n");
   CHECK(complete("cluster_plugin_cli status st", 2) == "\n");
   CHECK(tool({"completion", "zsh"}, w.env()).status == 2);
+}
+
+namespace {
+
+/// What the master answers `request` sent by a process running as `uid` with the groups
+/// `groups` (its primary group 65534, nogroup): the reply, or why it could not ask.
+std::string ask_as(fs::path const& socket, int uid, std::vector<gid_t> const& groups,
+                   std::string const& request) {
+  int out[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  pid_t const child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    if (::setgroups(groups.size(), groups.data()) != 0 || ::setgid(65534) != 0 ||
+        ::setuid(static_cast<uid_t>(uid)) != 0)
+      ::_exit(126);
+    std::string const got = ask(socket, request);
+    [[maybe_unused]] auto const n = ::write(out[1], got.data(), got.size());
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;)
+    got.append(buf, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  ::waitpid(child, nullptr, 0);
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("groups: one may run every command, another only status; the others are refused") {
+  if (::geteuid() != 0) return;  // switching users needs root
+  workdir w;
+  ::chmod(w.dir.path().c_str(), 0711);
+  ::chmod(w.pids.c_str(), 0711);
+  // `users` (gid 100) may do everything, `nogroup` (65534) may read; the socket is 0666.
+  auto env = w.env("1");
+  env["CLUSTER_TEST_GROUP"] = "users";
+  env["CLUSTER_TEST_READ_GROUP"] = "65534";
+  master_process m(cli_server(), env);
+  started(m, 1);
+  struct stat st {};
+  REQUIRE(::stat(w.socket.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0666);
+  CHECK(st.st_gid == 100);
+  int const nobody = 65534;
+  // A member of the read-only group (its primary group): status yes, anything else no.
+  CHECK(ask_as(w.socket, nobody, {}, "cluster-control 1 status\n").starts_with("ok {"));
+  CHECK(ask_as(w.socket, nobody, {}, "cluster-control 1 spawn 1\n") ==
+        "error permission denied: uid 65534 may only read the status of this master\n");
+  CHECK(m.wait_line(R"(cluster: control: refused spawn for uid 65534 \(pid \d+\): read-only)") >=
+        0);
+  // A member of `users` (a supplementary group): everything.
+  CHECK(ask_as(w.socket, nobody, {100}, "cluster-control 1 grow 1\n") == "ok done\n");
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+
+  // With one group only, the socket is 0660 and owned by it; outsiders are refused.
+  CHECK(tool({"shutdown"}, w.env()).status == 0);
+  auto only = w.env("1");
+  only["CLUSTER_TEST_GROUP"] = "users";
+  master_process second(cli_server(), only);
+  started(second, 1);
+  REQUIRE(::stat(w.socket.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0660);
+  CHECK(st.st_gid == 100);
+  ::chmod(w.socket.c_str(), 0666);  // past the mode, to the peer check
+  CHECK(ask_as(w.socket, nobody, {}, "cluster-control 1 status\n")
+            .starts_with("error permission denied: uid 65534 may not control this master"));
+  CHECK(ask_as(w.socket, nobody, {100}, "cluster-control 1 status\n").starts_with("ok {"));
+  CHECK(tool({"stop"}, w.env()).status == 0);
+
+  // An unknown group stops start-up with one line, before any worker.
+  auto unknown = w.env("1");
+  unknown["CLUSTER_TEST_GROUP"] = "no-such-group-here";
+  master_process third(cli_server(), unknown);
+  CHECK(third.wait(10s) == std::optional<int>{1});
+  CHECK(third.count("cluster: cli: the group 'no-such-group-here' is not a group on this system") ==
+        1);
+  CHECK(third.count("worker_spawned") == 0);
 }

@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -78,11 +79,55 @@ inline os::unique_fd connect_to(sockaddr_un const& addr) {
   return fd;
 }
 
+/// Who may use the control socket besides root and the master's own user.
+struct access_policy {
+  std::optional<gid_t> full;       ///< members may run every command
+  std::optional<gid_t> read_only;  ///< members may run `status`
+};
+
+/// What a peer may do.
+enum class access : unsigned char { none, read_only, full };
+
+/// The id of the group `name` (a name, or a number); throws `startup_error` for an unknown one.
+inline gid_t group_id(std::string const& name, char const* what) {
+  gid_t id = 0;
+  auto const [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+  if (ec == std::errc{} && end == name.data() + name.size()) return id;
+  group gr{};
+  group* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    throw startup_error(std::string("cluster: cli: the ") + what + " '" + name +
+                        "' is not a group on this system; create it or name another");
+  }
+  return gr.gr_gid;
+}
+
+/// What the peer of `fd`, whose credentials are `peer`, may do under `policy`: root and the
+/// master's user everything; a member of a group (primary or supplementary, from
+/// SO_PEERGROUPS) what its group allows.
+inline access access_of(int fd, ucred const& peer, access_policy const& policy) {
+  if (peer.uid == 0 || peer.uid == ::geteuid()) return access::full;
+  if (!policy.full && !policy.read_only) return access::none;
+  std::vector<gid_t> groups(256);
+  socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) != 0) len = 0;
+  groups.resize(len / sizeof(gid_t));
+  groups.push_back(peer.gid);
+  auto const member = [&](std::optional<gid_t> g) {
+    return g && std::find(groups.begin(), groups.end(), *g) != groups.end();
+  };
+  if (member(policy.full)) return access::full;
+  if (member(policy.read_only)) return access::read_only;
+  return access::none;
+}
+
 /// Creates the control socket at `path`, mode 0600 from the start (the umask is set around
 /// bind(), so that there is no moment where another user could connect). An existing socket
 /// where nothing answers is stale and replaced; one where something answers is refused, unless
 /// `take_over` (a restarted master replacing its predecessor's).
-inline os::unique_fd bind_socket(std::string const& path, bool take_over) {
+inline os::unique_fd bind_socket(std::string const& path, bool take_over,
+                                 access_policy const& policy = {}) {
   sockaddr_un const addr = address_of(path);
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
@@ -114,7 +159,10 @@ inline os::unique_fd bind_socket(std::string const& path, bool take_over) {
   }
   sockaddr_un const temporary_addr = address_of(temporary);
   ::unlink(temporary.c_str());
-  mode_t const old_mask = ::umask(0177);
+  // 0600; 0660 for one group, owned by it; 0666 for two (the peer check tells them apart).
+  bool const both = policy.full && policy.read_only;
+  std::optional<gid_t> const owner = policy.full ? policy.full : policy.read_only;
+  mode_t const old_mask = ::umask(both ? 0111 : owner ? 0117 : 0177);
   int const bound =
       ::bind(fd.get(), reinterpret_cast<sockaddr const*>(&temporary_addr), sizeof temporary_addr);
   int const bind_error = errno;
@@ -124,7 +172,7 @@ inline os::unique_fd bind_socket(std::string const& path, bool take_over) {
                         std::strerror(bind_error) +
                         "; check that its directory exists and is writable");
   }
-  if (::listen(fd.get(), 64) != 0 ||
+  if (::listen(fd.get(), 64) != 0 || (owner && ::chown(temporary.c_str(), -1, *owner) != 0) ||
       (temporary != path && ::rename(temporary.c_str(), path.c_str()) != 0)) {
     int const e = errno;
     ::unlink(temporary.c_str());
@@ -203,10 +251,12 @@ class server : public std::enable_shared_from_this<server> {
 
   /// One client connection.
   struct session {
-    session(boost::asio::io_context& io, int fd, ucred who) : sock(io, fd), timer(io), peer(who) {}
+    session(boost::asio::io_context& io, int fd, ucred who, access may)
+        : sock(io, fd), timer(io), peer(who), allowed(may) {}
     descriptor sock;
     boost::asio::steady_timer timer;
     ucred peer;
+    access allowed;
     request_reader in;
     std::string out;
     std::size_t writing = 0;  ///< bytes of `out` being written
@@ -217,13 +267,14 @@ class server : public std::enable_shared_from_this<server> {
 
  public:
   server(master_api& master, os::unique_fd listener, std::string path, steady::time_point started,
-         std::vector<user_command> commands)
+         std::vector<user_command> commands, access_policy policy)
       : master_(&master),
         listener_(master.io(), listener.release()),
         retry_(master.io()),
         path_(std::move(path)),
         started_(started),
-        commands_(std::move(commands)) {
+        commands_(std::move(commands)),
+        policy_(policy) {
     master_->keep_from_workers(listener_.native_handle());
     struct stat st {};
     if (::stat(path_.c_str(), &st) == 0) inode_ = {st.st_dev, st.st_ino};
@@ -292,8 +343,11 @@ class server : public std::enable_shared_from_this<server> {
         ::close(fd);
         continue;
       }
-      if (peer.uid != 0 && peer.uid != ::geteuid()) {
-        std::fprintf(stderr, "cluster: control: refused uid %u (pid %d): not root nor uid %u\n",
+      access const may = access_of(fd, peer, policy_);
+      if (may == access::none) {
+        std::fprintf(stderr,
+                     "cluster: control: refused uid %u (pid %d): not root, uid %u nor an allowed "
+                     "group\n",
                      static_cast<unsigned>(peer.uid), static_cast<int>(peer.pid),
                      static_cast<unsigned>(::geteuid()));
         std::fflush(stderr);
@@ -311,7 +365,7 @@ class server : public std::enable_shared_from_this<server> {
         continue;
       }
       master_->keep_from_workers(fd);
-      auto s = std::make_shared<session>(master_->io(), fd, peer);
+      auto s = std::make_shared<session>(master_->io(), fd, peer, may);
       sessions_.insert(s);
       arm(s);
       read(s);
@@ -368,6 +422,15 @@ class server : public std::enable_shared_from_this<server> {
              r.command + " takes " + std::to_string(n) + (n == 1 ? " argument" : " arguments"));
       return true;
     };
+    if (s->allowed != access::full && r.command != "status") {
+      std::fprintf(stderr, "cluster: control: refused %s for uid %u (pid %d): read-only access\n",
+                   r.command.c_str(), static_cast<unsigned>(s->peer.uid),
+                   static_cast<int>(s->peer.pid));
+      std::fflush(stderr);
+      return finish(s, reply_kind::error,
+                    "permission denied: uid " + std::to_string(s->peer.uid) +
+                        " may only read the status of this master");
+    }
     bool const active = master_->state() == master_state::active;
     if (r.command == "status") {
       if (wrong_arguments(0)) return;
@@ -496,6 +559,7 @@ class server : public std::enable_shared_from_this<server> {
   std::pair<dev_t, ino_t> inode_{};
   steady::time_point started_;
   std::vector<user_command> commands_;  ///< the program's own
+  access_policy policy_;
   std::set<session_ptr> sessions_;
   std::set<session_ptr> roll_waiters_;
   std::set<session_ptr> restart_waiters_;
@@ -1021,9 +1085,14 @@ CLUSTER_DECL void cli_base::start(master_api& master, std::filesystem::path cons
 }
 
 CLUSTER_DECL void cli_base::open(master_api& master, bool take_over) {
-  auto server = std::make_shared<detail::control::server>(
-      master, detail::control::bind_socket(path_.string(), take_over), path_.string(), started_,
-      commands_);
+  namespace c = detail::control;
+  c::access_policy policy;
+  if (!group_.empty()) policy.full = c::group_id(group_, "group");
+  if (!read_only_group_.empty())
+    policy.read_only = c::group_id(read_only_group_, "read-only group");
+  auto server =
+      std::make_shared<c::server>(master, c::bind_socket(path_.string(), take_over, policy),
+                                  path_.string(), started_, commands_, policy);
   server->start();
   server_ = server;
 }
