@@ -229,17 +229,17 @@ class basic_cli : public cli_base {
 
   /// This plugin, letting the members of `name` (a group name or id) use every command besides
   /// root and the master's own user: the socket is then mode 0660 and owned by that group.
-  [[nodiscard]] basic_cli group(std::string name) const {
+  [[nodiscard]] basic_cli group(std::string_view name) const {
     basic_cli out = *this;
-    out.group_ = std::move(name);
+    out.group_ = name;
     return out;
   }
 
   /// This plugin, letting the members of `name` run `status` only (monitoring): the socket is
   /// then owned by that group (0660), or, with `group()` too, mode 0666; the peer check decides.
-  [[nodiscard]] basic_cli read_only_group(std::string name) const {
+  [[nodiscard]] basic_cli read_only_group(std::string_view name) const {
     basic_cli out = *this;
-    out.read_only_group_ = std::move(name);
+    out.read_only_group_ = name;
     return out;
   }
 
