@@ -417,13 +417,16 @@ CLUSTER_DECL bool master_core::drain_channel(int pid) {
 CLUSTER_DECL void master_core::on_all_connected() {
   if (ready_) return;
   ready_ = true;
+  // Plugins first: a restarted master's plugins take over what they share with the predecessor
+  // (pid files, the control socket) before the predecessor is told and begins to stop, so that
+  // its clean-up never races with their writes.
+  sink_.deliver(events::ready{sup_.target()});
   if (predecessor_.present()) {
     // The predecessor tells systemd (it is still the main process): MAINPID, then READY.
     predecessor_.announce_ready();
   } else {
     notify("READY=1\n" + status_line());
   }
-  sink_.deliver(events::ready{sup_.target()});
 }
 
 CLUSTER_DECL void master_core::stop_worker(int pid) {
