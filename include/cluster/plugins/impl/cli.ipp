@@ -727,85 +727,72 @@ struct pid_entry {
   bool alive = false;
 };
 
-/// When the process `pid` started, in seconds since the epoch; 0 if unknown.
-inline double process_start(int pid) {
-  std::string stat;
-  {
-    os::unique_fd fd(
-        ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return 0;
-    char buf[1024];
-    ssize_t const n = ::read(fd.get(), buf, sizeof buf);
-    if (n <= 0) return 0;
-    stat.assign(buf, static_cast<std::size_t>(n));
-  }
-  auto const close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  // Fields after the name: state is field 3; starttime is field 22.
-  std::size_t pos = close + 2;
-  for (int field = 3; field < 22 && pos < stat.size(); ++field) {
-    pos = stat.find(' ', pos);
-    if (pos == std::string::npos) return 0;
-    ++pos;
-  }
-  double const ticks = std::strtod(stat.c_str() + pos, nullptr);
-  double boot = 0;
-  {
-    os::unique_fd fd(::open("/proc/stat", O_RDONLY | O_CLOEXEC));
-    if (!fd) return 0;
-    std::string all;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) > 0;)
-      all.append(buf, static_cast<std::size_t>(n));
-    auto const at = all.find("\nbtime ");
-    if (at == std::string::npos) return 0;
-    boot = std::strtod(all.c_str() + at + 7, nullptr);
-  }
-  return boot + ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+/// A small file's content (a /proc file); empty when it cannot be read.
+inline std::string read_small(std::string const& path) {
+  std::string out;
+  os::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  return out;
 }
 
-/// What the pid file `file` says, checked against the running processes: a pid whose process
-/// started after the file was written has been reused by another process, and is not alive.
-inline pid_entry inspect_pid_file(std::filesystem::path const& file, std::string name) {
-  pid_entry e;
-  e.name = std::move(name);
-  std::string text;
-  {
-    os::unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    char buf[32];
-    ssize_t const n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
-    if (n > 0) text.assign(buf, static_cast<std::size_t>(n));
+/// What /proc/PID/stat tells of a process: nothing when it is gone.
+struct process_facts {
+  char state = 0;      ///< `R`, `S`, `Z`, ...
+  double started = 0;  ///< when it started, in seconds since the epoch; 0 if unknown
+};
+
+inline std::optional<process_facts> facts_of(int pid) {
+  std::string const stat = read_small("/proc/" + std::to_string(pid) + "/stat");
+  auto const close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return std::nullopt;
+  process_facts f;
+  f.state = stat[close + 2];
+  // Fields after the name: the state is field 3, the start time (clock ticks after boot) 22.
+  std::size_t pos = close + 2;
+  for (int field = 3; field < 22 && pos != std::string::npos; ++field) {
+    pos = stat.find(' ', pos);
+    if (pos != std::string::npos) ++pos;
   }
-  if (text.size() < 2 || text.back() != '\n' ||
-      text.find_first_not_of("0123456789") != text.size() - 1) {
+  std::string const machine = read_small("/proc/stat");
+  auto const boot = machine.find("\nbtime ");
+  if (pos != std::string::npos && boot != std::string::npos) {
+    f.started =
+        std::strtod(machine.c_str() + boot + 7, nullptr) +
+        std::strtod(stat.c_str() + pos, nullptr) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  return f;
+}
+
+/// What the pid file `<directory>/<name>.pid` says, checked against the running processes: a
+/// pid whose process started after the file was written has been reused by another process, and
+/// is not alive.
+inline pid_entry inspect_pid_file(std::filesystem::path const& directory, std::string name) {
+  pid_entry e;
+  e.pid = pidfiles{directory}.pidof(name);
+  e.name = std::move(name);
+  if (e.pid <= 0) {
     e.verdict = "unreadable pid file";
     return e;
   }
-  e.pid = std::atoi(text.c_str());
-  struct stat st {};
-  ::stat(file.c_str(), &st);
-  if (e.pid <= 0 || (::kill(e.pid, 0) != 0 && errno == ESRCH)) {
+  auto const facts = facts_of(e.pid);
+  if (!facts) {
     e.verdict = "dead (stale pid file: no process " + std::to_string(e.pid) + ")";
     return e;
   }
-  double const started = process_start(e.pid);
+  struct stat st {};
+  ::stat(pidfiles{directory}.path_of(e.name).c_str(), &st);
   double const written =
       static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) / 1e9;
   // The start time is in clock ticks: allow a tick and a second of skew.
-  if (started > 0 && started > written + 1.5) {
+  if (facts->started > written + 1.5) {
     e.verdict = "dead (stale pid file: pid " + std::to_string(e.pid) +
                 " now belongs to a process started after the file was written)";
     return e;
   }
-  std::string const state = [&] {
-    os::unique_fd fd(
-        ::open(("/proc/" + std::to_string(e.pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
-    char buf[512];
-    ssize_t const n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string{};
-  }();
-  auto const close = state.rfind(')');
-  if (close != std::string::npos && close + 2 < state.size() && state[close + 2] == 'Z') {
+  if (facts->state == 'Z') {
     e.verdict = "dead (a zombie)";
     return e;
   }
@@ -816,15 +803,8 @@ inline pid_entry inspect_pid_file(std::filesystem::path const& file, std::string
 
 /// True once `pid` has exited (gone, or a zombie its parent has not reaped yet).
 inline bool exited(int pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  char buf[512];
-  os::unique_fd fd(
-      ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
-  ssize_t const n = fd ? ::read(fd.get(), buf, sizeof buf) : -1;
-  if (n <= 0) return true;
-  std::string_view const stat(buf, static_cast<std::size_t>(n));
-  auto const close = stat.rfind(')');
-  return close != std::string_view::npos && close + 2 < stat.size() && stat[close + 2] == 'Z';
+  auto const facts = facts_of(pid);
+  return !facts || facts->state == 'Z';
 }
 
 /// `status` when no master answers: what the pid files say. Exit status 3.
@@ -833,8 +813,8 @@ inline int status_from_pid_files(std::filesystem::path const& directory, std::st
   std::vector<pid_entry> entries;
   std::error_code ec;
   if (std::filesystem::exists(directory / "master.pid", ec))
-    entries.push_back(inspect_pid_file(directory / "master.pid", "master"));
-  std::vector<std::pair<unsigned, std::filesystem::path>> workers;
+    entries.push_back(inspect_pid_file(directory, "master"));
+  std::vector<unsigned> workers;
   for (auto it = std::filesystem::directory_iterator(directory, ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     std::string const f = it->path().filename().string();
@@ -843,12 +823,12 @@ inline int status_from_pid_files(std::filesystem::path const& directory, std::st
       auto const digits = std::string_view(f).substr(7, f.size() - 11);
       auto const [end, e] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
       if (e == std::errc{} && end == digits.data() + digits.size() && !digits.empty())
-        workers.emplace_back(id, it->path());
+        workers.push_back(id);
     }
   }
   std::sort(workers.begin(), workers.end());
-  for (auto const& [id, path] : workers)
-    entries.push_back(inspect_pid_file(path, "worker." + std::to_string(id)));
+  for (unsigned const id : workers)
+    entries.push_back(inspect_pid_file(directory, "worker." + std::to_string(id)));
 
   std::fprintf(stderr, "cluster: no master answers (%s); from the pid files in %s:\n", why.c_str(),
                directory.c_str());
