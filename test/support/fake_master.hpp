@@ -29,6 +29,10 @@ struct fake_master_state final : detail::master_ops {
   void close() override { ++operations; }
   void destroy() override { ++operations; }
   void kill(int) override { ++operations; }
+  int kill_worker(unsigned id, int) override {
+    ++operations;
+    return pid_of(id);
+  }
   void restart(int) override { ++operations; }
   void restart_workers() override { ++operations; }
   void reopen_logs() override { ++operations; }

@@ -65,6 +65,7 @@ class master_ops {
   virtual void close() = 0;
   virtual void destroy() = 0;
   virtual void kill(int signal) = 0;
+  virtual int kill_worker(unsigned id, int signal) = 0;
   virtual void restart(int stop_signal) = 0;
   virtual void restart_workers() = 0;
   virtual void reopen_logs() = 0;
@@ -115,6 +116,10 @@ class master_api {
   /// Sends `signal` to every worker. Workers that die of it are replaced while `active` (their
   /// `worker_killed` says `killed`, not `crashed`).
   void kill(int signal = SIGTERM) { core_->kill(signal); }
+  /// Sends `signal` to the worker with `id` (the one not stopping): its pid, or 0 when there is
+  /// no such worker. A worker that dies of it is replaced while `active`, and its
+  /// `worker_killed` says `killed`, not `crashed`.
+  int kill_worker(unsigned id, int signal = SIGTERM) { return core_->kill_worker(id, signal); }
   /// Master restart without downtime: a new master, started from the executable on disk, takes
   /// over the sockets and the state plugins put in `restarting`; this master then stops as if it
   /// had received `stop_signal` (0: gracefully). See docs/restart.md.

@@ -68,6 +68,7 @@ class master_core final : public detail::master_ops {
   CLUSTER_DECL void close() override;
   CLUSTER_DECL void destroy() override;
   CLUSTER_DECL void kill(int signal) override;
+  CLUSTER_DECL int kill_worker(unsigned id, int signal) override;
   CLUSTER_DECL void restart(int stop_signal) override;
   CLUSTER_DECL void restart_workers() override;
   CLUSTER_DECL void reopen_logs() override;

@@ -199,6 +199,11 @@ class supervisor {
     for (auto& [pid, w] : workers_) w.signalled = signal;
   }
 
+  /// Records that the master sent `signal` to the worker `pid` alone (`kill_worker()`).
+  void signalled(int pid, int signal) {
+    if (entry* w = find(pid)) w->signalled = signal;
+  }
+
   /// Records that `pid` reported it is up.
   void connected(int pid) {
     if (entry* w = find(pid)) w->connected = true;

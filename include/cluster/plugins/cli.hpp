@@ -49,8 +49,9 @@ struct user_command {
 
 /// The names the built-in commands and options take; a command of the program's own may not.
 inline constexpr std::string_view builtin_names[] = {
-    "status", "shutdown", "stop",   "restart",   "restart-workers", "spawn",     "start",
-    "help",   "-h",       "--help", "--version", "--json",          "--no-wait", "completion"};
+    "status", "shutdown",  "stop",    "restart",   "restart-workers", "spawn",
+    "kill",   "start",     "help",    "-h",        "--help",          "--version",
+    "--json", "--no-wait", "console", "completion"};
 
 /// True when `name` is a usable command name: 1 to 32 lowercase letters, digits and dashes,
 /// starting with a letter, and not a built-in name.

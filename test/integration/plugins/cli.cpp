@@ -242,6 +242,42 @@ TEST_CASE("spawn adds and removes workers; restart-workers waits until every one
   CHECK(tool({"status", "now"}, w.env()).status == 2);
 }
 
+TEST_CASE("kill signals one worker, which is replaced and counted as killed, not crashed") {
+  workdir w;
+  master_process m(cli_server(), w.env("2"));
+  started(m);
+  int const first = m.worker_pid(1);
+  auto const term = tool({"--json", "kill", "1"}, w.env());
+  CHECK(term.status == 0);
+  CHECK(term.out ==
+        "{\"command\":\"kill\",\"ok\":true,\"message\":\"sent SIGTERM to worker 1 (pid " +
+            std::to_string(first) + ")\"}\n");
+  CHECK(m.wait_line("worker_killed id=1 pid=" + std::to_string(first) +
+                    " code=0 signal=15 reason=killed") >= 0);
+  REQUIRE(wait_until([&] { return m.worker_pid(1) != first && m.worker_pid(1) > 0; }));
+  REQUIRE(m.wait_line("worker_connected id=1 pid=" + std::to_string(m.worker_pid(1))) >= 0);
+
+  // A signal by name, with or without SIG, or by number; worker 0 is untouched.
+  int const zero = m.worker_pid(0);
+  int const second = m.worker_pid(1);
+  CHECK(tool({"kill", "1", "sigkill"}, w.env()).status == 0);
+  CHECK(m.wait_line("worker_killed id=1 pid=" + std::to_string(second) +
+                    " code=0 signal=9 reason=killed") >= 0);
+  CHECK(m.worker_pid(0) == zero);
+
+  // Misuse: one clear line and a non-zero status, nothing sent.
+  auto const nobody = tool({"kill", "7"}, w.env());
+  CHECK(nobody.status == 1);
+  CHECK(nobody.err == "cluster: kill: no worker 7 (status lists the workers)\n");
+  auto const bad = tool({"kill", "0", "SIGNOPE"}, w.env());
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("unknown signal 'SIGNOPE'") != std::string::npos);
+  CHECK(tool({"kill", "zero"}, w.env()).status == 1);
+  CHECK(tool({"kill"}, w.env()).status == 2);
+  CHECK(tool({"kill", "0", "TERM", "now"}, w.env()).status == 2);
+  CHECK(m.worker_pid(0) == zero);
+}
+
 TEST_CASE("restart-workers returns non-zero when a new worker cannot start") {
   workdir w;
   master_process m(cli_server(), w.env("2"));
@@ -364,7 +400,7 @@ TEST_CASE("usage: --help lists the commands, a wrong one is a usage error") {
   auto const help = tool({"--help"}, w.env());
   CHECK(help.status == 0);
   for (auto const* c : {"status", "shutdown", "stop", "restart", "restart-workers", "spawn N",
-                        "--json", "--no-wait"}) {
+                        "kill ID [SIGNAL]", "--json", "--no-wait"}) {
     CHECK(help.out.find(c) != std::string::npos);
   }
   auto const wrong = tool({"statsu"}, w.env());

@@ -106,6 +106,14 @@ CLUSTER_DECL void master_core::kill(int signal) {
   for (auto const& [pid, w] : sup_.workers()) ::kill(pid, signal);
 }
 
+CLUSTER_DECL int master_core::kill_worker(unsigned id, int signal) {
+  int const pid = pid_of(id);
+  if (pid == 0) return 0;
+  sup_.signalled(pid, signal);
+  ::kill(pid, signal);
+  return pid;
+}
+
 CLUSTER_DECL void master_core::restart(int stop_signal) {
   if (sup_.state() != master_state::active || handed_over_) return;
   if (::getpid() == 1) {

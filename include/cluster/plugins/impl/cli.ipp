@@ -6,6 +6,7 @@
 
 #include <cluster/control/protocol.hpp>
 #include <cluster/os/fd.hpp>
+#include <cluster/os/process.hpp>
 #include <cluster/os/startup_error.hpp>
 #include <cluster/plugins/cli.hpp>
 #include <cluster/text.hpp>
@@ -180,6 +181,29 @@ inline os::unique_fd bind_socket(std::string const& path, bool take_over,
                         std::strerror(e));
   }
   return fd;
+}
+
+/// The signal `name` names: `TERM`, `SIGTERM` (in any case) or a number from 1 to 64; 0 when it
+/// names none.
+inline int signal_number(std::string_view name) {
+  int number = 0;
+  auto const [end, ec] = std::from_chars(name.data(), name.data() + name.size(), number);
+  if (ec == std::errc{} && end == name.data() + name.size())
+    return number >= 1 && number <= 64 ? number : 0;
+  auto const same = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      char const c = a[i] >= 'a' && a[i] <= 'z' ? static_cast<char>(a[i] - 'a' + 'A') : a[i];
+      if (c != b[i]) return false;
+    }
+    return true;
+  };
+  if (name.size() > 3 && same(name.substr(0, 3), "SIG")) name.remove_prefix(3);
+  for (int s = 1; s < 32; ++s) {
+    char const* abbrev = ::sigabbrev_np(s);
+    if (abbrev != nullptr && same(name, abbrev)) return s;
+  }
+  return 0;
 }
 
 /// The JSON name of a worker's state.
@@ -473,6 +497,34 @@ class server : public std::enable_shared_from_this<server> {
       }
       return;
     }
+    if (r.command == "kill") {
+      if (r.arguments.empty() || r.arguments.size() > 2) {
+        return finish(s, reply_kind::error,
+                      "kill takes a worker id and, if not TERM, a signal: kill 0 [KILL]");
+      }
+      unsigned id = 0;
+      auto const& a = r.arguments[0];
+      auto const [end, ec] = std::from_chars(a.data(), a.data() + a.size(), id);
+      if (ec != std::errc{} || end != a.data() + a.size()) {
+        return finish(s, reply_kind::error,
+                      "kill takes a worker id (status lists them), not '" + a + "'");
+      }
+      int const signal = r.arguments.size() == 2 ? signal_number(r.arguments[1]) : SIGTERM;
+      if (signal == 0) {
+        return finish(s, reply_kind::error,
+                      "unknown signal '" + r.arguments[1] +
+                          "'; name one (TERM, KILL, USR1, SIGQUIT) or give its number");
+      }
+      if (!active) return finish(s, reply_kind::error, "the master is shutting down");
+      int const pid = master_->kill_worker(id, signal);
+      if (pid == 0) {
+        return finish(s, reply_kind::error,
+                      "no worker " + std::to_string(id) + " (status lists the workers)");
+      }
+      return finish(
+          s, reply_kind::ok,
+          text::format("sent {} to worker {} (pid {})", os::signal_name(signal), id, pid));
+    }
     if (r.command == "spawn") {
       if (wrong_arguments(1)) return;
       int n = 0;
@@ -574,8 +626,9 @@ struct command_info {
   std::string_view name;
   std::string_view arguments;  ///< as --help shows them
   std::string_view description;
-  std::size_t count;  ///< how many arguments it takes
-  bool waits;         ///< it waits for an outcome, unless --no-wait
+  std::size_t count;          ///< how many arguments it takes at most
+  bool waits;                 ///< it waits for an outcome, unless --no-wait
+  std::size_t least = count;  ///< how many it takes at least
 };
 
 inline constexpr command_info commands[] = {
@@ -585,6 +638,8 @@ inline constexpr command_info commands[] = {
     {"restart", "", "a new master takes over without downtime; returns once it serves", 0, true},
     {"restart-workers", "", "replace every worker, one at a time; returns once all are", 0, true},
     {"spawn", "N", "add N workers (a negative N stops that many)", 1, false},
+    {"kill", "ID [SIGNAL]", "send SIGNAL (TERM, KILL, USR1, ...; TERM if none) to worker ID", 2,
+     false, 1},
 };
 
 /// The built-in command `name`, or the program's own, or nothing.
@@ -946,9 +1001,12 @@ CLUSTER_DECL std::optional<int> cli_base::run_command(
                  words[0].c_str(), program.c_str());
     return 2;
   }
-  if (words.size() - 1 != command->count) {
-    std::fprintf(stderr, "cluster: %s takes %zu argument%s; run '%s --help'\n", words[0].c_str(),
-                 command->count, command->count == 1 ? "" : "s", program.c_str());
+  if (words.size() - 1 < command->least || words.size() - 1 > command->count) {
+    std::string const n = command->least == command->count
+                              ? std::to_string(command->count)
+                              : text::format("{} or {}", command->least, command->count);
+    std::fprintf(stderr, "cluster: %s takes %s argument%s; run '%s --help'\n", words[0].c_str(),
+                 n.c_str(), command->count == 1 ? "" : "s", program.c_str());
     return 2;
   }
 
