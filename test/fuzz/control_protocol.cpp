@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 // Fuzz target (libFuzzer): whatever bytes a client sends, split anywhere, the master's request
 // reader and parser and the client's reply parser return an answer: no crash, no overflow, no
-// line longer than the limit, and a parsed request round-trips.
+// line longer than the limit, and a parsed request round-trips; the console's line reader and
+// parser likewise.
 #include <cluster/control/protocol.hpp>
 
 #include <cstddef>
@@ -32,6 +33,22 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
       if (!round.value || round.value->command != parsed.value->command ||
           round.value->arguments != parsed.value->arguments)
         std::abort();
+    }
+  }
+  // The console: lines however split, each parsed without a crash; a parsed line's words hold
+  // no control character, and a line never reaches the limit.
+  control::line_reader lines;
+  lines.feed(bytes.substr(0, cut));
+  lines.feed(bytes.substr(cut));
+  while (auto line = lines.next()) {
+    if (line->size() >= control::max_request) std::abort();
+    auto const parsed = control::parse_console_line(*line);
+    if (parsed.value.has_value() == !parsed.error.empty()) std::abort();
+    if (parsed.value) {
+      for (auto const& a : parsed.value->arguments)
+        for (char const c : a)
+          if (static_cast<unsigned char>(c) < 0x20 && c != '\t') std::abort();
+      if (parsed.value->command.empty() && !parsed.value->arguments.empty()) std::abort();
     }
   }
   (void)control::parse_reply(bytes);

@@ -129,6 +129,120 @@ class request_reader {
   status done_ = status::incomplete;
 };
 
+//=== the console ===//
+
+/// The prompt the console prints when it waits for a line.
+inline constexpr std::string_view prompt = "cluster> ";
+
+/// Splits what a console client sends into lines, however the bytes are split, keeping what
+/// follows a line for the next one. A line of `max_request` bytes or more is refused.
+class line_reader {
+ public:
+  /// Adds `bytes`.
+  void feed(std::string_view bytes) {
+    if (!too_long_) buffer_.append(bytes);
+  }
+
+  /// The next complete line, without its newline (nor a `\r` before it); nothing while none is
+  /// complete, or once a line was too long (`too_long()`).
+  std::optional<std::string> next() {
+    if (too_long_) return std::nullopt;
+    auto const nl = buffer_.find('\n');
+    if (nl == std::string::npos || nl >= max_request) {
+      if (buffer_.size() >= max_request) {
+        too_long_ = true;
+        buffer_.clear();
+      }
+      return std::nullopt;
+    }
+    std::string line = buffer_.substr(0, nl);
+    buffer_.erase(0, nl + 1);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+
+  /// True once a line reached `max_request` bytes without a newline: read no more.
+  [[nodiscard]] bool too_long() const noexcept { return too_long_; }
+
+ private:
+  std::string buffer_;
+  bool too_long_ = false;
+};
+
+/// Reads a console line: `name`, `name arg arg` or `name(arg, arg)`, a trailing `;` allowed; an
+/// argument may be quoted (`greet("Ada Lovelace")`, `greet 'Ada Lovelace'`). A blank line is a
+/// request with an empty command. Control characters, an unclosed quote or parenthesis and text
+/// after the closing parenthesis are refused with a sentence. Nothing is evaluated: the words
+/// are looked up in the command table.
+inline parsed_request parse_console_line(std::string_view line) {
+  for (char const c : line) {
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
+      return {std::nullopt, "the line holds a control character"};
+  }
+  auto const blank = [](char c) { return c == ' ' || c == '\t'; };
+  auto const trim = [&](std::string_view& s) {
+    while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+    while (!s.empty() && blank(s.back())) s.remove_suffix(1);
+  };
+  trim(line);
+  if (!line.empty() && line.back() == ';') {
+    line.remove_suffix(1);
+    trim(line);
+  }
+  request r;
+  std::size_t i = 0;
+  while (i < line.size() && !blank(line[i]) && line[i] != '(') ++i;
+  r.command = std::string(line.substr(0, i));
+  line.remove_prefix(i);
+  trim(line);
+  bool const call = !line.empty() && line.front() == '(';
+  if (call) {
+    if (line.back() != ')') {
+      return {std::nullopt, line.find(')') == std::string_view::npos
+                                ? "a '(' is not closed"
+                                : "nothing may follow the closing ')'"};
+    }
+    line = line.substr(1, line.size() - 2);
+  }
+  // The arguments: separated by blanks, or by commas in the call form; quotes keep blanks.
+  while (true) {
+    trim(line);
+    if (line.empty()) break;
+    std::string word;
+    if (line.front() == '"' || line.front() == '\'') {
+      auto const end = line.find(line.front(), 1);
+      if (end == std::string_view::npos) return {std::nullopt, "a quote is not closed"};
+      word = std::string(line.substr(1, end - 1));
+      line.remove_prefix(end + 1);
+    } else {
+      std::size_t end = 0;
+      while (end < line.size() && !blank(line[end]) && line[end] != ',') {
+        char const c = line[end];
+        if (c == '"' || c == '\'' || c == '(' || c == ')')
+          return {std::nullopt, std::string("unexpected '") + c + "' in an argument"};
+        ++end;
+      }
+      if (end == 0) return {std::nullopt, "an argument is missing before ','"};
+      word = std::string(line.substr(0, end));
+      line.remove_prefix(end);
+    }
+    r.arguments.push_back(std::move(word));
+    trim(line);
+    if (line.empty()) break;
+    if (call) {
+      if (line.front() != ',') return {std::nullopt, "arguments are separated by ','"};
+      line.remove_prefix(1);
+      trim(line);
+      if (line.empty()) return {std::nullopt, "an argument is missing after ','"};
+    } else if (line.front() == ',') {
+      return {std::nullopt,
+              "unexpected ',': arguments are separated by blanks, or write name(a, b)"};
+    }
+  }
+  if (r.command.empty() && !r.arguments.empty()) return {std::nullopt, "the line names no command"};
+  return {std::move(r), {}};
+}
+
 /// The kinds of reply line. A reply is any number of `progress` lines, then one `ok` or `error`
 /// line; a command that ends with the master (shutdown, stop) ends with end-of-file instead.
 enum class reply_kind : unsigned char { progress, ok, error };

@@ -92,3 +92,69 @@ TEST_CASE("a request line is read whole however the bytes arrive, and refused wh
   control::request_reader at_once;
   CHECK(at_once.feed(std::string(control::max_request, 'x') + "\n") == status::too_long);
 }
+
+namespace {
+
+/// The command and arguments of a console line, as "command|arg|arg", or "!" and the error.
+std::string console(std::string_view line) {
+  auto const parsed = control::parse_console_line(line);
+  if (!parsed.value) return "!" + parsed.error;
+  std::string out = parsed.value->command;
+  for (auto const& a : parsed.value->arguments) out += "|" + a;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a console line: a name with arguments after blanks or in parentheses") {
+  CHECK(console("status") == "status");
+  CHECK(console("  status  ") == "status");
+  CHECK(console("status()") == "status");
+  CHECK(console("status();") == "status");
+  CHECK(console("spawn 2") == "spawn|2");
+  CHECK(console("spawn(2)") == "spawn|2");
+  CHECK(console("spawn (2) ;") == "spawn|2");
+  CHECK(console("kill(1, KILL)") == "kill|1|KILL");
+  CHECK(console("kill\t1\tKILL") == "kill|1|KILL");
+  CHECK(console("greet(\"Ada Lovelace\", 'x, y')") == "greet|Ada Lovelace|x, y");
+  CHECK(console("greet 'Ada Lovelace' \"\"") == "greet|Ada Lovelace|");
+  CHECK(console("") == "");
+  CHECK(console("   ;") == "");
+}
+
+TEST_CASE("a console line that is not a command call is refused in words, never evaluated") {
+  CHECK(console("spawn(2") == "!a '(' is not closed");
+  CHECK(console("spawn(2) now") == "!nothing may follow the closing ')'");
+  CHECK(console("kill(1 2)") == "!arguments are separated by ','");
+  CHECK(console("kill(,1)") == "!an argument is missing before ','");
+  CHECK(console("kill(1,)") == "!an argument is missing after ','");
+  CHECK(console("kill 1, 2").starts_with("!unexpected ','"));
+  CHECK(console("greet(\"x)") == "!a quote is not closed");
+  CHECK(console("eval(f(x))") == "!unexpected '(' in an argument");
+  CHECK(console("(1)") == "!the line names no command");
+  CHECK(console(std::string("status\x1b[A")) == "!the line holds a control character");
+  CHECK(console(std::string("a\0b", 3)) == "!the line holds a control character");
+}
+
+TEST_CASE("console lines are split however the bytes arrive; a line too long stops the reader") {
+  control::line_reader r;
+  r.feed("sta");
+  CHECK_FALSE(r.next());
+  r.feed("tus\r\nspawn(1)\npi");
+  CHECK(r.next() == "status");
+  CHECK(r.next() == "spawn(1)");
+  CHECK_FALSE(r.next());
+  r.feed("ds\n");
+  CHECK(r.next() == "pids");
+  CHECK_FALSE(r.too_long());
+
+  control::line_reader longest;
+  longest.feed(std::string(control::max_request - 1, 'x') + "\n");
+  CHECK(longest.next() == std::string(control::max_request - 1, 'x'));
+  control::line_reader too_long;
+  too_long.feed(std::string(control::max_request, 'x'));
+  CHECK_FALSE(too_long.next());
+  CHECK(too_long.too_long());
+  too_long.feed("\nstatus\n");
+  CHECK_FALSE(too_long.next());
+}
