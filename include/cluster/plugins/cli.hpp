@@ -137,9 +137,38 @@ struct cli_command {
   Handler handler;
 };
 
+namespace detail::control {
+
+/// What the cli and repl plugins share in the master: the server of their socket, told of the
+/// outcomes its waiting commands wait for. Compiled once.
+class endpoint {
+ public:
+  /// A `restart-workers` command is answered.
+  CLUSTER_DECL void on(events::rolling_restart_done const& event, master_api& /*master*/);
+  /// A `restart-workers` command is answered.
+  CLUSTER_DECL void on(events::rolling_restart_failed const& event, master_api& /*master*/);
+  /// A `restart` command goes on waiting: the new master is being started.
+  CLUSTER_DECL void on(events::restarting const& /*event*/, master_api& /*master*/);
+  /// A `restart` command goes on waiting: the restart is delayed.
+  CLUSTER_DECL void on(events::cyclic_restart const& event, master_api& /*master*/);
+  /// A `restart` command is answered.
+  CLUSTER_DECL void on(events::restart_failed const& event, master_api& /*master*/);
+  /// A `restart` command is answered when the new master serves and this one begins to stop.
+  CLUSTER_DECL void on(events::closing const& /*event*/, master_api& /*master*/);
+  /// The master exits next: the socket closes, which ends the waits of `shutdown` and `stop`.
+  CLUSTER_DECL void on(events::close const& /*event*/, master_api& /*master*/);
+
+ protected:
+  std::chrono::steady_clock::time_point started_{};  ///< when this master started
+  std::vector<user_command> commands_;               ///< the program's own
+  std::weak_ptr<server> server_;
+};
+
+}  // namespace detail::control
+
 /// What every `basic_cli` shares, compiled once: the control socket in the master, the client in
 /// the program run with a command. See `basic_cli`.
-class cli_base {
+class cli_base : public detail::control::endpoint {
  public:
   /// Runs the command `arguments` (argv) names, if any: its exit status, or nothing when the
   /// program is to serve (no arguments, or `start`). Called before anything of the master exists.
@@ -154,26 +183,13 @@ class cli_base {
 
   //=== the master's events ===//
 
+  using endpoint::on;
   /// In a restarted master: takes the control socket over from its predecessor.
   CLUSTER_DECL void on(events::ready const& /*event*/, master_api& master);
-  /// A `restart-workers` command is answered.
-  CLUSTER_DECL void on(events::rolling_restart_done const& event, master_api& /*master*/);
-  /// A `restart-workers` command is answered.
-  CLUSTER_DECL void on(events::rolling_restart_failed const& event, master_api& /*master*/);
-  /// A `restart` command goes on waiting: the new master is being started.
-  CLUSTER_DECL void on(events::restarting const& /*event*/, master_api& /*master*/);
-  /// A `restart` command goes on waiting: the restart is delayed.
-  CLUSTER_DECL void on(events::cyclic_restart const& event, master_api& /*master*/);
-  /// A `restart` command is answered.
-  CLUSTER_DECL void on(events::restart_failed const& event, master_api& /*master*/);
-  /// A `restart` command is answered when the new master serves and this one begins to stop.
-  CLUSTER_DECL void on(events::closing const& /*event*/, master_api& master);
-  /// The master exits next: the socket closes, which ends the waits of `shutdown` and `stop`.
-  CLUSTER_DECL void on(events::close const& /*event*/, master_api& /*master*/);
 
  protected:
-  /// Members of `group_` may use every command, members of `read_only_group_` only `status`
-  /// (names or numeric ids; empty: nobody besides root and the master's user).
+  /// Members of `group_` may use every command, members of `read_only_group_` only `status` and
+  /// `pids` (names or numeric ids; empty: nobody besides root and the master's user).
   std::string group_;
   std::string read_only_group_;
 
@@ -187,9 +203,6 @@ class cli_base {
 
   std::filesystem::path path_;  ///< the socket, absolute, once started
   bool deferred_ = false;       ///< restarted: the predecessor still answers on `path_`
-  std::chrono::steady_clock::time_point started_{};  ///< when this master started
-  std::vector<detail::control::user_command> commands_;
-  std::weak_ptr<detail::control::server> server_;
 };
 
 /// Makes the program its own control tool: `./server status`, `./server shutdown`, and the other
@@ -236,8 +249,9 @@ class basic_cli : public cli_base {
     return out;
   }
 
-  /// This plugin, letting the members of `name` run `status` only (monitoring): the socket is
-  /// then owned by that group (0660), or, with `group()` too, mode 0666; the peer check decides.
+  /// This plugin, letting the members of `name` run `status` and `pids` only (monitoring): the
+  /// socket is then owned by that group (0660), or, with `group()` too, mode 0666; the peer check
+  /// decides.
   [[nodiscard]] basic_cli read_only_group(std::string_view name) const {
     basic_cli out = *this;
     out.read_only_group_ = name;

@@ -13,10 +13,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -55,14 +58,25 @@ inline constexpr std::chrono::seconds io_limit{5};
 /// Connections served at once; more are told the master is busy.
 inline constexpr std::size_t max_sessions = 64;
 
+/// How a plugin's unix socket is named in its errors.
+struct socket_names {
+  std::string_view plugin;  ///< "cli"
+  std::string_view what;    ///< "control socket"
+  std::string_view change;  ///< how to name another: `set<"socket path"> to`
+};
+
+inline constexpr socket_names control_socket{"cli", "control socket", "set<\"socket path\"> to"};
+inline constexpr socket_names console_socket{"repl", "console socket", "give repl{...}"};
+
 /// `path` as a unix socket address; throws `startup_error` when it does not fit.
-inline sockaddr_un address_of(std::string const& path) {
+inline sockaddr_un address_of(std::string const& path, socket_names const& names = control_socket) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    throw startup_error("cluster: cli: the control socket path " + path + " must be 1 to " +
-                        std::to_string(sizeof addr.sun_path - 1) +
-                        " characters long; set<\"socket path\"> to a shorter one");
+    throw startup_error(
+        text::format("cluster: {}: the {} path {} must be 1 to {} characters "
+                     "long; {} a shorter one",
+                     names.plugin, names.what, path, sizeof addr.sun_path - 1, names.change));
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
   return addr;
@@ -83,7 +97,7 @@ inline os::unique_fd connect_to(sockaddr_un const& addr) {
 /// Who may use the control socket besides root and the master's own user.
 struct access_policy {
   std::optional<gid_t> full;       ///< members may run every command
-  std::optional<gid_t> read_only;  ///< members may run `status`
+  std::optional<gid_t> read_only;  ///< members may run `status` and `pids`
 };
 
 /// What a peer may do.
@@ -128,25 +142,29 @@ inline access access_of(int fd, ucred const& peer, access_policy const& policy) 
 /// where nothing answers is stale and replaced; one where something answers is refused, unless
 /// `take_over` (a restarted master replacing its predecessor's).
 inline os::unique_fd bind_socket(std::string const& path, bool take_over,
-                                 access_policy const& policy = {}) {
-  sockaddr_un const addr = address_of(path);
+                                 access_policy const& policy = {},
+                                 socket_names const& names = control_socket) {
+  sockaddr_un const addr = address_of(path, names);
+  std::string const plugin(names.plugin);
+  std::string const what(names.what);
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      throw startup_error("cluster: cli: cannot create the control socket " + path +
-                          ": the path exists and is not a socket; remove it or "
-                          "set<\"socket path\"> to another one");
+      throw startup_error("cluster: " + plugin + ": cannot create the " + what + " " + path +
+                          ": the path exists and is not a socket; remove it or " +
+                          std::string(names.change) + " another one");
     }
     if (!take_over) {
       if (connect_to(addr)) {
-        throw startup_error("cluster: cli: another master answers on the control socket " + path +
-                            "; stop it first, or give this one another socket path");
+        throw startup_error("cluster: " + plugin + ": another master answers on the " + what + " " +
+                            path + "; stop it first, or give this one another socket path");
       }
       if (errno != ECONNREFUSED && errno != ENOENT) {
-        throw startup_error("cluster: cli: cannot probe the control socket " + path + ": " +
-                            std::strerror(errno));
+        throw startup_error("cluster: " + plugin + ": cannot probe the " + what + " " + path +
+                            ": " + std::strerror(errno));
       }
-      std::fprintf(stderr, "cluster: cli: replacing the stale control socket %s\n", path.c_str());
+      std::fprintf(stderr, "cluster: %s: replacing the stale %s %s\n", plugin.c_str(), what.c_str(),
+                   path.c_str());
     }
   }
   os::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -158,7 +176,7 @@ inline os::unique_fd bind_socket(std::string const& path, bool take_over,
     // No room for a temporary name: bound in place, after the stale file is removed.
     temporary = path;
   }
-  sockaddr_un const temporary_addr = address_of(temporary);
+  sockaddr_un const temporary_addr = address_of(temporary, names);
   ::unlink(temporary.c_str());
   // 0600; 0660 for one group, owned by it; 0666 for two (the peer check tells them apart).
   bool const both = policy.full && policy.read_only;
@@ -169,7 +187,7 @@ inline os::unique_fd bind_socket(std::string const& path, bool take_over,
   int const bind_error = errno;
   ::umask(old_mask);
   if (bound != 0) {
-    throw startup_error("cluster: cli: cannot create the control socket " + path + ": " +
+    throw startup_error("cluster: " + plugin + ": cannot create the " + what + " " + path + ": " +
                         std::strerror(bind_error) +
                         "; check that its directory exists and is writable");
   }
@@ -177,7 +195,7 @@ inline os::unique_fd bind_socket(std::string const& path, bool take_over,
       (temporary != path && ::rename(temporary.c_str(), path.c_str()) != 0)) {
     int const e = errno;
     ::unlink(temporary.c_str());
-    throw startup_error("cluster: cli: cannot create the control socket " + path + ": " +
+    throw startup_error("cluster: " + plugin + ": cannot create the " + what + " " + path + ": " +
                         std::strerror(e));
   }
   return fd;
@@ -267,41 +285,139 @@ inline std::string status_json(master_api const& master, steady::time_point star
   return out;
 }
 
-/// The master's side of the control socket: accepts, checks who is asking, reads one request,
-/// runs it and writes the reply. Owned by its pending operations (the Asio way), so that it
-/// lives exactly as long as the master's event loop needs it; the plugin keeps a weak pointer.
+/// A command of the control tool.
+struct command_info {
+  std::string_view name;
+  std::string_view arguments;  ///< as --help shows them
+  std::string_view description;
+  std::size_t count;          ///< how many arguments it takes at most
+  bool waits;                 ///< it waits for an outcome, unless --no-wait
+  std::size_t least = count;  ///< how many it takes at least
+};
+
+inline constexpr command_info commands[] = {
+    {"status", "", "the master and every worker (id, pid, state, generation, uptime)", 0, false},
+    {"shutdown", "", "graceful shutdown; returns once the master has exited", 0, true},
+    {"stop", "", "hard shutdown (workers killed); returns once the master has exited", 0, true},
+    {"restart", "", "a new master takes over without downtime; returns once it serves", 0, true},
+    {"restart-workers", "", "replace every worker, one at a time; returns once all are", 0, true},
+    {"spawn", "N", "add N workers (a negative N stops that many)", 1, false},
+    {"kill", "ID [SIGNAL]", "send SIGNAL (TERM, KILL, USR1, ...; TERM if none) to worker ID", 2,
+     false, 1},
+    {"pids", "", "the live workers' pids, by worker id", 0, false},
+    {"console", "", "an interactive console on the master: these commands, one per line", 0, false},
+};
+
+/// The built-in command `name`, or the program's own, or nothing.
+inline std::optional<command_info> find_command(std::string_view name,
+                                                std::span<user_command const> own) {
+  for (auto const& c : commands)
+    if (c.name == name) return c;
+  for (auto const& c : own)
+    if (c.name == name) return command_info{c.name, c.arguments, c.description, c.count, false};
+  return std::nullopt;
+}
+
+/// The status document `json` for a person: one line for the master, one per worker.
+inline std::string status_text(std::string const& json) {
+  std::string out;
+  // The document is ours and flat: the fields are read by name, in order.
+  auto field = [&](std::string_view name, std::size_t from, std::size_t* next = nullptr) {
+    std::string const key = "\"" + std::string(name) + "\":";
+    auto at = json.find(key, from);
+    if (at == std::string::npos) return std::string{};
+    at += key.size();
+    if (at >= json.size()) return std::string{};
+    std::size_t end = at;
+    if (json[at] == '"') {
+      end = json.find('"', at + 1);
+      if (next) *next = end + 1;
+      return json.substr(at + 1, end - at - 1);
+    }
+    end = json.find_first_of(",}]", at);
+    if (next) *next = end;
+    return json.substr(at, end - at);
+  };
+  out += text::format("master     pid {:<8} {}, environment {}, up {}s, {} workers configured\n",
+                      field("pid", 0), field("state", 0), field("environment", 0),
+                      field("uptime_seconds", 0), field("workers_configured", 0));
+  std::size_t pos = json.find("\"workers\":[");
+  if (pos == std::string::npos) return out;
+  while ((pos = json.find("{\"id\":", pos)) != std::string::npos) {
+    std::size_t next = pos;
+    std::string const id = field("id", pos, &next);
+    std::string const pid = field("pid", next, &next);
+    std::string const state = field("state", next, &next);
+    std::string const generation = field("generation", next, &next);
+    std::string const uptime = field("uptime_seconds", next, &next);
+    out += text::format("worker.{:<3} pid {:<8} {}, generation {}, up {}s\n", id, pid, state,
+                        generation, uptime);
+    pos = next;
+  }
+  return out;
+}
+
+/// The built-in commands a console session offers besides the control tool's.
+inline constexpr command_info console_commands[] = {
+    {"help", "", "these commands", 0, false},
+    {"quit", "", "leave the console (end-of-file does too)", 0, false},
+};
+
+/// What a connection to the server speaks.
+enum class listener_kind : unsigned char {
+  control,  ///< the control tool's protocol; `console` turns a connection into a console
+  console,  ///< the console from the first byte (the repl plugin's socket)
+};
+
+/// How long a console may stay idle before the master closes it.
+inline constexpr std::chrono::minutes console_idle{15};
+/// Output a client may leave unread before the master closes its connection.
+inline constexpr std::size_t max_unread = std::size_t{1} << 20U;
+
+/// The master's side of the control socket and of the console: accepts, checks who is asking,
+/// reads requests, runs them and writes the replies. A control connection carries one request
+/// (`cluster-control 1 status`); a console carries lines (`spawn(2)`) answered in plain text,
+/// each followed by a prompt. Owned by its pending operations (the Asio way), so that it lives
+/// exactly as long as the master's event loop needs it; its plugin keeps a weak pointer.
 class server : public std::enable_shared_from_this<server> {
   using descriptor = boost::asio::posix::stream_descriptor;
 
   /// One client connection.
   struct session {
-    session(boost::asio::io_context& io, int fd, ucred who, access may)
-        : sock(io, fd), timer(io), peer(who), allowed(may) {}
+    session(boost::asio::io_context& io, int fd, std::string from, access may)
+        : sock(io, fd), timer(io), who(std::move(from)), allowed(may) {}
     descriptor sock;
     boost::asio::steady_timer timer;
-    ucred peer;
+    std::string who;  ///< for the log: "uid 1000, pid 4242" or "tcp 127.0.0.1:50312"
     access allowed;
-    request_reader in;
+    request_reader in;  ///< a control connection's request
+    line_reader lines;  ///< a console's lines
     std::string out;
     std::size_t writing = 0;  ///< bytes of `out` being written
     bool last = false;        ///< close once `out` is written
     bool closed = false;
+    bool console = false;       ///< lines and prompts, not one request
+    bool busy = false;          ///< a console command runs: its outcome comes before the next
+    bool pumping = false;       ///< `pump` runs the console's lines
+    bool input_closed = false;  ///< the console client sent end-of-file
   };
   using session_ptr = std::shared_ptr<session>;
 
  public:
   server(master_api& master, os::unique_fd listener, std::string path, steady::time_point started,
-         std::vector<user_command> commands, access_policy policy)
+         std::vector<user_command> commands, access_policy policy,
+         listener_kind kind = listener_kind::control)
       : master_(&master),
         listener_(master.io(), listener.release()),
         retry_(master.io()),
         path_(std::move(path)),
         started_(started),
         commands_(std::move(commands)),
-        policy_(policy) {
+        policy_(policy),
+        kind_(kind) {
     master_->keep_from_workers(listener_.native_handle());
     struct stat st {};
-    if (::stat(path_.c_str(), &st) == 0) inode_ = {st.st_dev, st.st_ino};
+    if (!path_.empty() && ::stat(path_.c_str(), &st) == 0) inode_ = {st.st_dev, st.st_ino};
   }
 
   void start() { accept(); }
@@ -312,7 +428,8 @@ class server : public std::enable_shared_from_this<server> {
     if (stopped_) return;
     stopped_ = true;
     struct stat st {};
-    if (::stat(path_.c_str(), &st) == 0 && std::pair{st.st_dev, st.st_ino} == inode_)
+    if (!path_.empty() && ::stat(path_.c_str(), &st) == 0 &&
+        std::pair{st.st_dev, st.st_ino} == inode_)
       ::unlink(path_.c_str());
     master_->release_to_workers(listener_.native_handle());
     boost::system::error_code ignored;
@@ -334,7 +451,7 @@ class server : public std::enable_shared_from_this<server> {
   /// A master restart began (or was delayed): the `restart` command being run goes on waiting.
   void restart_begun(std::string const& progress) {
     restart_begun_ = true;
-    for (auto const& s : restart_waiters_) send(s, format_reply(reply_kind::progress, progress));
+    for (auto const& s : restart_waiters_) say(s, progress);
   }
 
   /// True while a `restart` command waits for its outcome.
@@ -355,50 +472,91 @@ class server : public std::enable_shared_from_this<server> {
                          });
   }
 
+  /// Who is at the other end of `fd` and what it may do; nothing (the connection refused and
+  /// closed) when it may do nothing.
+  std::optional<std::pair<std::string, access>> identify(int fd) {
+    sockaddr_storage addr{};
+    socklen_t addr_len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) == 0 &&
+        addr.ss_family != AF_UNIX) {
+      // A TCP console, bound where the configuration allowed: no peer credentials to check.
+      addr_len = sizeof addr;
+      if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0)
+        return std::nullopt;
+      return std::pair{"tcp " + peer_name(addr), access::full};
+    }
+    ucred peer{};
+    socklen_t len = sizeof peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) return std::nullopt;
+    access const may = access_of(fd, peer, policy_);
+    if (may == access::none) {
+      std::fprintf(stderr,
+                   "cluster: control: refused uid %u (pid %d): not root, uid %u nor an allowed "
+                   "group\n",
+                   static_cast<unsigned>(peer.uid), static_cast<int>(peer.pid),
+                   static_cast<unsigned>(::geteuid()));
+      std::fflush(stderr);
+      std::string const why =
+          "permission denied: uid " + std::to_string(peer.uid) + " may not control this master";
+      std::string const line = kind_ == listener_kind::console
+                                   ? "error: " + why + "\n"
+                                   : format_reply(reply_kind::error, why);
+      [[maybe_unused]] auto const n = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+      return std::nullopt;
+    }
+    return std::pair{"uid " + std::to_string(peer.uid) + ", pid " + std::to_string(peer.pid), may};
+  }
+
+  static std::string peer_name(sockaddr_storage const& addr) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (addr.ss_family == AF_INET) {
+      auto const& in = reinterpret_cast<sockaddr_in const&>(addr);
+      ::inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
+      port = ntohs(in.sin_port);
+      return std::string(host) + ":" + std::to_string(port);
+    }
+    auto const& in6 = reinterpret_cast<sockaddr_in6 const&>(addr);
+    ::inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
+    port = ntohs(in6.sin6_port);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+
   /// Accepts every pending client; false when out of descriptors.
   bool accept_ready() {
     for (;;) {
       int const fd =
           ::accept4(listener_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
-      ucred peer{};
-      socklen_t len = sizeof peer;
-      if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
-        ::close(fd);
-        continue;
-      }
-      access const may = access_of(fd, peer, policy_);
-      if (may == access::none) {
-        std::fprintf(stderr,
-                     "cluster: control: refused uid %u (pid %d): not root, uid %u nor an allowed "
-                     "group\n",
-                     static_cast<unsigned>(peer.uid), static_cast<int>(peer.pid),
-                     static_cast<unsigned>(::geteuid()));
-        std::fflush(stderr);
-        std::string const line =
-            format_reply(reply_kind::error, "permission denied: uid " + std::to_string(peer.uid) +
-                                                " may not control this master");
-        [[maybe_unused]] auto const n = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+      auto who = identify(fd);
+      if (!who) {
         ::close(fd);
         continue;
       }
       if (sessions_.size() >= max_sessions) {
-        std::string const line = format_reply(reply_kind::error, "busy: too many control clients");
+        std::string const why = "busy: too many control clients";
+        std::string const line = kind_ == listener_kind::console
+                                     ? "error: " + why + "\n"
+                                     : format_reply(reply_kind::error, why);
         [[maybe_unused]] auto const n = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
         ::close(fd);
         continue;
       }
       master_->keep_from_workers(fd);
-      auto s = std::make_shared<session>(master_->io(), fd, peer, may);
+      auto s = std::make_shared<session>(master_->io(), fd, std::move(who->first), who->second);
       sessions_.insert(s);
-      arm(s);
-      read(s);
+      if (kind_ == listener_kind::console) {
+        open_console(s);
+      } else {
+        arm(s, io_limit);
+        read(s);
+      }
     }
   }
 
-  /// Ends the session if it takes longer than `io_limit` to send its request or read its reply.
-  void arm(session_ptr const& s) {
-    s->timer.expires_after(io_limit);
+  /// Ends the session if it stays `limit` without sending what it must, or reading its reply.
+  void arm(session_ptr const& s, steady::duration limit) {
+    s->timer.expires_after(limit);
     s->timer.async_wait([self = shared_from_this(), s](boost::system::error_code ec) {
       if (!ec) self->end(s);
     });
@@ -416,56 +574,176 @@ class server : public std::enable_shared_from_this<server> {
     char buf[512];
     for (;;) {
       ssize_t const n = ::recv(s->sock.native_handle(), buf, sizeof buf, 0);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return end(s);
-      if (n < 0) break;
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+      if (n <= 0) {
+        if (!s->console || n < 0) return end(s);
+        // End-of-file from a console: what it sent before is still answered (a script piped
+        // into `./server console`), then the session ends.
+        s->input_closed = true;
+        return pump(s);
+      }
+      if (s->console) {
+        // One read at a time: the lines are run before more is read, so that a client that
+        // sends without pause never makes the master buffer more than a line.
+        s->lines.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+        return pump(s);
+      }
       switch (s->in.feed(std::string_view(buf, static_cast<std::size_t>(n)))) {
         case request_reader::status::incomplete:
           break;
         case request_reader::status::complete:
-          return run(s, s->in.line());
+          return control_request(s, s->in.line());
         case request_reader::status::too_long:
           return finish(s, reply_kind::error,
                         "the request is longer than " + std::to_string(max_request) + " bytes");
       }
     }
+    if (s->console) return pump(s);
     read(s);
   }
 
-  void run(session_ptr const& s, std::string const& line) {
+  /// A control connection's request.
+  void control_request(session_ptr const& s, std::string const& line) {
     auto parsed = parse_request(line);
     if (!parsed.value) return finish(s, reply_kind::error, parsed.error);
     request const& r = *parsed.value;
+    if (r.command == "console") {
+      if (!r.arguments.empty()) return finish(s, reply_kind::error, "console takes no argument");
+      log(s, "console");
+      return open_console(s);
+    }
+    run(s, r);
+  }
+
+  /// Turns the session into a console: a greeting, then a prompt.
+  void open_console(session_ptr const& s) {
+    s->console = true;
+    send(s, text::format("cluster console: master {} ({}, environment {}); 'help' lists the "
+                         "commands, 'quit' leaves\n",
+                         ::getpid(), state_word(master_->state()), master_->environment()));
+    send(s, std::string(prompt));
+    arm(s, console_idle);
+    read(s);
+  }
+
+  /// Runs the console's complete lines, one at a time: a command that waits for an outcome holds
+  /// the next line back until it has its answer. Reads more when every line is answered.
+  void pump(session_ptr const& s) {
+    if (s->pumping) return;
+    s->pumping = true;
+    while (!s->closed && !s->busy && !s->last) {
+      auto line = s->lines.next();
+      if (!line) break;
+      s->busy = true;
+      console_line(s, *line);
+    }
+    s->pumping = false;
+    if (s->closed || s->busy || s->last) return;
+    if (s->lines.too_long()) {
+      s->last = true;
+      return send(
+          s, "error: the line is longer than " + std::to_string(max_request) + " bytes; closing\n");
+    }
+    if (s->input_closed) {
+      s->last = true;
+      return send(s, "");
+    }
+    read(s);
+  }
+
+  void console_line(session_ptr const& s, std::string const& line) {
+    auto parsed = parse_console_line(line);
+    if (!parsed.value) return finish(s, reply_kind::error, parsed.error);
+    request const& r = *parsed.value;
+    if (r.command.empty()) return finish_console(s, "");
+    if (r.command == "quit" || r.command == "exit") {
+      s->busy = false;
+      s->last = true;
+      return send(s, "bye\n");
+    }
+    if (r.command == "help") return finish(s, reply_kind::ok, help());
+    if (r.command == "console") return finish(s, reply_kind::error, "this is the console");
+    run(s, r);
+  }
+
+  /// The console's `help`: every command with its arguments and description.
+  [[nodiscard]] std::string help() const {
+    std::string out;
+    auto const line = [&](std::string_view name, std::string_view arguments,
+                          std::string_view description) {
+      // "ID [SIGNAL]" reads kill(ID[, SIGNAL]) in the call form.
+      std::string head(name);
+      if (!arguments.empty()) {
+        head += '(';
+        for (std::size_t i = 0; i < arguments.size(); ++i) {
+          char const c = arguments[i];
+          if (c == '[') {
+            head += "[, ";
+          } else if (c == ' ') {
+            if (i + 1 < arguments.size() && arguments[i + 1] != '[') head += ", ";
+          } else {
+            head += c;
+          }
+        }
+        head += ')';
+      }
+      out += text::format("  {:<22} {}\n", head, description);
+    };
+    for (auto const& c : commands)
+      if (c.name != "console") line(c.name, c.arguments, c.description);
+    for (auto const& c : console_commands) line(c.name, c.arguments, c.description);
+    if (!commands_.empty()) out += "commands of this program:\n";
+    for (auto const& c : commands_) line(c.name, c.arguments, c.description);
+    out += "arguments go in parentheses or after blanks: spawn(2), spawn 2, kill(0, KILL)";
+    return out;
+  }
+
+  void log(session_ptr const& s, std::string const& words) {
+    std::fprintf(stderr, "cluster: control: %s%s (%s)\n", s->console ? "console: " : "",
+                 words.c_str(), s->who.c_str());
+    std::fflush(stderr);
+  }
+
+  /// Runs the request `r` of the session `s`, from either kind of connection.
+  void run(session_ptr const& s, request const& r) {
     std::string words = r.command;
     for (auto const& a : r.arguments) words += ' ' + a;
-    std::fprintf(stderr, "cluster: control: %s (uid %u, pid %d)\n", words.c_str(),
-                 static_cast<unsigned>(s->peer.uid), static_cast<int>(s->peer.pid));
-    std::fflush(stderr);
+    log(s, words);
     auto const wrong_arguments = [&](std::size_t n) {
       if (r.arguments.size() == n) return false;
       finish(s, reply_kind::error,
              r.command + " takes " + std::to_string(n) + (n == 1 ? " argument" : " arguments"));
       return true;
     };
-    if (s->allowed != access::full && r.command != "status") {
-      std::fprintf(stderr, "cluster: control: refused %s for uid %u (pid %d): read-only access\n",
-                   r.command.c_str(), static_cast<unsigned>(s->peer.uid),
-                   static_cast<int>(s->peer.pid));
+    if (s->allowed != access::full && r.command != "status" && r.command != "pids") {
+      std::fprintf(stderr, "cluster: control: refused %s (%s): read-only access\n",
+                   r.command.c_str(), s->who.c_str());
       std::fflush(stderr);
       return finish(s, reply_kind::error,
-                    "permission denied: uid " + std::to_string(s->peer.uid) +
+                    "permission denied: " + s->who.substr(0, s->who.find(',')) +
                         " may only read the status of this master");
     }
     bool const active = master_->state() == master_state::active;
     if (r.command == "status") {
       if (wrong_arguments(0)) return;
-      return finish(s, reply_kind::ok, status_json(*master_, started_));
+      std::string json = status_json(*master_, started_);
+      if (s->console) {
+        json = status_text(json);
+        json.pop_back();
+      }
+      return finish(s, reply_kind::ok, json);
+    }
+    if (r.command == "pids") {
+      if (wrong_arguments(0)) return;
+      std::string out;
+      for (int const pid : master_->pids()) out += (out.empty() ? "" : " ") + std::to_string(pid);
+      return finish(s, reply_kind::ok, out);
     }
     if (r.command == "shutdown" || r.command == "stop") {
       if (wrong_arguments(0)) return;
       // The reply ends when the master exits and its end of the socket closes.
       bool const graceful = r.command == "shutdown";
-      send(s, format_reply(reply_kind::progress,
-                           graceful ? "shutting down gracefully" : "stopping now"));
+      say(s, graceful ? "shutting down gracefully" : "stopping now");
       hold(s);
       if (graceful) {
         master_->close();
@@ -478,7 +756,7 @@ class server : public std::enable_shared_from_this<server> {
       if (wrong_arguments(0)) return;
       if (!active) return finish(s, reply_kind::error, "the master is shutting down");
       if (master_->worker_count() == 0) return finish(s, reply_kind::ok, "no worker to replace");
-      send(s, format_reply(reply_kind::progress, "replacing every worker, one at a time"));
+      say(s, "replacing every worker, one at a time");
       hold(s);
       roll_waiters_.insert(s);
       master_->restart_workers();
@@ -562,16 +840,36 @@ class server : public std::enable_shared_from_this<server> {
     for (auto const& s : ws) finish(s, kind, text);
   }
 
-  /// Sends the final reply line; the session ends once it is written.
+  /// A progress line: the command goes on.
+  void say(session_ptr const& s, std::string const& text) {
+    send(s, s->console ? text + "\n" : format_reply(reply_kind::progress, text));
+  }
+
+  /// Sends the final reply: a control connection ends once it is written; a console prints a
+  /// prompt and runs its next line.
   void finish(session_ptr const& s, reply_kind kind, std::string const& text) {
-    s->last = true;
-    arm(s);
-    send(s, format_reply(kind, text));
+    if (!s->console) {
+      s->last = true;
+      arm(s, io_limit);
+      return send(s, format_reply(kind, text));
+    }
+    finish_console(s, kind == reply_kind::error ? "error: " + text : text);
+  }
+
+  void finish_console(session_ptr const& s, std::string const& text) {
+    send(s, text.empty() ? std::string(prompt) : text + "\n" + std::string(prompt));
+    arm(s, console_idle);
+    s->busy = false;
+    // An outcome that came later (a rolling restart's) lets the console's next line run.
+    if (!s->pumping) {
+      boost::asio::post(master_->io(), [self = shared_from_this(), s] { self->pump(s); });
+    }
   }
 
   void send(session_ptr const& s, std::string const& line) {
     if (s->closed) return;
     s->out += line;
+    if (s->out.size() > max_unread) return end(s);  // a client that does not read
     if (s->writing == 0) write(s);
   }
 
@@ -607,11 +905,12 @@ class server : public std::enable_shared_from_this<server> {
   master_api* master_;
   descriptor listener_;
   boost::asio::steady_timer retry_;  ///< the next accept, when out of descriptors
-  std::string path_;
+  std::string path_;                 ///< the unix socket's path; empty for TCP
   std::pair<dev_t, ino_t> inode_{};
   steady::time_point started_;
   std::vector<user_command> commands_;  ///< the program's own
   access_policy policy_;
+  listener_kind kind_;
   std::set<session_ptr> sessions_;
   std::set<session_ptr> roll_waiters_;
   std::set<session_ptr> restart_waiters_;
@@ -620,37 +919,6 @@ class server : public std::enable_shared_from_this<server> {
 };
 
 //=== the client ===//
-
-/// A command of the control tool.
-struct command_info {
-  std::string_view name;
-  std::string_view arguments;  ///< as --help shows them
-  std::string_view description;
-  std::size_t count;          ///< how many arguments it takes at most
-  bool waits;                 ///< it waits for an outcome, unless --no-wait
-  std::size_t least = count;  ///< how many it takes at least
-};
-
-inline constexpr command_info commands[] = {
-    {"status", "", "the master and every worker (id, pid, state, generation, uptime)", 0, false},
-    {"shutdown", "", "graceful shutdown; returns once the master has exited", 0, true},
-    {"stop", "", "hard shutdown (workers killed); returns once the master has exited", 0, true},
-    {"restart", "", "a new master takes over without downtime; returns once it serves", 0, true},
-    {"restart-workers", "", "replace every worker, one at a time; returns once all are", 0, true},
-    {"spawn", "N", "add N workers (a negative N stops that many)", 1, false},
-    {"kill", "ID [SIGNAL]", "send SIGNAL (TERM, KILL, USR1, ...; TERM if none) to worker ID", 2,
-     false, 1},
-};
-
-/// The built-in command `name`, or the program's own, or nothing.
-inline std::optional<command_info> find_command(std::string_view name,
-                                                std::span<user_command const> own) {
-  for (auto const& c : commands)
-    if (c.name == name) return c;
-  for (auto const& c : own)
-    if (c.name == name) return command_info{c.name, c.arguments, c.description, c.count, false};
-  return std::nullopt;
-}
 
 inline std::string program_name(std::span<char* const> arguments) {
   if (arguments.empty() || arguments[0] == nullptr) return "server";
@@ -773,6 +1041,76 @@ class connection {
   os::unique_fd fd_;
   std::string buffer_;
 };
+
+/// `console`: relays stdin to the master's console on `fd` and its answers to stdout, until the
+/// master closes the connection (after `quit`, or after answering what stdin held when stdin
+/// ends). 0 then; 1 when the master refuses the console.
+inline int console(os::unique_fd fd) {
+  if (!connection(os::unique_fd(::dup(fd.get()))).send(format_request("console"))) {
+    std::fprintf(stderr, "cluster: console: the master closed the connection\n");
+    return 1;
+  }
+  bool greeted = false;
+  bool input = true;
+  std::string first;  ///< the start of the master's answer, until it is known to be a console
+  for (;;) {
+    // Stdin is read once the master has greeted: a line sent before would reach it while it
+    // still reads the request.
+    pollfd p[2] = {{fd.get(), POLLIN, 0}, {input && greeted ? STDIN_FILENO : -1, POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    char buf[4096];
+    if (p[1].revents != 0) {
+      ssize_t const n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        // The master answers what it has, then closes.
+        ::shutdown(fd.get(), SHUT_WR);
+        input = false;
+      } else {
+        std::size_t done = 0;
+        while (done < static_cast<std::size_t>(n)) {
+          ssize_t const w =
+              ::send(fd.get(), buf + done, static_cast<std::size_t>(n) - done, MSG_NOSIGNAL);
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) break;
+          done += static_cast<std::size_t>(w);
+        }
+      }
+    }
+    if (p[0].revents == 0) continue;
+    ssize_t const n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (greeted) return 0;
+      std::fprintf(stderr, "cluster: console: the master closed the connection\n");
+      return 1;
+    }
+    std::string_view got(buf, static_cast<std::size_t>(n));
+    if (!greeted) {
+      first.append(got);
+      constexpr std::string_view greeting = "cluster console:";
+      if (first.size() < greeting.size() && first.find('\n') == std::string::npos &&
+          greeting.starts_with(first))
+        continue;
+      if (!first.starts_with(greeting)) {
+        auto const reply = parse_reply(first.substr(0, first.find('\n')));
+        std::fprintf(stderr, "cluster: console: %s\n",
+                     reply ? reply->text.c_str()
+                           : ("the master's answer is not cluster-control " +
+                              std::to_string(control::version) + ": " + first.substr(0, 200))
+                                 .c_str());
+        return 1;
+      }
+      greeted = true;
+      got = first;
+    }
+    std::fwrite(got.data(), 1, got.size(), stdout);
+    std::fflush(stdout);
+  }
+}
 
 /// A pid file's process, for `status` when no master answers.
 struct pid_entry {
@@ -907,43 +1245,6 @@ inline int status_from_pid_files(std::filesystem::path const& directory, std::st
   return 3;
 }
 
-/// Prints the status document `json` for a person: one line for the master, one per worker.
-inline void print_status(std::string const& json) {
-  // The document is ours and flat: the fields are read by name, in order.
-  auto field = [&](std::string_view name, std::size_t from, std::size_t* next = nullptr) {
-    std::string const key = "\"" + std::string(name) + "\":";
-    auto at = json.find(key, from);
-    if (at == std::string::npos) return std::string{};
-    at += key.size();
-    if (at >= json.size()) return std::string{};
-    std::size_t end = at;
-    if (json[at] == '"') {
-      end = json.find('"', at + 1);
-      if (next) *next = end + 1;
-      return json.substr(at + 1, end - at - 1);
-    }
-    end = json.find_first_of(",}]", at);
-    if (next) *next = end;
-    return json.substr(at, end - at);
-  };
-  std::printf("master     pid %-8s %s, environment %s, up %ss, %s workers configured\n",
-              field("pid", 0).c_str(), field("state", 0).c_str(), field("environment", 0).c_str(),
-              field("uptime_seconds", 0).c_str(), field("workers_configured", 0).c_str());
-  std::size_t pos = json.find("\"workers\":[");
-  if (pos == std::string::npos) return;
-  while ((pos = json.find("{\"id\":", pos)) != std::string::npos) {
-    std::size_t next = pos;
-    std::string const id = field("id", pos, &next);
-    std::string const pid = field("pid", next, &next);
-    std::string const state = field("state", next, &next);
-    std::string const generation = field("generation", next, &next);
-    std::string const uptime = field("uptime_seconds", next, &next);
-    std::printf("worker.%-3s pid %-8s %s, generation %s, up %ss\n", id.c_str(), pid.c_str(),
-                state.c_str(), generation.c_str(), uptime.c_str());
-    pos = next;
-  }
-}
-
 }  // namespace detail::control
 
 CLUSTER_DECL std::filesystem::path cli_base::socket_of(std::string_view socket_path,
@@ -1038,6 +1339,14 @@ CLUSTER_DECL std::optional<int> cli_base::run_command(
     if (command->name == "status") return c::status_from_pid_files(directory, why, json);
     return fail(why + "; is the master running?");
   }
+  if (command->name == "console") {
+    if (json) {
+      std::fprintf(stderr, "cluster: console has no JSON form; run '%s console'\n",
+                   program.c_str());
+      return 2;
+    }
+    return c::console(std::move(fd));
+  }
   c::connection conn(std::move(fd));
   int const master_pid = conn.peer_pid();
   std::vector<std::string> const args(words.begin() + 1, words.end());
@@ -1092,7 +1401,7 @@ CLUSTER_DECL std::optional<int> cli_base::run_command(
           if (json) {
             std::printf("%s\n", reply->text.c_str());
           } else {
-            c::print_status(reply->text);
+            std::fputs(c::status_text(reply->text).c_str(), stdout);
           }
         } else if (json) {
           std::printf("{\"command\":%s,\"ok\":true,\"message\":%s}\n",
@@ -1145,13 +1454,14 @@ CLUSTER_DECL void cli_base::on(events::ready const& /*event*/, master_api& maste
   }
 }
 
-CLUSTER_DECL void cli_base::on(events::rolling_restart_done const& event, master_api& /*master*/) {
+CLUSTER_DECL void detail::control::endpoint::on(events::rolling_restart_done const& event,
+                                                master_api& /*master*/) {
   if (auto s = server_.lock())
     s->roll_finished(true, text::format("every worker replaced ({})", event.replaced));
 }
 
-CLUSTER_DECL void cli_base::on(events::rolling_restart_failed const& event,
-                               master_api& /*master*/) {
+CLUSTER_DECL void detail::control::endpoint::on(events::rolling_restart_failed const& event,
+                                                master_api& /*master*/) {
   if (auto s = server_.lock()) {
     s->roll_finished(false, text::format("rolling restart failed: the new worker {} died before "
                                          "it accepted ({}); the other workers keep serving",
@@ -1159,31 +1469,36 @@ CLUSTER_DECL void cli_base::on(events::rolling_restart_failed const& event,
   }
 }
 
-CLUSTER_DECL void cli_base::on(events::restarting const& /*event*/, master_api& /*master*/) {
+CLUSTER_DECL void detail::control::endpoint::on(events::restarting const& /*event*/,
+                                                master_api& /*master*/) {
   if (auto s = server_.lock()) s->restart_begun("starting a new master");
 }
 
-CLUSTER_DECL void cli_base::on(events::cyclic_restart const& event, master_api& /*master*/) {
+CLUSTER_DECL void detail::control::endpoint::on(events::cyclic_restart const& event,
+                                                master_api& /*master*/) {
   if (auto s = server_.lock()) {
     s->restart_begun(
         text::format("the last restart was too recent: restarting in {} ms", event.delay.count()));
   }
 }
 
-CLUSTER_DECL void cli_base::on(events::restart_failed const& event, master_api& /*master*/) {
+CLUSTER_DECL void detail::control::endpoint::on(events::restart_failed const& event,
+                                                master_api& /*master*/) {
   if (auto s = server_.lock())
     s->restart_finished(
         false, "restart failed: " + std::string(event.why) + "; the old master keeps serving");
 }
 
-CLUSTER_DECL void cli_base::on(events::closing const& /*event*/, master_api& /*master*/) {
+CLUSTER_DECL void detail::control::endpoint::on(events::closing const& /*event*/,
+                                                master_api& /*master*/) {
   // A restart command still waiting when this master begins to stop: the new master serves
   // (a restart that fails says so before, with `restart_failed`).
   if (auto s = server_.lock(); s && s->restart_waited())
     s->restart_finished(true, "the new master serves; the old one stops");
 }
 
-CLUSTER_DECL void cli_base::on(events::close const& /*event*/, master_api& /*master*/) {
+CLUSTER_DECL void detail::control::endpoint::on(events::close const& /*event*/,
+                                                master_api& /*master*/) {
   if (auto s = server_.lock()) s->stop();
 }
 
