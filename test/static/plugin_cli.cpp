@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: BSL-1.0
 // The good twins of the cli compile-fail cases: cluster::cli after cluster::pidfiles compiles (in
 // a branch too), and commands of the program's own with every accepted name, argument type and
-// handler form.
+// handler form; the stats plugin reached as an optional one.
 #include <cluster/config.hpp>
 #include <cluster/plugins/cli.hpp>
 #include <cluster/plugins/pidfiles.hpp>
+#include <cluster/plugins/repl.hpp>
+#include <cluster/plugins/stats.hpp>
 
 #include <string>
 #include <type_traits>
@@ -15,6 +17,13 @@ struct app {};
 
 static_assert(
     std::is_same_v<cluster::cli::requires_plugins, cluster::type_list<cluster::pidfiles>>);
+
+// The stats plugin is optional to cli and repl: they reach it (its `stats` command) when it is
+// used, and compile without it; a plugin that lists neither requires nor optional does not.
+static_assert(cluster::detail::may_reach<cluster::cli, cluster::stats>);
+static_assert(cluster::detail::may_reach<cluster::repl, cluster::stats>);
+static_assert(!cluster::detail::may_reach<cluster::repl, cluster::pidfiles>);
+static_assert(!cluster::master_archetype::uses<cluster::stats>);
 
 std::string status_of(cluster::master_api& /*master*/, std::string const& what) { return what; }
 

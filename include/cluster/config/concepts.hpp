@@ -44,6 +44,17 @@ struct required_plugins_of<P> {
   using type = typename P::requires_plugins;
 };
 
+/// The plugins `P` uses when the configuration has them (`using optional_plugins = ...;`).
+template <class P>
+struct optional_plugins_of {
+  using type = type_list<>;
+};
+template <class P>
+requires requires { typename P::optional_plugins; }
+struct optional_plugins_of<P> {
+  using type = typename P::optional_plugins;
+};
+
 }  // namespace detail
 
 }  // namespace cluster

@@ -14,8 +14,9 @@
 namespace cluster::control {
 
 /// The protocol's version. A master and a client of different versions tell each other so in
-/// one line instead of misreading each other.
-inline constexpr unsigned version = 1;
+/// one line instead of misreading each other. Version 2: reply texts may hold several lines,
+/// escaped.
+inline constexpr unsigned version = 2;
 
 /// The first word of every request.
 inline constexpr std::string_view magic = "cluster-control";
@@ -26,7 +27,7 @@ inline constexpr std::size_t max_request = 1024;
 /// The longest reply line a client accepts (a status of thousands of workers fits).
 inline constexpr std::size_t max_reply = std::size_t{4} << 20U;
 
-/// A request, as the master reads it: `cluster-control 1 <command> [<argument>...]\n`.
+/// A request, as the master reads it: `cluster-control 2 <command> [<argument>...]\n`.
 struct request {
   std::string command;
   std::vector<std::string> arguments;
@@ -247,15 +248,24 @@ inline parsed_request parse_console_line(std::string_view line) {
 /// line; a command that ends with the master (shutdown, stop) ends with end-of-file instead.
 enum class reply_kind : unsigned char { progress, ok, error };
 
-/// A reply line: `progress <text>`, `ok <text>` or `error <text>`, newline included. Newlines in
-/// `text` become blanks: a line is a line.
+/// A reply line: `progress <text>`, `ok <text>` or `error <text>`, newline included. The text is
+/// escaped so that a line is a line: a newline is sent as `\n`, a backslash as `\\`, and a
+/// carriage return is dropped.
 inline std::string format_reply(reply_kind kind, std::string_view text) {
   std::string line = kind == reply_kind::progress ? "progress"
                      : kind == reply_kind::ok     ? "ok"
                                                   : "error";
   if (!text.empty()) {
     line += ' ';
-    for (char const c : text) line += c == '\n' || c == '\r' ? ' ' : c;
+    for (char const c : text) {
+      if (c == '\n') {
+        line += "\\n";
+      } else if (c == '\\') {
+        line += "\\\\";
+      } else if (c != '\r') {
+        line += c;
+      }
+    }
   }
   line += '\n';
   return line;
@@ -267,16 +277,33 @@ struct reply {
   std::string text;
 };
 
-/// Reads a reply line; nothing when it is not one (a master of another protocol).
+/// Reads a reply line (its text unescaped); nothing when it is not one (a master of another
+/// protocol).
 inline std::optional<reply> parse_reply(std::string_view line) {
   auto const space = line.find(' ');
   std::string_view const word = line.substr(0, space);
   std::string_view const rest =
       space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
-  if (word == "progress") return reply{reply_kind::progress, std::string(rest)};
-  if (word == "ok") return reply{reply_kind::ok, std::string(rest)};
-  if (word == "error") return reply{reply_kind::error, std::string(rest)};
-  return std::nullopt;
+  reply r;
+  if (word == "progress") {
+    r.kind = reply_kind::progress;
+  } else if (word == "ok") {
+    r.kind = reply_kind::ok;
+  } else if (word == "error") {
+    r.kind = reply_kind::error;
+  } else {
+    return std::nullopt;
+  }
+  r.text.reserve(rest.size());
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == '\\' && i + 1 < rest.size() && (rest[i + 1] == 'n' || rest[i + 1] == '\\')) {
+      r.text += rest[i + 1] == 'n' ? '\n' : '\\';
+      ++i;
+    } else {
+      r.text += rest[i];
+    }
+  }
+  return r;
 }
 
 /// `text` as a JSON string, quotes included.

@@ -185,11 +185,12 @@ template <class Plugin, class... Ps>
 inline constexpr bool lists_plugin<Plugin, type_list<Ps...>> = (std::same_as<Plugin, Ps> || ...);
 
 /// True when `Self`'s hooks may reach plugin `P`: its own type, or one it declares in
-/// `requires_plugins`. `void` stands for the user's own code (`.do_` actions), which may reach
-/// every plugin.
+/// `requires_plugins` or `optional_plugins`. `void` stands for the user's own code (`.do_`
+/// actions), which may reach every plugin.
 template <class Self, class P>
 inline constexpr bool may_reach = std::is_void_v<Self> || std::same_as<Self, P> ||
-                                  lists_plugin<P, typename required_plugins_of<Self>::type>;
+                                  lists_plugin<P, typename required_plugins_of<Self>::type> ||
+                                  lists_plugin<P, typename optional_plugins_of<Self>::type>;
 
 }  // namespace detail
 
@@ -208,7 +209,8 @@ class plugin_master : public master_api {
     return config_->template get<Key>();
   }
 
-  /// The instance of plugin `P`, which this plugin must require (`requires_plugins`).
+  /// The instance of plugin `P`, which this plugin must require (`requires_plugins`), or list
+  /// in `optional_plugins` and find used (`uses<P>`).
   template <class P>
   [[nodiscard]] P& plugin() const noexcept {
     static_assert(detail::may_reach<Self, P>,
@@ -216,6 +218,11 @@ class plugin_master : public master_api {
                   "`using requires_plugins = cluster::type_list<...>;`");
     return config_->template plugin<P>();
   }
+
+  /// True when this environment uses plugin `P`: for a plugin listed in `optional_plugins`
+  /// (`using optional_plugins = cluster::type_list<...>;`), which works with or without it.
+  template <class P>
+  static constexpr bool uses = Config::template has_plugin<P>;
 
  private:
   Config* config_;
@@ -244,6 +251,10 @@ class master_archetype : public master_api {
   /// Declared only: the archetype is compiled against, never run, so no plugin is ever returned.
   template <class P>
   [[nodiscard]] P& plugin() const noexcept;
+
+  /// The archetype uses no plugin.
+  template <class P>
+  static constexpr bool uses = false;
 };
 
 }  // namespace cluster

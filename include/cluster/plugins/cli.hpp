@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cluster/config/core_settings.hpp>
+#include <cluster/control/command.hpp>
 #include <cluster/linkage.hpp>
 #include <cluster/plugin.hpp>
 #include <cluster/plugins/pidfiles.hpp>
@@ -29,29 +30,17 @@
 
 namespace cluster {
 
+struct stats;
+
 namespace detail::control {
 
 class server;
 
-/// A command of the program's own, as the control socket runs it: its words checked against
-/// the handler's parameter types, then the handler called. Not a template: the server and the
-/// client are compiled once.
-struct user_command {
-  std::string_view name;
-  std::string_view arguments;  ///< as `--help` shows them: "NAME COUNT"
-  std::string_view description;
-  std::size_t count = 0;  ///< how many arguments it takes
-  /// Runs the command in the master: the text of the `ok` reply. Throws `std::invalid_argument`
-  /// for an argument that does not fit its type, anything else for a failure (its `what()` is
-  /// the `error` reply).
-  std::function<std::string(master_api&, std::vector<std::string> const&)> run;
-};
-
 /// The names the built-in commands and options take; a command of the program's own may not.
 inline constexpr std::string_view builtin_names[] = {
-    "status", "shutdown",  "stop",    "restart",   "restart-workers", "spawn",
-    "kill",   "start",     "help",    "-h",        "--help",          "--version",
-    "--json", "--no-wait", "console", "completion"};
+    "status",    "stats",  "shutdown",  "stop",    "restart",   "restart-workers",
+    "spawn",     "kill",   "start",     "help",    "-h",        "--help",
+    "--version", "--json", "--no-wait", "console", "completion"};
 
 /// True when `name` is a usable command name: 1 to 32 lowercase letters, digits and dashes,
 /// starting with a letter, and not a built-in name.
@@ -236,6 +225,8 @@ class basic_cli : public cli_base {
   /// The pid files tell where the socket is, and which processes are there when no master
   /// answers.
   using requires_plugins = type_list<pidfiles>;
+  /// With the stats plugin, `stats` prints its report.
+  using optional_plugins = type_list<stats>;
 
   basic_cli() = default;
   basic_cli(cli_base const& base, std::tuple<Commands...> commands)
@@ -287,7 +278,9 @@ class basic_cli : public cli_base {
   /// program is to serve (no arguments, or `start`). Called before anything of the master exists.
   template <class Config>
   std::optional<int> run_command(Config& config) const {
-    auto const commands = table();
+    auto commands = table();
+    if constexpr (Config::template has_plugin<stats>)
+      commands.push_back(config.template plugin<stats>().control_command());
     return cli_base::run_command(config.arguments(), config.settings(),
                                  config.template plugin<pidfiles>().directory(), commands);
   }
@@ -302,7 +295,10 @@ class basic_cli : public cli_base {
   /// Throws `startup_error` when another master answers on it or it cannot be created.
   template <class Master>
   void on(events::start const& /*event*/, Master& master) {
-    start(master, master.template plugin<pidfiles>().directory(), table());
+    auto commands = table();
+    if constexpr (Master::template uses<stats>)
+      commands.push_back(master.template plugin<stats>().control_command());
+    start(master, master.template plugin<pidfiles>().directory(), std::move(commands));
   }
 
   /// The program's own commands, type-erased for the socket and the client.

@@ -32,6 +32,8 @@ class repl : public detail::control::endpoint {
  public:
   /// The plugin's name, as diagnostics and the restart state know it.
   static constexpr fixed_string name = "repl";
+  /// With the stats plugin, `stats` prints its report.
+  using optional_plugins = type_list<stats>;
 
   /// A console on the unix socket `path` (relative to the master's working directory).
   explicit repl(std::string path) : path_(std::move(path)) {}
@@ -68,11 +70,17 @@ class repl : public detail::control::endpoint {
   /// Opens the console's socket. Throws `startup_error` for an address that is not loopback
   /// (without `allow_remote()`), a unix socket where another master answers, or a socket that
   /// cannot be created.
-  CLUSTER_DECL void on(events::start const& /*event*/, master_api& master);
+  template <class Master>
+  void on(events::start const& /*event*/, Master& master) {
+    if constexpr (Master::template uses<stats>)
+      commands_.push_back(master.template plugin<stats>().control_command());
+    start(master);
+  }
   /// In a restarted master: takes the console over from its predecessor.
   CLUSTER_DECL void on(events::ready const& /*event*/, master_api& master);
 
  private:
+  CLUSTER_DECL void start(master_api& master);
   CLUSTER_DECL void open(master_api& master, bool take_over);
   /// Serves the console on the listening socket `fd` (the unix socket at `path`, or TCP).
   CLUSTER_DECL void serve(master_api& master, int fd, std::string const& path);

@@ -11,6 +11,10 @@
 
 namespace cluster {
 
+namespace detail::control {
+struct user_command;
+}  // namespace detail::control
+
 namespace detail::statistics {
 struct figures;
 struct metrics_address;
@@ -63,6 +67,10 @@ struct stats {
 
   /// The same figures as Prometheus text, exposition format 0.0.4 (what `GET /metrics` answers).
   [[nodiscard]] CLUSTER_DECL std::string prometheus(master_api const& master) const;
+
+  /// The `stats` command this plugin gives the cli and repl plugins: `report`, from the master.
+  /// The command refers to this instance, which must outlive it.
+  [[nodiscard]] CLUSTER_DECL detail::control::user_command control_command() const;
 
   //=== master events ===//
   // Compiled with the library's code (impl/stats.ipp): none is per configuration.

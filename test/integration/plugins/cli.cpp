@@ -444,12 +444,12 @@ TEST_CASE("the master refuses other users, and survives clients that misbehave")
   started(m, 1);
 
   // Another protocol version: one clear line.
-  auto const v2 = ask(w.socket, "cluster-control 2 status\n");
-  CHECK(v2.starts_with("error this master speaks cluster-control 1, the client 2"));
+  auto const v1 = ask(w.socket, "cluster-control 1 status\n");
+  CHECK(v1.starts_with("error this master speaks cluster-control 2, the client 1"));
   // Garbage, an unknown command, control characters.
   CHECK(ask(w.socket, "GET / HTTP/1.1\r\n\r\n").starts_with("error not a cluster-control"));
-  CHECK(ask(w.socket, "cluster-control 1 reboot\n") == "error unknown command 'reboot'\n");
-  CHECK(ask(w.socket, std::string("cluster-control 1 st\x01tus\n"))
+  CHECK(ask(w.socket, "cluster-control 2 reboot\n") == "error unknown command 'reboot'\n");
+  CHECK(ask(w.socket, std::string("cluster-control 2 st\x01tus\n"))
             .starts_with("error the request holds a control character"));
   // Oversized: refused without reading the rest.
   CHECK(ask(w.socket, std::string(5000, 'x')).starts_with("error the request is longer"));
@@ -457,7 +457,7 @@ TEST_CASE("the master refuses other users, and survives clients that misbehave")
   // the master answers others.
   int const half = connect_unix(w.socket);
   REQUIRE(half >= 0);
-  [[maybe_unused]] auto const n = ::send(half, "cluster-control 1 sta", 21, MSG_NOSIGNAL);
+  [[maybe_unused]] auto const n = ::send(half, "cluster-control 2 sta", 21, MSG_NOSIGNAL);
   int const idle = connect_unix(w.socket);
   REQUIRE(idle >= 0);
   CHECK(tool({"status"}, w.env()).status == 0);
@@ -471,7 +471,7 @@ TEST_CASE("the master refuses other users, and survives clients that misbehave")
   std::vector<int> many;
   for (int i = 0; i < 100; ++i) many.push_back(connect_unix(w.socket));
   CHECK(std::count(many.begin(), many.end(), -1) == 0);
-  CHECK(ask(w.socket, "cluster-control 1 status\n") == "error busy: too many control clients\n");
+  CHECK(ask(w.socket, "cluster-control 2 status\n") == "error busy: too many control clients\n");
   for (int fd : many)
     if (fd >= 0) ::close(fd);
   REQUIRE(wait_until([&] { return tool({"status"}, w.env()).status == 0; }));
@@ -486,7 +486,7 @@ TEST_CASE("the master refuses other users, and survives clients that misbehave")
     pid_t const child = ::fork();
     if (child == 0) {
       if (::setgid(nobody) != 0 || ::setuid(nobody) != 0) ::_exit(126);
-      std::string const got = ask(w.socket, "cluster-control 1 shutdown\n");
+      std::string const got = ask(w.socket, "cluster-control 2 shutdown\n");
       ::_exit(got.starts_with("error permission denied: uid 65534") ? 0 : 1);
     }
     int status = 0;
@@ -600,12 +600,12 @@ TEST_CASE("groups: one may run every command, another only status; the others ar
   CHECK(st.st_gid == 100);
   int const nobody = 65534;
   // A member of the read-only group (its primary group): status yes, anything else no.
-  CHECK(ask_as(w.socket, nobody, {}, "cluster-control 1 status\n").starts_with("ok {"));
-  CHECK(ask_as(w.socket, nobody, {}, "cluster-control 1 spawn 1\n") ==
+  CHECK(ask_as(w.socket, nobody, {}, "cluster-control 2 status\n").starts_with("ok {"));
+  CHECK(ask_as(w.socket, nobody, {}, "cluster-control 2 spawn 1\n") ==
         "error permission denied: uid 65534 may only read the status of this master\n");
   CHECK(m.wait_line(R"(cluster: control: refused spawn \(uid 65534, pid \d+\): read-only)") >= 0);
   // A member of `users` (a supplementary group): everything.
-  CHECK(ask_as(w.socket, nobody, {100}, "cluster-control 1 grow 1\n") == "ok done\n");
+  CHECK(ask_as(w.socket, nobody, {100}, "cluster-control 2 grow 1\n") == "ok done\n");
   REQUIRE(m.wait_line("worker_connected id=1") >= 0);
 
   // With one group only, the socket is 0660 and owned by it; outsiders are refused.
@@ -618,9 +618,9 @@ TEST_CASE("groups: one may run every command, another only status; the others ar
   CHECK((st.st_mode & 0777) == 0660);
   CHECK(st.st_gid == 100);
   ::chmod(w.socket.c_str(), 0666);  // past the mode, to the peer check
-  CHECK(ask_as(w.socket, nobody, {}, "cluster-control 1 status\n")
+  CHECK(ask_as(w.socket, nobody, {}, "cluster-control 2 status\n")
             .starts_with("error permission denied: uid 65534 may not control this master"));
-  CHECK(ask_as(w.socket, nobody, {100}, "cluster-control 1 status\n").starts_with("ok {"));
+  CHECK(ask_as(w.socket, nobody, {100}, "cluster-control 2 status\n").starts_with("ok {"));
   CHECK(tool({"stop"}, w.env()).status == 0);
 
   // An unknown group stops start-up with one line, before any worker.

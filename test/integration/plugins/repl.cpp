@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -411,4 +412,40 @@ TEST_CASE("the console follows a master restart") {
   after.send("shutdown\n");
   CHECK(after.until_eof(30s).starts_with("shutting down gracefully\n"));
   CHECK(wait_until([&] { return !alive(next); }, 30s));
+}
+
+TEST_CASE("stats, from the stats plugin, in the console and from the control tool") {
+  workdir w;
+  master_process m(repl_server(), w.env());
+  started(m);
+  int const port = m.port();
+  REQUIRE(port > 0);
+  for (int i = 0; i < 3; ++i) REQUIRE(!http_get(port, "/").empty());
+
+  auto const tool = run_tool({"stats"}, w.env(), "");
+  CHECK(tool.status == 0);
+  CHECK(tool.out.starts_with("master    pid " + std::to_string(m.pid()) + ", active"));
+  std::smatch total;
+  REQUIRE(std::regex_search(tool.out, total, std::regex(R"(\ntotal +\d+ +(\d+) +(\d+)\n$)")));
+  CHECK(total[1].str() == "3");  // connections
+  CHECK(total[2].str() == "3");  // requests
+
+  // Several lines in one reply: escaped on the wire, whole in the JSON document.
+  auto const json = run_tool({"--json", "stats"}, w.env(), "");
+  CHECK(json.status == 0);
+  CHECK(json.out.starts_with("{\"command\":\"stats\",\"ok\":true,\"message\":\"master    pid "));
+  CHECK(json.out.find("\\nworker  pid") != std::string::npos);
+
+  console_client c(connect_unix(w.console));
+  REQUIRE(c.connected());
+  c.until_prompt();
+  auto const report = c.ask("stats()");
+  CHECK(report.starts_with("master    pid " + std::to_string(m.pid())));
+  CHECK(report.find("\nworker  pid") != std::string::npos);
+  CHECK(c.ask("help").find("stats") != std::string::npos);
+
+  // status does not wait for anything the plugins do.
+  auto const status = run_tool({"--json", "status"}, w.env(), "");
+  CHECK(status.status == 0);
+  CHECK(status.out.starts_with("{\"master\":{\"pid\":" + std::to_string(m.pid())));
 }

@@ -3,11 +3,12 @@
 // CLUSTER_TEST_WORKDIR, with its pid files and control socket in `pids`. CLUSTER_TEST_REPL says
 // where the console listens: a unix socket path, `tcp:HOST` (a free port on HOST) or
 // `tcp-remote:HOST` (the same, with allow_remote()). One command of its own, shared with cli:
-// `greet NAME`.
+// `greet NAME`; and the stats plugin, whose report the `stats` command prints.
 #include <cluster/cluster.hpp>
 #include <cluster/plugins/cli.hpp>
 #include <cluster/plugins/pidfiles.hpp>
 #include <cluster/plugins/repl.hpp>
+#include <cluster/plugins/stats.hpp>
 #include <cluster/server/http.hpp>
 
 #include "../support/test_config.hpp"
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
       .use(cluster::pidfiles{})
       .use(control)
       .use(console().commands(control))
+      .use(cluster::stats{.connections = true, .requests = true})
       .use(cluster::testing::event_trace{})
       .listen(cluster::runtime(cluster::testing::count_from_env("PORT", 0)),
               cluster::runtime(std::string{"127.0.0.1"}))

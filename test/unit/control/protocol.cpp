@@ -12,13 +12,13 @@ namespace control = cluster::control;
 
 TEST_CASE("a request line reads back as its command and arguments") {
   std::string const line = control::format_request("spawn", {"-2"});
-  CHECK(line == "cluster-control 1 spawn -2\n");
+  CHECK(line == "cluster-control 2 spawn -2\n");
   auto const parsed = control::parse_request(line.substr(0, line.size() - 1));
   REQUIRE(parsed.value);
   CHECK(parsed.value->command == "spawn");
   CHECK(parsed.value->arguments == std::vector<std::string>{"-2"});
   // Extra blanks and a CR (a client such as socat or telnet) change nothing.
-  auto const loose = control::parse_request("  cluster-control  1   status  \r");
+  auto const loose = control::parse_request("  cluster-control  2   status  \r");
   REQUIRE(loose.value);
   CHECK(loose.value->command == "status");
   CHECK(loose.value->arguments.empty());
@@ -30,17 +30,17 @@ TEST_CASE("a request that is not this protocol, or another version of it, is ref
   CHECK(control::parse_request("cluster-control").error == "the request has no protocol version");
   CHECK(control::parse_request("cluster-control x status").error ==
         "the request has no protocol version");
-  CHECK(control::parse_request("cluster-control 1x status").error ==
+  CHECK(control::parse_request("cluster-control 2x status").error ==
         "the request has no protocol version");
   CHECK(control::parse_request("cluster-control 99999999999999999999 status").error ==
         "the request has no protocol version");
-  CHECK(control::parse_request("cluster-control 2 status").error ==
-        "this master speaks cluster-control 1, the client 2: use the control tool of the build "
+  CHECK(control::parse_request("cluster-control 1 status").error ==
+        "this master speaks cluster-control 2, the client 1: use the control tool of the build "
         "the master runs");
-  CHECK(control::parse_request("cluster-control 1").error == "the request names no command");
-  CHECK(control::parse_request(std::string("cluster-control 1 st\0atus", 24)).error ==
+  CHECK(control::parse_request("cluster-control 2").error == "the request names no command");
+  CHECK(control::parse_request(std::string("cluster-control 2 st\0atus", 24)).error ==
         "the request holds a control character");
-  CHECK(control::parse_request("cluster-control 1 status\x7f").error ==
+  CHECK(control::parse_request("cluster-control 2 status\x7f").error ==
         "the request holds a control character");
 }
 
@@ -48,8 +48,12 @@ TEST_CASE("reply lines: progress, then ok or error, one line each") {
   CHECK(control::format_reply(control::reply_kind::progress, "shutting down") ==
         "progress shutting down\n");
   CHECK(control::format_reply(control::reply_kind::ok, "") == "ok\n");
-  // A newline in the text cannot end the line early.
-  CHECK(control::format_reply(control::reply_kind::error, "a\nb\rc") == "error a b c\n");
+  // A newline in the text cannot end the line early: it is escaped, and read back.
+  CHECK(control::format_reply(control::reply_kind::error, "a\nb\r\nc\\n") ==
+        "error a\\nb\\nc\\\\n\n");
+  auto const lines = control::parse_reply("ok a\\nb\\nc\\\\n \\x");
+  REQUIRE(lines);
+  CHECK(lines->text == "a\nb\nc\\n \\x");
   auto const ok = control::parse_reply("ok {\"a\":1}");
   REQUIRE(ok);
   CHECK(ok->kind == control::reply_kind::ok);
@@ -76,9 +80,9 @@ TEST_CASE("a request line is read whole however the bytes arrive, and refused wh
   using status = control::request_reader::status;
   control::request_reader split;
   CHECK(split.feed("cluster-con") == status::incomplete);
-  CHECK(split.feed("trol 1 sta") == status::incomplete);
+  CHECK(split.feed("trol 2 sta") == status::incomplete);
   CHECK(split.feed("tus\nignored after the line") == status::complete);
-  CHECK(split.line() == "cluster-control 1 status");
+  CHECK(split.line() == "cluster-control 2 status");
   CHECK(split.feed("more") == status::complete);  // one request per connection
 
   // The longest accepted line has max_request bytes with its newline.

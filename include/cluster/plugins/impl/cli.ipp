@@ -376,7 +376,7 @@ inline constexpr std::size_t max_unread = std::size_t{1} << 20U;
 
 /// The master's side of the control socket and of the console: accepts, checks who is asking,
 /// reads requests, runs them and writes the replies. A control connection carries one request
-/// (`cluster-control 1 status`); a console carries lines (`spawn(2)`) answered in plain text,
+/// (`cluster-control 2 status`); a console carries lines (`spawn(2)`) answered in plain text,
 /// each followed by a prompt. Owned by its pending operations (the Asio way), so that it lives
 /// exactly as long as the master's event loop needs it; its plugin keeps a weak pointer.
 class server : public std::enable_shared_from_this<server> {

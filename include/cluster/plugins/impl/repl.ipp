@@ -90,7 +90,7 @@ inline std::string bound_name(int fd) {
 
 }  // namespace detail::control
 
-CLUSTER_DECL void repl::on(events::start const& /*event*/, master_api& master) {
+CLUSTER_DECL void repl::start(master_api& master) {
   started_ = std::chrono::steady_clock::now();
   if (tcp_) {
     // Checked in every master, so that a wrong address never waits for a restart to show.

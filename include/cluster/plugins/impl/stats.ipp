@@ -3,6 +3,7 @@
 // or compiled once into cluster::compiled (see <cluster/src.hpp>).
 #pragma once
 
+#include <cluster/control/command.hpp>
 #include <cluster/plugins/stats.hpp>
 #include <cluster/plugins/stats/endpoint.hpp>
 #include <cluster/plugins/stats/figures.hpp>
@@ -22,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace cluster {
 
@@ -163,6 +165,15 @@ CLUSTER_DECL void stats::rebind(master_api& master, int attempts) {
   timer->async_wait([this, &master, attempts, timer](boost::system::error_code ec) {
     if (!ec) rebind(master, attempts - 1);
   });
+}
+
+CLUSTER_DECL detail::control::user_command stats::control_command() const {
+  return {"stats", "", "figures of the master and each worker (the stats plugin's report)", 0,
+          [this](master_api& master, std::vector<std::string> const& /*words*/) {
+            std::string out = report(master);
+            while (!out.empty() && out.back() == '\n') out.pop_back();
+            return out;
+          }};
 }
 
 }  // namespace cluster
