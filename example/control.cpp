@@ -2,6 +2,7 @@
 //   mkdir -p build/example/pids; build/example/control   (serves on PORT, default 8080)
 //   build/example/control status                         (the master and its workers)
 //   build/example/control scale 4                        (this program's command: 4 workers)
+//   build/example/control console                        (a prompt: status, scale(3), help)
 //   build/example/control --json status; build/example/control shutdown
 // The pid files and the control socket are in `pids` beside the executable (the default working
 // directory), or in the directory CONTROL_PIDS names.

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <utility>
@@ -147,6 +148,13 @@ TEST_CASE("control answers its own scale command and the built-in ones") {
   CHECK(why == "cluster: scale: scale takes 1 to 64 workers\n");
   CHECK(run("scale many").first == 1);
   CHECK(run("--help").second.find("scale N") != std::string::npos);
+  // The same command in the console, fed from a file.
+  std::string const input = (dir.path() / "in").string();
+  { std::ofstream(input) << "scale(2)\nscale(zero)\nquit\n"; }
+  auto const [consoled, console_said] = run("console <" + input);
+  CHECK(consoled == 0);
+  CHECK(console_said.find("cluster> workers: 3 -> 2\ncluster> error: argument 1 must be a whole "
+                          "number (0 or more), not 'zero'\ncluster> bye\n") != std::string::npos);
   CHECK(run("shutdown").first == 0);
   CHECK(m.wait(1s) == 0);
 }
