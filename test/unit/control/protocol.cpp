@@ -140,7 +140,8 @@ TEST_CASE("a console line that is not a command call is refused in words, never 
   CHECK(console(std::string("a\0b", 3)) == "!the line holds a control character");
 }
 
-TEST_CASE("console lines are split however the bytes arrive; a line too long stops the reader") {
+TEST_CASE(
+    "console lines are split however the bytes arrive, and a line too long stops the reader") {
   control::line_reader r;
   r.feed("sta");
   CHECK_FALSE(r.next());
