@@ -24,6 +24,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -319,6 +320,44 @@ TEST_CASE("shutdown and stop return once the master has exited") {
     CHECK(tool({"--no-wait", "shutdown"}, w.env()).status == 0);
     CHECK(m.wait(10s) == std::optional<int>{0});
   }
+}
+
+TEST_CASE("status answers throughout a master restart: the old master, then the new one") {
+  workdir w;
+  master_process m(cli_server(), w.env("2"));
+  started(m);
+  // The restart is asked on a connection of its own, kept open for its answer.
+  int const restart = connect_unix(w.socket);
+  REQUIRE(restart >= 0);
+  std::string const request = "cluster-control 2 restart\n";
+  REQUIRE(::send(restart, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
+  std::string answer;
+  std::set<int> masters;
+  int asked = 0;
+  auto const until = std::chrono::steady_clock::now() + 60s;
+  for (;;) {
+    auto const status = ask(w.socket, "cluster-control 2 status\n", 5s);
+    ++asked;
+    INFO("status #" << asked << ": " << status);
+    REQUIRE(status.starts_with("ok {\"master\":{\"pid\":"));
+    masters.insert(master_pid_in(status.substr(3)));
+    pollfd p{restart, POLLIN, 0};
+    char buf[512];
+    for (ssize_t n; ::poll(&p, 1, 0) > 0 && (n = ::read(restart, buf, sizeof buf)) > 0;)
+      answer.append(buf, static_cast<std::size_t>(n));
+    // Until the old master has exited, its successor answering.
+    if (m.wait(1ms) && masters.size() == 2) break;
+    REQUIRE(std::chrono::steady_clock::now() < until);
+  }
+  ::close(restart);
+  CHECK(answer == "progress starting a new master\nok the new master serves; the old one stops\n");
+  CHECK(masters.contains(m.pid()));
+  auto const successors = m.successor_pids();
+  REQUIRE(successors.size() == 1);
+  CHECK(masters.contains(successors.front()));
+  CHECK(asked > 2);
+  CHECK(tool({"shutdown"}, w.env()).status == 0);
 }
 
 TEST_CASE("restart returns once the new master serves, and fails when it cannot") {
