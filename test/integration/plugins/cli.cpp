@@ -4,6 +4,7 @@
 // may connect, stale and live sockets, and clients that misbehave.
 #include "../../support/temp_dir.hpp"
 #include "../support/harness.hpp"
+#include "../support/tool.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -47,77 +48,17 @@ struct workdir {
   }
 };
 
-/// What a run of the control tool printed, and how it ended.
-struct outcome {
-  int status = -1;  ///< the exit status, or -1 if it had to be killed
-  std::string out;
-  std::string err;
-};
+using outcome = tool_outcome;
 
 /// Runs the server program as a control tool with `args`, in the environment `env`; killed after
 /// `limit`.
 outcome tool(std::vector<std::string> const& args, std::map<std::string, std::string> const& env,
              std::chrono::milliseconds limit = 30s) {
-  int out[2];
-  int err[2];
-  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-  pid_t const pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    for (auto const& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv{const_cast<char*>(CLUSTER_PLUGIN_SERVER)};
-    for (auto const& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  ::close(err[1]);
-  outcome o;
-  auto const until = std::chrono::steady_clock::now() + limit;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open = 2;
-  while (open > 0 && std::chrono::steady_clock::now() < until) {
-    if (::poll(fds, 2, 50) <= 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
-      ssize_t const n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n <= 0) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open;
-      } else {
-        (i == 0 ? o.out : o.err).append(buf, static_cast<std::size_t>(n));
-      }
-    }
-  }
-  for (auto const& f : fds)
-    if (f.fd >= 0) ::close(f.fd);
-  int status = 0;
-  if (open > 0) ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  if (open == 0 && WIFEXITED(status)) o.status = WEXITSTATUS(status);
+  outcome o = run_tool(CLUSTER_PLUGIN_SERVER, args, env, {}, limit);
   UNSCOPED_INFO("tool " << (args.empty() ? "" : args[0]) << " -> " << o.status << "\nstdout:\n"
                         << o.out << "stderr:\n"
                         << o.err);
   return o;
-}
-
-/// Connects to the unix socket `path`; -1 on failure.
-int connect_unix(fs::path const& path) {
-  int const fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 /// Sends `request` on a new connection to `path` and reads until the master closes it.

@@ -4,6 +4,7 @@
 // lines, end-of-file, who may connect, addresses that are refused, and a master restart.
 #include "../../support/temp_dir.hpp"
 #include "../support/harness.hpp"
+#include "../support/tool.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -114,18 +115,6 @@ class console_client {
   bool eof_ = false;
 };
 
-int connect_unix(fs::path const& path) {
-  int const fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 int connect_tcp(std::string const& host, int port) {
   bool const v6 = host.find(':') != std::string::npos;
   int const fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -156,65 +145,10 @@ void started(master_process& m, unsigned workers = 2) {
     REQUIRE(m.wait_line("worker_connected id=" + std::to_string(id)) >= 0);
 }
 
-/// What a run of the program as a control tool printed, with `input` on its stdin.
-struct outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-outcome run_tool(std::vector<std::string> const& args,
-                 std::map<std::string, std::string> const& env, std::string const& input) {
-  int in[2];
-  int out[2];
-  int err[2];
-  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-  pid_t const pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    for (auto const& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv{const_cast<char*>(CLUSTER_PLUGIN_SERVER)};
-    for (auto const& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  [[maybe_unused]] auto const w = ::write(in[1], input.data(), input.size());
-  ::close(in[1]);
-  outcome o;
-  auto const until = std::chrono::steady_clock::now() + 30s;
-  int open = 2;
-  while (open > 0 && std::chrono::steady_clock::now() < until) {
-    pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-    if (::poll(p, 2, 100) <= 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (p[i].revents == 0) continue;
-      char buf[4096];
-      ssize_t const n = ::read(p[i].fd, buf, sizeof buf);
-      if (n <= 0) {
-        p[i].fd = -1;
-        --open;
-        continue;
-      }
-      (i == 0 ? o.out : o.err).append(buf, static_cast<std::size_t>(n));
-    }
-    if (p[0].fd < 0 && p[1].fd < 0) break;
-  }
-  if (open > 0) ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::close(out[0]);
-  ::close(err[0]);
-  o.status = open > 0 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
+/// Runs the server program as a control tool with `args`, `input` on its stdin.
+tool_outcome run_tool(std::vector<std::string> const& args,
+                      std::map<std::string, std::string> const& env, std::string const& input) {
+  return cluster::testing::run_tool(CLUSTER_PLUGIN_SERVER, args, env, input);
 }
 
 }  // namespace
