@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cluster/control/protocol.hpp>
+#include <cluster/os/address.hpp>
 #include <cluster/os/fd.hpp>
 #include <cluster/os/process.hpp>
 #include <cluster/os/startup_error.hpp>
@@ -17,9 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
-#include <arpa/inet.h>
 #include <grp.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -483,7 +482,9 @@ class server : public std::enable_shared_from_this<server> {
       addr_len = sizeof addr;
       if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0)
         return std::nullopt;
-      return std::pair{"tcp " + peer_name(addr), access::full};
+      return std::pair{
+          "tcp " + os::address_text(reinterpret_cast<sockaddr const*>(&addr), addr_len),
+          access::full};
     }
     ucred peer{};
     socklen_t len = sizeof peer;
@@ -505,21 +506,6 @@ class server : public std::enable_shared_from_this<server> {
       return std::nullopt;
     }
     return std::pair{"uid " + std::to_string(peer.uid) + ", pid " + std::to_string(peer.pid), may};
-  }
-
-  static std::string peer_name(sockaddr_storage const& addr) {
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
-    if (addr.ss_family == AF_INET) {
-      auto const& in = reinterpret_cast<sockaddr_in const&>(addr);
-      ::inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
-      port = ntohs(in.sin_port);
-      return std::string(host) + ":" + std::to_string(port);
-    }
-    auto const& in6 = reinterpret_cast<sockaddr_in6 const&>(addr);
-    ::inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
-    port = ntohs(in6.sin6_port);
-    return "[" + std::string(host) + "]:" + std::to_string(port);
   }
 
   /// Accepts every pending client; false when out of descriptors.

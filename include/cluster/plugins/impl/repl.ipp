@@ -3,6 +3,7 @@
 // once into cluster::compiled (see <cluster/src.hpp>).
 #pragma once
 
+#include <cluster/os/address.hpp>
 #include <cluster/os/fd.hpp>
 #include <cluster/os/startup_error.hpp>
 #include <cluster/plugins/impl/cli.ipp>
@@ -77,15 +78,7 @@ inline std::string bound_name(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (addr.ss_family == AF_INET) {
-    auto const& in = reinterpret_cast<sockaddr_in const&>(addr);
-    ::inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(in.sin_port));
-  }
-  auto const& in6 = reinterpret_cast<sockaddr_in6 const&>(addr);
-  ::inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
-  return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6.sin6_port));
+  return os::address_text(reinterpret_cast<sockaddr const*>(&addr), len);
 }
 
 }  // namespace detail::control
