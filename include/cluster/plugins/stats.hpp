@@ -4,6 +4,7 @@
 
 #include <cluster/linkage.hpp>
 #include <cluster/plugin.hpp>
+#include <cluster/plugins/stats/http.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -71,6 +72,10 @@ struct stats {
   /// The `stats` command this plugin gives the cli and repl plugins: `report`, from the master.
   /// The command refers to this instance, which must outlive it.
   [[nodiscard]] CLUSTER_DECL detail::control::user_command control_command() const;
+
+  /// Serves `routes` on the metrics endpoint beside `/metrics` (the cli plugin's `/status` and
+  /// commands); true when there is an endpoint (`metrics` is set). Called before `start`.
+  CLUSTER_DECL bool add_routes(detail::statistics::http_routes routes);
 
   //=== master events ===//
   // Compiled with the library's code (impl/stats.ipp): none is per configuration.

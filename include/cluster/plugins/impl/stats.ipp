@@ -37,7 +37,7 @@ CLUSTER_DECL std::string stats::prometheus(master_api const& master) const {
 
 CLUSTER_DECL void stats::on(events::start const&, master_api& master) {
   namespace st = detail::statistics;
-  state_ = std::make_shared<st::state>();
+  if (!state_) state_ = std::make_shared<st::state>();  // add_routes() may have made it
   state_->master_start_ms = st::wall_ms();
   state_->service_start_ms = state_->master_start_ms;
   state_->master_started = st::steady::now();
@@ -55,6 +55,12 @@ CLUSTER_DECL void stats::on(events::start const&, master_api& master) {
                         std::strerror(errno) +
                         "; stop what uses that address or choose another .metrics address");
   }
+}
+
+CLUSTER_DECL bool stats::add_routes(detail::statistics::http_routes routes) {
+  if (!state_) state_ = std::make_shared<detail::statistics::state>();
+  state_->routes = std::move(routes);
+  return !metrics.empty();
 }
 
 CLUSTER_DECL void stats::on(events::worker_killed const& ev, master_api&) {

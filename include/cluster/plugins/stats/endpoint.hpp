@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSL-1.0
 // The stats plugin's metrics endpoint: a small HTTP/1.1 server on the master's event loop that
-// answers GET /metrics, one bounded request per connection. Declarations only: the endpoint is
-// not per configuration, so its Asio code is compiled with the library's (impl/endpoint.ipp).
+// answers GET /metrics and the routes other plugins add, one bounded request per connection.
+// Declarations only: the endpoint is not per configuration, so its Asio code is compiled with the
+// library's (impl/endpoint.ipp).
 #pragma once
 
 #include <cluster/linkage.hpp>
@@ -46,16 +47,13 @@ CLUSTER_DECL int bind_metrics(metrics_address const& a);
 /// The port `fd` is bound to.
 CLUSTER_DECL std::uint16_t bound_port(int fd);
 
-/// Limits of one scrape: a client that sends too much, or too little, is cut off.
-inline constexpr std::size_t max_request_bytes = 8192;
+/// The time a client has to send its request (and, once answered, to close): a client that
+/// sends too little is cut off. Sending too much is bounded by `max_head_bytes` and
+/// `max_body_bytes`. A request handed to a route that waits (a command) is not timed.
 inline constexpr std::chrono::seconds scrape_time_limit{2};
 
 /// What the endpoint serves: the metrics text, made at each scrape.
 using body_source = std::shared_ptr<std::function<std::string()> const>;
-
-/// The answer to one request head (`GET /metrics HTTP/1.1 ...`).
-CLUSTER_DECL std::string http_answer(std::string_view head,
-                                     std::function<std::string()> const& body);
 
 /// Serves `body` on `fd` (a socket from bind_metrics for `a`, which it adopts) on `io`, until
 /// `st->stop_endpoint()` or the end of `io`. The endpoint's pending operations own it, so that it

@@ -3,6 +3,8 @@
 // plugin's copies and its metrics endpoint.
 #pragma once
 
+#include <cluster/plugins/stats/http.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -29,6 +31,8 @@ struct state {
   int listen_fd = -1;
   std::vector<int> connection_fds;
   std::function<void()> stop_endpoint;  ///< closes the endpoint (master only)
+  /// Routes another plugin added to the endpoint (the cli plugin's `/status` and commands).
+  http_routes routes;
 };
 
 }  // namespace cluster::detail::statistics

@@ -3,6 +3,7 @@
 // compiled once into cluster::compiled (see <cluster/src.hpp>).
 #pragma once
 
+#include <cluster/os/address.hpp>
 #include <cluster/os/listen.hpp>
 #include <cluster/plugins/stats/endpoint.hpp>
 #include <cluster/server/protocol.hpp>
@@ -14,6 +15,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -89,31 +94,100 @@ CLUSTER_DECL std::uint16_t bound_port(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in const&>(ss).sin_port);
 }
 
-CLUSTER_DECL std::string http_answer(std::string_view head,
-                                     std::function<std::string()> const& body) {
-  auto reply = [](std::string_view status, std::string_view type, std::string const& text) {
-    return text::format(
-        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-        status, type, text.size(), text);
-  };
-  std::string_view const line = head.substr(0, head.find("\r\n"));
-  auto const sp1 = line.find(' ');
-  auto const sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || !line.substr(sp2 + 1).starts_with("HTTP/1."))
-    return reply("400 Bad Request", "text/plain", "bad request\n");
-  std::string_view const method = line.substr(0, sp1);
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  target = target.substr(0, target.find('?'));
-  if (target != "/metrics")
-    return reply("404 Not Found", "text/plain", "not found; try /metrics\n");
-  if (method != "GET" && method != "HEAD")
-    return reply("405 Method Not Allowed", "text/plain", "GET /metrics\n");
-  std::string text = reply("200 OK", "text/plain; version=0.0.4; charset=utf-8", body());
-  if (method == "HEAD") text.erase(text.find("\r\n\r\n") + 4);
-  return text;
+CLUSTER_DECL std::string render(http_reply const& r, bool head_only) {
+  namespace http = boost::beast::http;
+  std::string_view const reason = http::obsolete_reason(http::int_to_status(r.status));
+  std::string out = text::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
+      r.status, reason, r.content_type, r.body.size(), r.headers);
+  if (!head_only) out += r.body;
+  return out;
 }
 
-/// One scrape: read the request head (bounded), answer, close. Owned by its pending operations.
+struct request_reader::parser {
+  boost::beast::http::request_parser<boost::beast::http::string_body> beast;
+};
+
+CLUSTER_DECL request_reader::request_reader() : parser_(std::make_unique<parser>()) {
+  parser_->beast.header_limit(static_cast<std::uint32_t>(max_head_bytes));
+  parser_->beast.body_limit(max_body_bytes);
+  parser_->beast.eager(true);
+}
+
+CLUSTER_DECL request_reader::~request_reader() = default;
+
+CLUSTER_DECL request_reader::status request_reader::feed(std::string_view bytes) {
+  namespace http = boost::beast::http;
+  if (last_ != status::more) return last_;
+  pending_.append(bytes);
+  auto& p = parser_->beast;
+  while (!p.is_done()) {
+    if (pending_.empty()) return status::more;
+    boost::beast::error_code ec;
+    std::size_t const used = p.put(boost::asio::buffer(pending_.data(), pending_.size()), ec);
+    pending_.erase(0, used);
+    if (ec == http::error::header_limit) return last_ = status::head_too_large;
+    if (ec == http::error::body_limit) return last_ = status::body_too_large;
+    if (ec && ec != http::error::need_more) return last_ = status::bad;
+    if (used == 0 && !p.is_done()) {
+      // Beast wants the whole head in one buffer: what is pending is the head so far.
+      if (pending_.size() > max_head_bytes) return last_ = status::head_too_large;
+      return status::more;
+    }
+  }
+  auto const& m = p.get();
+  std::string_view const target(m.target().data(), m.target().size());
+  request_.method.assign(m.method_string().data(), m.method_string().size());
+  request_.path = std::string(target.substr(0, target.find('?')));
+  auto const authorization = m[http::field::authorization];
+  request_.authorization.assign(authorization.data(), authorization.size());
+  request_.body = m.body();
+  pending_.clear();
+  return last_ = status::done;
+}
+
+CLUSTER_DECL request_reader::status request_reader::end_of_input() {
+  if (last_ == status::more) last_ = status::bad;
+  return last_;
+}
+
+CLUSTER_DECL bool metrics_route(http_request const& r, std::function<std::string()> const& body,
+                                http_reply& out) {
+  if (r.path != "/metrics") return false;
+  if (r.method != "GET" && r.method != "HEAD") {
+    out = {405, "text/plain; charset=utf-8", "GET /metrics\n", "Allow: GET, HEAD\r\n"};
+    return true;
+  }
+  out = {200, "text/plain; version=0.0.4; charset=utf-8", body()};
+  return true;
+}
+
+/// The answer to a request the reader refused.
+inline http_reply refusal(request_reader::status s) {
+  using status = request_reader::status;
+  if (s == status::head_too_large)
+    return {431, "text/plain; charset=utf-8", "request head too large\n"};
+  if (s == status::body_too_large) return {413, "text/plain; charset=utf-8", "body too large\n"};
+  return {400, "text/plain; charset=utf-8", "bad request\n"};
+}
+
+inline http_reply not_found() {
+  return {404, "text/plain; charset=utf-8", "not found; try /metrics\n"};
+}
+
+CLUSTER_DECL std::string answer_to(std::string_view bytes,
+                                   std::function<std::string()> const& body) {
+  request_reader reader;
+  auto s = reader.feed(bytes);
+  if (s == request_reader::status::more) s = reader.end_of_input();
+  if (s != request_reader::status::done) return render(refusal(s), false);
+  http_reply out;
+  if (!metrics_route(reader.request(), body, out)) out = not_found();
+  return render(out, reader.request().method == "HEAD");
+}
+
+/// One request: read it (bounded in size and time), answer, close. Owned by its pending
+/// operations.
 class scrape : public std::enable_shared_from_this<scrape> {
  public:
   scrape(stream sock, std::shared_ptr<state> st, body_source body)
@@ -127,14 +201,18 @@ class scrape : public std::enable_shared_from_this<scrape> {
     // Asio's accept() does not set close-on-exec: a master restart must not hand this on.
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     state_->connection_fds.push_back(fd);
-    timer_.expires_after(scrape_time_limit);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->finish();
-    });
+    arm();
     read();
   }
 
  private:
+  void arm() {
+    timer_.expires_after(scrape_time_limit);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->finish();
+    });
+  }
+
   void read() {
     sock_.async_read_some(boost::asio::buffer(chunk_),
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
@@ -143,26 +221,51 @@ class scrape : public std::enable_shared_from_this<scrape> {
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
-    if (ec) {
-      finish();
-      return;
-    }
+    if (done_) return;
     if (answered_) {  // draining what the client still sends, until it closes
-      read();
-      return;
+      if (ec) return finish();
+      return read();
     }
-    head_.append(chunk_.data(), n);
-    if (head_.find("\r\n\r\n") != std::string::npos || head_.size() >= max_request_bytes) {
-      answer();
-    } else {
-      read();
-    }
+    using status = request_reader::status;
+    status const s = ec ? reader_.end_of_input() : reader_.feed(std::string_view(chunk_.data(), n));
+    if (s == status::more) return read();
+    if (s != status::done) return answer(refusal(s));
+    route(reader_.request());
   }
 
-  void answer() {
+  void route(http_request const& r) {
+    http_reply out;
+    if (metrics_route(r, *body_, out)) return answer(out);
+    if (state_->routes) {
+      http_request with_peer = r;
+      with_peer.peer = peer();
+      // The route may answer later (a command that waits for its outcome): no time limit then.
+      timer_.cancel();
+      waiting_ = true;
+      // The answer keeps the connection: nothing else is pending on it while a route waits.
+      responder const respond = [self = shared_from_this()](http_reply const& reply) {
+        self->answer(reply);
+      };
+      if (state_->routes(with_peer, respond)) return;
+      waiting_ = false;
+      arm();
+    }
+    answer(not_found());
+  }
+
+  [[nodiscard]] std::string peer() {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getpeername(sock_.native_handle(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      return "?";
+    return os::address_text(reinterpret_cast<sockaddr const*>(&addr), len);
+  }
+
+  void answer(http_reply const& reply) {
+    if (done_ || answered_) return;
     answered_ = true;
-    out_ = http_answer(head_, *body_);
-    head_.clear();
+    if (waiting_) arm();
+    out_ = render(reply, reader_.request().method == "HEAD");
     boost::asio::async_write(
         sock_, boost::asio::buffer(out_),
         [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
@@ -194,8 +297,9 @@ class scrape : public std::enable_shared_from_this<scrape> {
   std::shared_ptr<state> state_;
   body_source body_;
   std::array<char, 2048> chunk_{};
-  std::string head_;
+  request_reader reader_;
   std::string out_;
+  bool waiting_ = false;  ///< a route answers later
   bool answered_ = false;
   bool done_ = false;
 };
