@@ -8,6 +8,7 @@
 #include <cluster/linkage.hpp>
 #include <cluster/plugin.hpp>
 #include <cluster/plugins/pidfiles.hpp>
+#include <cluster/plugins/stats/http.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -181,17 +182,30 @@ class cli_base : public detail::control::endpoint {
   /// `pids` (names or numeric ids; empty: nobody besides root and the master's user).
   std::string group_;
   std::string read_only_group_;
+  /// The file holding the HTTP endpoint's token; empty: no command over HTTP.
+  std::string token_file_;
 
-  /// Opens the control socket (a restarted master takes it over once its workers accept).
-  /// Throws `startup_error` when another master answers on it or it cannot be created.
+  /// Opens the control socket (a restarted master takes it over once its workers accept), and
+  /// reads the HTTP token (`http`: the stats plugin's endpoint serves this plugin's routes).
+  /// Throws `startup_error` when another master answers on the socket or it cannot be created,
+  /// or when the token cannot be used.
   CLUSTER_DECL void start(master_api& master, std::filesystem::path const& pid_directory,
-                          std::vector<detail::control::user_command> commands);
+                          std::vector<detail::control::user_command> commands, bool http);
+
+  /// The routes this plugin adds to the stats plugin's HTTP endpoint: `GET /status`, and each
+  /// command as `POST /NAME` with the token.
+  [[nodiscard]] CLUSTER_DECL detail::statistics::http_routes http_routes(master_api& master);
 
  private:
   CLUSTER_DECL void open(master_api& master, bool take_over);
 
+  /// Answers one request of the HTTP endpoint; false when its path is not this plugin's.
+  CLUSTER_DECL bool serve_http(master_api& master, detail::statistics::http_request const& r,
+                               detail::statistics::responder const& respond);
+
   std::filesystem::path path_;  ///< the socket, absolute, once started
   bool deferred_ = false;       ///< restarted: the predecessor still answers on `path_`
+  std::string token_;           ///< the HTTP token, read at start
 };
 
 /// Makes the program its own control tool: `./server status`, `./server shutdown`, and the other
@@ -213,7 +227,9 @@ class cli_base : public detail::control::endpoint {
 /// workers accept (non-zero, with the reason, if the old master had to keep serving).
 /// `--no-wait` returns as soon as the master has accepted the command; `--json` prints one JSON
 /// document on stdout and everything else on stderr. When no master answers, `status` reads the
-/// pid files instead, says so, and tells stale files from live processes. See docs/plugins/cli.md.
+/// pid files instead, says so, and tells stale files from live processes. With the stats plugin's
+/// `metrics` endpoint, the master also answers `GET /status` there, and, given a token
+/// (`http_token_file`), runs commands sent as `POST /NAME`. See docs/plugins/cli.md.
 ///
 /// Requires `pidfiles`, used before it. Example:
 /// `.use(cluster::pidfiles{}).use(cluster::cli{})`
@@ -246,6 +262,17 @@ class basic_cli : public cli_base {
   [[nodiscard]] basic_cli read_only_group(std::string_view name) const {
     basic_cli out = *this;
     out.read_only_group_ = name;
+    return out;
+  }
+
+  /// This plugin, letting HTTP clients that send the token in `path` run commands on the stats
+  /// plugin's endpoint (`.metrics`): `POST /restart` with `Authorization: Bearer TOKEN`, and so
+  /// on. `GET /status` needs no token. The file must be readable by its owner only and hold
+  /// one word of 16 characters or more; it is read when the master starts. Without the stats
+  /// plugin and its `metrics` address, the master refuses to start.
+  [[nodiscard]] basic_cli http_token_file(std::string path) const {
+    basic_cli out = *this;
+    out.token_file_ = std::move(path);
     return out;
   }
 
@@ -296,9 +323,13 @@ class basic_cli : public cli_base {
   template <class Master>
   void on(events::start const& /*event*/, Master& master) {
     auto commands = table();
-    if constexpr (Master::template uses<stats>)
-      commands.push_back(master.template plugin<stats>().control_command());
-    start(master, master.template plugin<pidfiles>().directory(), std::move(commands));
+    bool http = false;
+    if constexpr (Master::template uses<stats>) {
+      auto& s = master.template plugin<stats>();
+      commands.push_back(s.control_command());
+      http = s.add_routes(http_routes(master));
+    }
+    start(master, master.template plugin<pidfiles>().directory(), std::move(commands), http);
   }
 
   /// The program's own commands, type-erased for the socket and the client.

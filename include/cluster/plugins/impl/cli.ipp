@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -455,6 +457,19 @@ class server : public std::enable_shared_from_this<server> {
 
   /// True while a `restart` command waits for its outcome.
   [[nodiscard]] bool restart_waited() const noexcept { return !restart_waiters_.empty(); }
+
+  /// Serves `fd` (one end of a socket pair) as a control connection with full access, `who` in
+  /// the log: how the HTTP endpoint runs a command whose token it checked. False when busy.
+  bool adopt(os::unique_fd fd, std::string who) {
+    if (stopped_ || sessions_.size() >= max_sessions) return false;
+    int const raw = fd.release();
+    master_->keep_from_workers(raw);
+    auto s = std::make_shared<session>(master_->io(), raw, std::move(who), access::full);
+    sessions_.insert(s);
+    arm(s, io_limit);
+    read(s);
+    return true;
+  }
 
  private:
   void accept() {
@@ -902,6 +917,149 @@ class server : public std::enable_shared_from_this<server> {
   std::set<session_ptr> restart_waiters_;
   bool restart_begun_ = false;
   bool stopped_ = false;
+};
+
+//=== commands over HTTP ===//
+
+/// True when `given` is `Bearer TOKEN` with the token `token`, compared in a time that depends on
+/// the token's length only (not on how much of it a guess gets right).
+inline bool token_matches(std::string_view given, std::string_view token) {
+  constexpr std::string_view scheme = "bearer ";
+  if (token.empty() || given.size() < scheme.size()) return false;
+  bool scheme_ok = true;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    char c = given[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    scheme_ok = scheme_ok && c == scheme[i];
+  }
+  std::string_view const secret = given.substr(scheme.size());
+  unsigned diff = secret.size() == token.size() ? 0U : 1U;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    auto const a = static_cast<unsigned char>(i < secret.size() ? secret[i] : 0);
+    diff |= static_cast<unsigned>(a ^ static_cast<unsigned char>(token[i]));
+  }
+  return scheme_ok && diff == 0;
+}
+
+/// The token in `path`: one word of 16 characters or more, in a regular file only its owner may
+/// read. Throws `startup_error` with the reason.
+inline std::string read_token(std::string const& path) {
+  auto const fail = [&](std::string const& why) -> std::string {
+    throw startup_error("cluster: cli: the HTTP token file " + path + " " + why);
+  };
+  os::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) return fail(std::string("cannot be read: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return fail("is not a regular file");
+  if ((st.st_mode & 077U) != 0) {
+    std::array<char, 8> mode{};
+    auto const end =
+        std::to_chars(mode.data(), mode.data() + mode.size(), st.st_mode & 0777U, 8).ptr;
+    return fail("may be read by other users (mode " + std::string(mode.data(), end) +
+                "); chmod 600 it");
+  }
+  std::string text(4097, '\0');
+  ssize_t const n = ::read(fd.get(), text.data(), text.size());
+  if (n < 0) return fail(std::string("cannot be read: ") + std::strerror(errno));
+  text.resize(static_cast<std::size_t>(n));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.size() > 4096) return fail("is too long (4096 bytes at most)");
+  for (char const c : text) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
+      return fail("holds more than one word; write the token alone on one line");
+  }
+  if (text.size() < 16) {
+    return fail(
+        text::format("holds a token of {} characters; use 16 or more (for example: "
+                     "head -c 32 /dev/urandom | base64 > FILE)",
+                     text.size()));
+  }
+  return text;
+}
+
+/// One command sent over HTTP: writes its request to the control server through a socket pair,
+/// reads the reply lines, and answers the HTTP client with one JSON document. Owned by its
+/// pending operations.
+class http_command : public std::enable_shared_from_this<http_command> {
+  using descriptor = boost::asio::posix::stream_descriptor;
+
+ public:
+  http_command(master_api& master, os::unique_fd fd, std::string name,
+               statistics::responder respond)
+      : master_(&master),
+        sock_(master.io(), fd.release()),
+        name_(std::move(name)),
+        respond_(std::move(respond)) {
+    master_->keep_from_workers(sock_.native_handle());
+  }
+
+  void start(std::string request) {
+    request_ = std::move(request);
+    boost::asio::async_write(
+        sock_, boost::asio::buffer(request_),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t /*n*/) {
+          if (ec) return self->end_of_reply();
+          self->read();
+        });
+  }
+
+ private:
+  void read() {
+    sock_.async_read_some(boost::asio::buffer(chunk_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                            if (ec) return self->end_of_reply();
+                            self->lines_.append(self->chunk_.data(), n);
+                            if (self->lines_.size() > max_reply) return self->end_of_reply();
+                            self->take_lines();
+                          });
+  }
+
+  void take_lines() {
+    std::size_t nl = 0;
+    while ((nl = lines_.find('\n')) != std::string::npos) {
+      auto const r = parse_reply(std::string_view(lines_).substr(0, nl));
+      lines_.erase(0, nl + 1);
+      if (!r) return end_of_reply();
+      if (r->kind == reply_kind::progress) {
+        progress_.push_back(r->text);
+        // The master ends with these two: answer while it can.
+        if (name_ == "shutdown" || name_ == "stop") return finish(202, true, r->text);
+        continue;
+      }
+      return finish(r->kind == reply_kind::ok ? 200 : 409, r->kind == reply_kind::ok, r->text);
+    }
+    read();
+  }
+
+  void end_of_reply() {
+    if (name_ == "shutdown" || name_ == "stop") return finish(202, true, "the master exits");
+    finish(502, false, "the master ended the command without an outcome");
+  }
+
+  void finish(unsigned status, bool ok, std::string const& text) {
+    if (done_) return;
+    done_ = true;
+    std::string body =
+        "{\"command\":" + json_string(name_) + ",\"ok\":" + std::string(ok ? "true" : "false") +
+        (ok ? ",\"message\":" : ",\"error\":") + json_string(text) + ",\"progress\":[";
+    for (std::size_t i = 0; i < progress_.size(); ++i)
+      body += (i == 0 ? "" : ",") + json_string(progress_[i]);
+    body += "]}\n";
+    respond_({status, "application/json", std::move(body)});
+    master_->release_to_workers(sock_.native_handle());
+    boost::system::error_code ignored;
+    sock_.close(ignored);
+  }
+
+  master_api* master_;
+  descriptor sock_;
+  std::string name_;
+  statistics::responder respond_;
+  std::string request_;
+  std::array<char, 4096> chunk_{};
+  std::string lines_;
+  std::vector<std::string> progress_;
+  bool done_ = false;
 };
 
 //=== the client ===//
@@ -1405,9 +1563,17 @@ CLUSTER_DECL std::optional<int> cli_base::run_command(
 }
 
 CLUSTER_DECL void cli_base::start(master_api& master, std::filesystem::path const& pid_directory,
-                                  std::vector<detail::control::user_command> commands) {
+                                  std::vector<detail::control::user_command> commands, bool http) {
   started_ = std::chrono::steady_clock::now();
   commands_ = std::move(commands);
+  if (!token_file_.empty()) {
+    if (!http) {
+      throw startup_error(
+          "cluster: cli: http_token_file() needs an HTTP endpoint: use the stats plugin with a "
+          "metrics address, e.g. .use(cluster::stats{.metrics = \"127.0.0.1:9100\"})");
+    }
+    token_ = detail::control::read_token(token_file_);
+  }
   path_ = std::filesystem::absolute(socket_of(master.settings().socket_path, pid_directory));
   if (master.restarted()) {
     // The predecessor still answers there; this master takes the socket over once it serves.
@@ -1428,6 +1594,82 @@ CLUSTER_DECL void cli_base::open(master_api& master, bool take_over) {
                                   path_.string(), started_, commands_, policy);
   server->start();
   server_ = server;
+}
+
+CLUSTER_DECL detail::statistics::http_routes cli_base::http_routes(master_api& master) {
+  return [this, &master](detail::statistics::http_request const& r,
+                         detail::statistics::responder const& respond) {
+    return serve_http(master, r, respond);
+  };
+}
+
+CLUSTER_DECL bool cli_base::serve_http(master_api& master,
+                                       detail::statistics::http_request const& r,
+                                       detail::statistics::responder const& respond) {
+  namespace c = detail::control;
+  using detail::statistics::http_reply;
+  auto const refuse = [&](unsigned status, std::string const& name, std::string const& why,
+                          std::string headers = {}) {
+    respond(http_reply{status, "application/json",
+                       "{\"command\":" + c::json_string(name) +
+                           ",\"ok\":false,\"error\":" + c::json_string(why) + ",\"progress\":[]}\n",
+                       std::move(headers)});
+    return true;
+  };
+  if (r.path == "/status") {
+    if (r.method != "GET" && r.method != "HEAD")
+      return refuse(405, "status", "GET /status", "Allow: GET, HEAD\r\n");
+    respond(http_reply{200, "application/json", c::status_json(master, started_) + "\n"});
+    return true;
+  }
+  if (r.path.size() < 2 || r.path[0] != '/') return false;
+  std::string const name = r.path.substr(1);
+  auto const command = c::find_command(name, commands_);
+  if (!command || name == "console") return false;
+  if (r.method != "POST")
+    return refuse(405, name, "POST /" + name + ", with the token", "Allow: POST\r\n");
+  if (token_.empty()) {
+    return refuse(403, name,
+                  "commands over HTTP are off: the cli plugin has no token (http_token_file)");
+  }
+  if (!c::token_matches(r.authorization, token_)) {
+    std::fprintf(stderr, "cluster: control: refused %s (http %s): no valid token\n", name.c_str(),
+                 r.peer.c_str());
+    std::fflush(stderr);
+    return refuse(401, name, "send the token: Authorization: Bearer TOKEN",
+                  "WWW-Authenticate: Bearer\r\n");
+  }
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < r.body.size();) {
+    auto const blank = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; };
+    while (i < r.body.size() && blank(r.body[i])) ++i;
+    std::size_t const start = i;
+    while (i < r.body.size() && !blank(r.body[i])) ++i;
+    if (i > start) words.emplace_back(r.body.substr(start, i - start));
+  }
+  if (words.size() < command->least || words.size() > command->count) {
+    return refuse(400, name,
+                  text::format("{} takes {} (the request's body, separated by blanks)", name,
+                               command->arguments.empty() ? std::string("no argument")
+                                                          : std::string(command->arguments)));
+  }
+  std::string request = c::format_request(name, words);
+  if (request.size() > c::max_request) return refuse(400, name, "the arguments are too long");
+  auto server = server_.lock();
+  if (!server) {
+    return refuse(503, name,
+                  "the control plane is not open yet (a restarted master opens it once its "
+                  "workers accept)");
+  }
+  std::array<int, 2> pair{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair.data()) != 0)
+    return refuse(503, name, std::string("cannot run the command: ") + std::strerror(errno));
+  os::unique_fd ours(pair[0]);
+  if (!server->adopt(os::unique_fd(pair[1]), "http " + r.peer))
+    return refuse(503, name, "busy: too many control clients");
+  std::make_shared<c::http_command>(master, std::move(ours), name, respond)
+      ->start(std::move(request));
+  return true;
 }
 
 CLUSTER_DECL void cli_base::on(events::ready const& /*event*/, master_api& master) {
