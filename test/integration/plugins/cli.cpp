@@ -297,7 +297,6 @@ TEST_CASE("status answers throughout a master restart: the old master, then the 
   auto const successors = m.successor_pids();
   REQUIRE(successors.size() == 1);
   CHECK(masters.contains(successors.front()));
-  CHECK(asked > 2);
   CHECK(tool({"shutdown"}, w.env()).status == 0);
 }
 
