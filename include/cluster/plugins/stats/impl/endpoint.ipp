@@ -15,10 +15,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/optional/optional.hpp>
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -104,15 +104,51 @@ CLUSTER_DECL std::string render(http_reply const& r, bool head_only) {
   return out;
 }
 
-struct request_reader::parser {
-  boost::beast::http::request_parser<boost::beast::http::string_body> beast;
+/// Beast's parser, keeping only what the routes read: no header container, no message.
+struct request_reader::parser final : boost::beast::http::basic_parser<true> {
+  using error_code = boost::beast::error_code;
+  using string_view = boost::beast::string_view;
+  using field = boost::beast::http::field;
+
+  parser() {
+    header_limit(static_cast<std::uint32_t>(max_head_bytes));
+    body_limit(max_body_bytes);
+    eager(true);
+  }
+
+  http_request request;
+
+ private:
+  void on_request_impl(boost::beast::http::verb /*v*/, string_view method, string_view target,
+                       int /*version*/, error_code& /*ec*/) override {
+    request.method.assign(method.data(), method.size());
+    std::string_view const t(target.data(), target.size());
+    request.path = std::string(t.substr(0, t.find('?')));
+  }
+  void on_response_impl(int /*code*/, string_view /*reason*/, int /*version*/,
+                        error_code& /*ec*/) override {}
+  void on_field_impl(field name, string_view /*name*/, string_view value,
+                     error_code& /*ec*/) override {
+    if (name == field::authorization) request.authorization.assign(value.data(), value.size());
+  }
+  void on_header_impl(error_code& /*ec*/) override {}
+  void on_body_init_impl(boost::optional<std::uint64_t> const& /*length*/,
+                         error_code& /*ec*/) override {}
+  std::size_t on_body_impl(string_view body, error_code& /*ec*/) override {
+    request.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t /*size*/, string_view /*extensions*/,
+                            error_code& /*ec*/) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t /*remain*/, string_view body,
+                                 error_code& /*ec*/) override {
+    request.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(error_code& /*ec*/) override {}
 };
 
-CLUSTER_DECL request_reader::request_reader() : parser_(std::make_unique<parser>()) {
-  parser_->beast.header_limit(static_cast<std::uint32_t>(max_head_bytes));
-  parser_->beast.body_limit(max_body_bytes);
-  parser_->beast.eager(true);
-}
+CLUSTER_DECL request_reader::request_reader() : parser_(std::make_unique<parser>()) {}
 
 CLUSTER_DECL request_reader::~request_reader() = default;
 
@@ -120,7 +156,7 @@ CLUSTER_DECL request_reader::status request_reader::feed(std::string_view bytes)
   namespace http = boost::beast::http;
   if (last_ != status::more) return last_;
   pending_.append(bytes);
-  auto& p = parser_->beast;
+  auto& p = *parser_;
   while (!p.is_done()) {
     if (pending_.empty()) return status::more;
     boost::beast::error_code ec;
@@ -135,13 +171,7 @@ CLUSTER_DECL request_reader::status request_reader::feed(std::string_view bytes)
       return status::more;
     }
   }
-  auto const& m = p.get();
-  std::string_view const target(m.target().data(), m.target().size());
-  request_.method.assign(m.method_string().data(), m.method_string().size());
-  request_.path = std::string(target.substr(0, target.find('?')));
-  auto const authorization = m[http::field::authorization];
-  request_.authorization.assign(authorization.data(), authorization.size());
-  request_.body = m.body();
+  request_ = std::move(p.request);
   pending_.clear();
   return last_ = status::done;
 }
