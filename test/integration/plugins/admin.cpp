@@ -118,6 +118,16 @@ TEST_CASE("GET /status is the status document; commands run only with the token"
   CHECK(worker_pids(cli.out) == worker_pids(document));
   CHECK(code_of(http(port, "GET", "/metrics")) == 200);
   CHECK(code_of(http(port, "POST", "/status")) == 405);
+  {
+    // A command starts nothing of the server: configured with the metrics address the master
+    // holds, it would fail to bind it if it tried.
+    auto env = w.env();
+    env["STATS_METRICS"] = "127.0.0.1:" + std::to_string(port);
+    auto const again = run_tool(CLUSTER_PLUGIN_SERVER, {"status"}, env);
+    CHECK(again.status == 0);
+    CHECK(again.out.starts_with("master "));
+    CHECK(again.err.find("metrics") == std::string::npos);
+  }
 
   SECTION("a command without the token, or with a wrong one, is refused and logged") {
     auto const none = http(port, "POST", "/spawn", "1");

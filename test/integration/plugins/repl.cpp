@@ -322,6 +322,19 @@ TEST_CASE("a TCP console elsewhere than loopback, or on a name, refuses to start
   }
 }
 
+TEST_CASE("allow_remote() lets a TCP console listen beyond loopback, as the program says") {
+  // 0.0.0.0 is every address of the machine, loopback among them: the test reaches it there.
+  workdir w;
+  master_process m(repl_server(), w.env("tcp-remote:0.0.0.0"));
+  started(m);
+  std::string const port = m.capture(R"(cluster: repl: console on 0\.0\.0\.0:(\d+))");
+  REQUIRE(!port.empty());
+  console_client c(connect_tcp("127.0.0.1", std::stoi(port)));
+  REQUIRE(c.connected());
+  CHECK(c.until_prompt().starts_with("cluster console: master " + std::to_string(m.pid())));
+  CHECK(c.ask("greet(remote)") == "hello remote\n");
+}
+
 TEST_CASE("./server console is the same console on the control socket") {
   workdir w;
   master_process m(repl_server(), w.env());
