@@ -270,9 +270,9 @@ class basic_cli : public cli_base {
   /// on. `GET /status` needs no token. The file must be readable by its owner only and hold
   /// one word of 16 characters or more; it is read when the master starts. Without the stats
   /// plugin and its `metrics` address, the master refuses to start.
-  [[nodiscard]] basic_cli http_token_file(std::string path) const {
+  [[nodiscard]] basic_cli http_token_file(std::string_view path) const {
     basic_cli out = *this;
-    out.token_file_ = std::move(path);
+    out.token_file_ = path;
     return out;
   }
 

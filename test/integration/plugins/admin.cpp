@@ -77,12 +77,6 @@ std::string body_of(std::string const& response) {
   return at == std::string::npos ? std::string{} : response.substr(at + 4);
 }
 
-/// The port from `cluster: metrics on 127.0.0.1:PORT`, or 0.
-int metrics_port(master_process& m, std::size_t from = 0) {
-  std::string const p = m.capture(R"(^cluster: metrics on 127\.0\.0\.1:(\d+)$)", 10s, from);
-  return p.empty() ? 0 : std::stoi(p);
-}
-
 /// The pids of the workers a status document lists, or of those in `state` only.
 std::set<int> worker_pids(std::string const& json, std::string const& state = "[a-z]+") {
   std::set<int> out;
@@ -92,18 +86,13 @@ std::set<int> worker_pids(std::string const& json, std::string const& state = "[
   return out;
 }
 
-void started(master_process& m, unsigned workers = 2) {
-  for (unsigned id = 0; id < workers; ++id)
-    REQUIRE(m.wait_line("worker_connected id=" + std::to_string(id)) >= 0);
-}
-
 }  // namespace
 
 TEST_CASE("GET /status is the status document; commands run only with the token") {
   workdir w;
   master_process m(admin_server(), w.env());
-  started(m);
-  int const port = metrics_port(m);
+  REQUIRE(m.workers_connected(2));
+  int const port = m.metrics_port();
   REQUIRE(port > 0);
 
   auto const status = http(port, "GET", "/status");
@@ -206,8 +195,8 @@ TEST_CASE("GET /status is the status document; commands run only with the token"
 TEST_CASE("restart over HTTP answers once the new master serves, on the same address") {
   workdir w;
   master_process m(admin_server(), w.env());
-  started(m);
-  int const port = metrics_port(m);
+  REQUIRE(m.workers_connected(2));
+  int const port = m.metrics_port();
   REQUIRE(port > 0);
   auto const restarted = http(port, "POST", "/restart", "", bearer(), 60s);
   CHECK(code_of(restarted) == 200);
@@ -217,7 +206,7 @@ TEST_CASE("restart over HTTP answers once the new master serves, on the same add
   int const line = m.wait_line(R"(^cluster: metrics on 127\.0\.0\.1:\d+$)", 20s,
                                static_cast<std::size_t>(m.wait_line("cluster: metrics on")) + 1);
   REQUIRE(line > 0);
-  int const next = metrics_port(m, static_cast<std::size_t>(line));
+  int const next = m.metrics_port(static_cast<std::size_t>(line));
   REQUIRE(next > 0);
   std::string document;
   auto const until = std::chrono::steady_clock::now() + 20s;
@@ -243,8 +232,8 @@ TEST_CASE("without a token, commands over HTTP are off; a bad token file stops t
   SECTION("no token: status answers, commands are refused") {
     workdir w;
     master_process m(admin_server(), w.env(false));
-    started(m);
-    int const port = metrics_port(m);
+    REQUIRE(m.workers_connected(2));
+    int const port = m.metrics_port();
     REQUIRE(port > 0);
     CHECK(code_of(http(port, "GET", "/status")) == 200);
     auto const off = http(port, "POST", "/spawn", "1", bearer());

@@ -97,17 +97,12 @@ std::size_t workers_in(std::string const& json) {
   return n;
 }
 
-void started(master_process& m, unsigned workers = 2) {
-  for (unsigned id = 0; id < workers; ++id)
-    REQUIRE(m.wait_line("worker_connected id=" + std::to_string(id)) >= 0);
-}
-
 }  // namespace
 
 TEST_CASE("status tells the master and every worker, for a person and as JSON") {
   workdir w;
   master_process m(cli_server(), w.env("2"));
-  started(m);
+  REQUIRE(m.workers_connected(2));
   auto const human = tool({"status"}, w.env());
   CHECK(human.status == 0);
   CHECK(human.out.find("master     pid " + std::to_string(m.pid())) != std::string::npos);
@@ -159,7 +154,7 @@ TEST_CASE("status tells the master and every worker, for a person and as JSON") 
 TEST_CASE("spawn adds and removes workers; restart-workers waits until every one is replaced") {
   workdir w;
   master_process m(cli_server(), w.env("2"));
-  started(m);
+  REQUIRE(m.workers_connected(2));
   auto const add = tool({"spawn", "1"}, w.env());
   CHECK(add.status == 0);
   REQUIRE(m.wait_line("worker_connected id=2") >= 0);
@@ -187,7 +182,7 @@ TEST_CASE("spawn adds and removes workers; restart-workers waits until every one
 TEST_CASE("kill signals one worker, which is replaced and counted as killed, not crashed") {
   workdir w;
   master_process m(cli_server(), w.env("2"));
-  started(m);
+  REQUIRE(m.workers_connected(2));
   int const first = m.worker_pid(1);
   auto const term = tool({"--json", "kill", "1"}, w.env());
   CHECK(term.status == 0);
@@ -223,7 +218,7 @@ TEST_CASE("kill signals one worker, which is replaced and counted as killed, not
 TEST_CASE("restart-workers returns non-zero when a new worker cannot start") {
   workdir w;
   master_process m(cli_server(), w.env("2"));
-  started(m);
+  REQUIRE(m.workers_connected(2));
   std::ofstream(w.dir.path() / "broken") << "";
   auto const roll = tool({"restart-workers"}, w.env());
   CHECK(roll.status == 1);
@@ -237,7 +232,7 @@ TEST_CASE("shutdown and stop return once the master has exited") {
   workdir w;
   {
     master_process m(cli_server(), w.env("2"));
-    started(m);
+    REQUIRE(m.workers_connected(2));
     auto const done = tool({"shutdown"}, w.env());
     CHECK(done.status == 0);
     CHECK(done.err.find("shutting down gracefully") != std::string::npos);
@@ -248,7 +243,7 @@ TEST_CASE("shutdown and stop return once the master has exited") {
   }
   {
     master_process m(cli_server(), w.env("2"));
-    started(m);
+    REQUIRE(m.workers_connected(2));
     auto const done = tool({"--json", "stop"}, w.env());
     CHECK(done.status == 0);
     CHECK(done.out == "{\"command\":\"stop\",\"ok\":true,\"message\":\"the master has exited\"}\n");
@@ -257,7 +252,7 @@ TEST_CASE("shutdown and stop return once the master has exited") {
   {
     // --no-wait: back as soon as the master accepted the command.
     master_process m(cli_server(), w.env("2"));
-    started(m);
+    REQUIRE(m.workers_connected(2));
     CHECK(tool({"--no-wait", "shutdown"}, w.env()).status == 0);
     CHECK(m.wait(10s) == std::optional<int>{0});
   }
@@ -266,7 +261,7 @@ TEST_CASE("shutdown and stop return once the master has exited") {
 TEST_CASE("status answers throughout a master restart: the old master, then the new one") {
   workdir w;
   master_process m(cli_server(), w.env("2"));
-  started(m);
+  REQUIRE(m.workers_connected(2));
   // The restart is asked on a connection of its own, kept open for its answer.
   int const restart = connect_unix(w.socket);
   REQUIRE(restart >= 0);
@@ -303,7 +298,7 @@ TEST_CASE("status answers throughout a master restart: the old master, then the 
 TEST_CASE("restart returns once the new master serves, and fails when it cannot") {
   workdir w;
   master_process m(cli_server(), w.env("2"));
-  started(m);
+  REQUIRE(m.workers_connected(2));
   auto const done = tool({"restart"}, w.env());
   CHECK(done.status == 0);
   CHECK(done.err.find("starting a new master") != std::string::npos);
@@ -402,7 +397,7 @@ TEST_CASE("a stale socket is replaced; a second master on a live one refuses to 
     ::close(fd);
   }
   master_process m(cli_server(), w.env("1"));
-  started(m, 1);
+  REQUIRE(m.workers_connected(1));
   CHECK(m.count("replacing the stale control socket") == 1);
   CHECK(tool({"status"}, w.env()).status == 0);
 
@@ -420,7 +415,7 @@ TEST_CASE("a stale socket is replaced; a second master on a live one refuses to 
 TEST_CASE("the master refuses other users, and survives clients that misbehave") {
   workdir w;
   master_process m(cli_server(), w.env("1"));
-  started(m, 1);
+  REQUIRE(m.workers_connected(1));
 
   // Another protocol version: one clear line.
   auto const v1 = ask(w.socket, "cluster-control 1 status\n");
@@ -482,7 +477,7 @@ TEST_CASE("the master refuses other users, and survives clients that misbehave")
 TEST_CASE("commands of the program's own run in the master, with typed arguments") {
   workdir w;
   master_process m(cli_server(), w.env("1"));
-  started(m, 1);
+  REQUIRE(m.workers_connected(1));
   auto const greet = tool({"greet", "bob", "2"}, w.env());
   CHECK(greet.status == 0);
   CHECK(greet.out == "hello bob hello bob\n");  // its answer is its output
@@ -572,7 +567,7 @@ TEST_CASE("groups: one may run every command, another only status; the others ar
   env["CLUSTER_TEST_GROUP"] = "users";
   env["CLUSTER_TEST_READ_GROUP"] = "65534";
   master_process m(cli_server(), env);
-  started(m, 1);
+  REQUIRE(m.workers_connected(1));
   struct stat st {};
   REQUIRE(::stat(w.socket.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0666);
@@ -592,7 +587,7 @@ TEST_CASE("groups: one may run every command, another only status; the others ar
   auto only = w.env("1");
   only["CLUSTER_TEST_GROUP"] = "users";
   master_process second(cli_server(), only);
-  started(second, 1);
+  REQUIRE(second.workers_connected(1));
   REQUIRE(::stat(w.socket.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0660);
   CHECK(st.st_gid == 100);

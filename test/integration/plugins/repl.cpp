@@ -140,11 +140,6 @@ int connect_tcp(std::string const& host, int port) {
   return fd;
 }
 
-void started(master_process& m, unsigned workers = 2) {
-  for (unsigned id = 0; id < workers; ++id)
-    REQUIRE(m.wait_line("worker_connected id=" + std::to_string(id)) >= 0);
-}
-
 /// Runs the server program as a control tool with `args`, `input` on its stdin.
 tool_outcome run_tool(std::vector<std::string> const& args,
                       std::map<std::string, std::string> const& env, std::string const& input) {
@@ -156,7 +151,7 @@ tool_outcome run_tool(std::vector<std::string> const& args,
 TEST_CASE("the console on a unix socket runs the commands and the program's own") {
   workdir w;
   master_process m(repl_server(), w.env());
-  started(m);
+  REQUIRE(m.workers_connected(2));
   REQUIRE(m.wait_line("cluster: repl: console on unix:" + w.console.string()) >= 0);
   struct stat st {};
   REQUIRE(::stat(w.console.c_str(), &st) == 0);
@@ -209,7 +204,7 @@ TEST_CASE("the console on a unix socket runs the commands and the program's own"
 TEST_CASE("pipelined lines are answered in order, those before end-of-file too") {
   workdir w;
   master_process m(repl_server(), w.env());
-  started(m);
+  REQUIRE(m.workers_connected(2));
   REQUIRE(m.wait_line("cluster: repl: console on unix:") >= 0);
   console_client c(connect_unix(w.console));
   REQUIRE(c.connected());
@@ -227,7 +222,7 @@ TEST_CASE("pipelined lines are answered in order, those before end-of-file too")
 TEST_CASE("a line too long closes the console with one error line; the master serves on") {
   workdir w;
   master_process m(repl_server(), w.env());
-  started(m);
+  REQUIRE(m.workers_connected(2));
   REQUIRE(m.wait_line("cluster: repl: console on unix:") >= 0);
   {
     console_client c(connect_unix(w.console));
@@ -245,7 +240,7 @@ TEST_CASE("a line too long closes the console with one error line; the master se
 TEST_CASE("the unix console is the master's user's alone") {
   workdir w;
   master_process m(repl_server(), w.env());
-  started(m);
+  REQUIRE(m.workers_connected(2));
   REQUIRE(m.wait_line("cluster: repl: console on unix:") >= 0);
   if (::geteuid() != 0) return;  // switching users needs root
   // As nobody: the socket's mode (0600) keeps it out before the master even sees it.
@@ -289,7 +284,7 @@ TEST_CASE("a TCP console listens on loopback, IPv4 or IPv6") {
   for (std::string const& host : hosts) {
     workdir w;
     master_process m(repl_server(), w.env("tcp:" + host));
-    started(m);
+    REQUIRE(m.workers_connected(2));
     std::string const port = m.capture(R"(cluster: repl: console on \[?[0-9a-f.:]+\]?:(\d+))");
     REQUIRE(!port.empty());
     console_client c(connect_tcp(host, std::stoi(port)));
@@ -326,7 +321,7 @@ TEST_CASE("allow_remote() lets a TCP console listen beyond loopback, as the prog
   // 0.0.0.0 is every address of the machine, loopback among them: the test reaches it there.
   workdir w;
   master_process m(repl_server(), w.env("tcp-remote:0.0.0.0"));
-  started(m);
+  REQUIRE(m.workers_connected(2));
   std::string const port = m.capture(R"(cluster: repl: console on 0\.0\.0\.0:(\d+))");
   REQUIRE(!port.empty());
   console_client c(connect_tcp("127.0.0.1", std::stoi(port)));
@@ -338,7 +333,7 @@ TEST_CASE("allow_remote() lets a TCP console listen beyond loopback, as the prog
 TEST_CASE("./server console is the same console on the control socket") {
   workdir w;
   master_process m(repl_server(), w.env());
-  started(m);
+  REQUIRE(m.workers_connected(2));
   auto const o = run_tool({"console"}, w.env(), "greet(tool)\npids\nquit\nstatus\n");
   CHECK(o.status == 0);
   CHECK(o.out.starts_with("cluster console: master " + std::to_string(m.pid())));
@@ -353,7 +348,7 @@ TEST_CASE("./server console is the same console on the control socket") {
 TEST_CASE("the console follows a master restart") {
   workdir w;
   master_process m(repl_server(), w.env());
-  started(m);
+  REQUIRE(m.workers_connected(2));
   int const first = m.wait_line("cluster: repl: console on unix:");
   REQUIRE(first >= 0);
   console_client before(connect_unix(w.console));
@@ -383,7 +378,7 @@ TEST_CASE("the console follows a master restart") {
 TEST_CASE("stats, from the stats plugin, in the console and from the control tool") {
   workdir w;
   master_process m(repl_server(), w.env());
-  started(m);
+  REQUIRE(m.workers_connected(2));
   int const port = m.port();
   REQUIRE(port > 0);
   for (int i = 0; i < 3; ++i) REQUIRE(!http_get(port, "/").empty());

@@ -29,12 +29,6 @@ master_process start_server(std::map<std::string, std::string> env) {
   return master_process(program{{CLUSTER_PLUGIN_SERVER}}, std::move(env));
 }
 
-/// The port from `cluster: metrics on 127.0.0.1:PORT`, or 0.
-int metrics_port(master_process& m, std::size_t from = 0) {
-  std::string const p = m.capture(R"(^cluster: metrics on 127\.0\.0\.1:(\d+)$)", 10s, from);
-  return p.empty() ? 0 : std::stoi(p);
-}
-
 /// The body of one scrape of `/metrics`, checked strictly; an empty check if it failed.
 prometheus_check scrape(int port) {
   std::string const response = http_get(port, "/metrics", 5s);
@@ -129,7 +123,7 @@ bool holds_socket(int pid, std::string const& inode) {
 TEST_CASE("stats counts the connections and requests of a known workload") {
   auto m = start_server({{"STATS_COUNT", "1"}});
   int const port = m.port();
-  int const mport = metrics_port(m);
+  int const mport = m.metrics_port();
   REQUIRE(port > 0);
   REQUIRE(mport > 0);
   auto check = scrape_until(mport, [](auto const& c) {
@@ -183,7 +177,7 @@ TEST_CASE("stats counts the connections and requests of a known workload") {
 
 TEST_CASE("stats counts a killed worker and shows its replacement with a fresh uptime") {
   auto m = start_server({});  // counting off: no counter families
-  int const mport = metrics_port(m);
+  int const mport = m.metrics_port();
   REQUIRE(mport > 0);
   // Worker 0 has been up for a while.
   auto check = scrape_until(mport, [](auto const& c) {
@@ -235,7 +229,7 @@ TEST_CASE("stats counts a killed worker and shows its replacement with a fresh u
 
 TEST_CASE("stats' metrics endpoint survives clients that send garbage or nothing") {
   auto m = start_server({{"STATS_COUNT", "1"}});
-  int const mport = metrics_port(m);
+  int const mport = m.metrics_port();
   REQUIRE(mport > 0);
   REQUIRE(scrape(mport).ok());
 
@@ -319,7 +313,7 @@ TEST_CASE("stats refuses a metrics address in use or malformed, before any worke
 TEST_CASE("stats carries its figures across a master restart and serves the same address") {
   int const mport = free_port();
   auto m = start_server({{"STATS_METRICS", "127.0.0.1:" + std::to_string(mport)}});
-  REQUIRE(metrics_port(m) == mport);
+  REQUIRE(m.metrics_port() == mport);
   auto check = scrape_until(mport, [](auto const& c) { return c.value("cluster_workers") == 2; });
   REQUIRE(check.ok());
   auto const start_time = check.value("cluster_start_time_seconds");
@@ -337,7 +331,7 @@ TEST_CASE("stats carries its figures across a master restart and serves the same
   REQUIRE(!successor.empty());
   REQUIRE(m.wait(20s) == 0);  // the old master has exited
   // The new master binds the same address once the old one released it.
-  REQUIRE(metrics_port(m, from) == mport);
+  REQUIRE(m.metrics_port(from) == mport);
   check = scrape_until(mport, [&](auto const& c) {
     return c.value("cluster_master_info", {{"pid", successor}, {"environment", "development"}}) ==
            1;

@@ -200,6 +200,22 @@ class master_process {
     return p.empty() ? 0 : std::stoi(p);
   }
 
+  /// The port from `cluster: metrics on 127.0.0.1:PORT` (the stats plugin's endpoint), in the
+  /// lines from `from` on; 0 if none comes.
+  int metrics_port(std::size_t from = 0) {
+    std::string const p =
+        capture(R"(^cluster: metrics on 127\.0\.0\.1:(\d+)$)", std::chrono::seconds(10), from);
+    return p.empty() ? 0 : std::stoi(p);
+  }
+
+  /// True once workers 0 to `n` - 1 have connected (the `worker_connected id=N` lines of the test
+  /// programs' event trace).
+  bool workers_connected(unsigned n) {
+    for (unsigned id = 0; id < n; ++id)
+      if (wait_line("worker_connected id=" + std::to_string(id)) < 0) return false;
+    return true;
+  }
+
   /// Counts the lines so far that match `pattern`.
   std::size_t count(std::string const& pattern) {
     drain();
