@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 // Start-up: errors a user can cause are one line before anything forks; a broken app stops.
+#include "../support/temp_dir.hpp"
 #include "support/harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -8,6 +9,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 using namespace cluster::testing;
 
@@ -21,6 +24,52 @@ TEST_CASE("a server whose constructor throws stops the master with a clear messa
                   1s) >= 0);
   // It gave up instead of forking forever.
   CHECK(m.count("worker_spawned") <= 25);
+}
+
+TEST_CASE("serving workers killed again and again right after start do not stop the master") {
+  // As the OOM killer or an operator would: 25 SIGKILLs within the first seconds, each of a
+  // worker that serves. The original gave up after 20 deaths in 20 s, whatever they were.
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  for (int i = 0; i < 25; ++i) {
+    unsigned const id = static_cast<unsigned>(i % 2);
+    int const victim = m.worker_pid(id);
+    REQUIRE(victim > 0);
+    ::kill(victim, SIGKILL);
+    int const at = m.wait_line("worker_killed id=" + std::to_string(id) +
+                               " pid=" + std::to_string(victim) + " ");
+    REQUIRE(at >= 0);
+    REQUIRE(m.wait_line("worker_connected id=" + std::to_string(id) + " ", 10s,
+                        static_cast<std::size_t>(at) + 1) >= 0);
+  }
+  CHECK(m.count("keep dying") == 0);
+  CHECK_FALSE(m.wait(std::chrono::milliseconds(1)).has_value());
+  CHECK(http_get(port, "/").find("200 OK") != std::string::npos);
+}
+
+TEST_CASE("giving up stops gracefully: a request in flight on a serving worker is answered") {
+  temp_dir dir("cluster-give-up");
+  auto const broken = dir.path() / "broken";
+  master_process m("http",
+                   {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_BREAK_FILE", broken.string()}});
+  int const port = m.port();
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  client slow(port);
+  slow.send("GET /slow?ms=3000 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+  std::string const busy = m.capture(R"(slow request started pid=(\d+))");
+  REQUIRE(!busy.empty());
+  // A bad deploy from now on: every new worker fails before it serves.
+  std::ofstream(broken) << "throw\n";
+  unsigned const other = m.worker_pid(0) == std::stoi(busy) ? 1 : 0;
+  ::kill(m.worker_pid(other), SIGKILL);
+  REQUIRE(
+      m.wait_line(
+          R"(cluster: workers keep dying before they serve .*stopping gracefully.*broken deploy)",
+          20s) >= 0);
+  // The serving worker finishes its request before the master exits, with status 1.
+  CHECK(slow.receive_all(15s).find("200 OK") != std::string::npos);
+  CHECK(m.wait(20s) == std::optional<int>{1});
 }
 
 TEST_CASE("a port in use is one error line and no worker") {

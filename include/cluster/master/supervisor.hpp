@@ -120,11 +120,11 @@ class supervisor {
     int failed_pid = 0;             ///< with `failed`: the replacement that died
   };
 
-  /// A supervisor whose master started at `boot`, and which gives a stopping worker `timeout` to
+  /// A supervisor that gives up after `guard` says so, and gives a stopping worker `timeout` to
   /// exit before it must be killed.
-  explicit supervisor(clock::time_point boot = clock::now(), crash_guard guard = crash_guard{},
+  explicit supervisor(crash_guard guard = crash_guard{},
                       clock::duration timeout = std::chrono::seconds(60))
-      : guard_(std::move(guard)), boot_(boot), timeout_(timeout) {}
+      : guard_(std::move(guard)), timeout_(timeout) {}
 
   [[nodiscard]] master_state state() const noexcept { return state_; }
   /// Ids 0..target()-1 are wanted.
@@ -211,10 +211,11 @@ class supervisor {
 
   /// Records that `pid` exited at `now`; `out` receives its entry (when it was ours).
   ///
-  /// A death counts towards giving up when it happens in the first `window` after boot (the
-  /// original's rule: 20 deaths in the first 20 seconds) or when the worker never came up (its
-  /// server cannot even be built). Later deaths of workers that were serving are always replaced:
-  /// a request that crashes its worker must not let a client stop the whole service.
+  /// A death counts towards giving up only when the worker never came up (its server cannot even
+  /// be built): the original's "20 deaths in 20 seconds" then still means a broken application.
+  /// Deaths of workers that were serving are always replaced, right after boot too: a request
+  /// that crashes its worker must not let a client stop the whole service, nor must the OOM
+  /// killer or an operator killing workers.
   outcome exited(int pid, clock::time_point now, entry& out) {
     auto it = workers_.find(pid);
     if (it == workers_.end()) return outcome::unknown;
@@ -225,8 +226,7 @@ class supervisor {
     // the workers load at start) is broken, and the worker it was to replace keeps its slot.
     if (roll_ && roll_->new_pid == pid && !out.connected && !out.stopping) roll_->failed_pid = pid;
     if (out.stopping || out.id >= target_) return outcome::removed;
-    bool const counts = !out.connected || now - boot_ < guard_.window();
-    if (counts && guard_.record(now)) return outcome::give_up;
+    if (!out.connected && guard_.record(now)) return outcome::give_up;
     return outcome::replace;
   }
 
@@ -413,7 +413,6 @@ class supervisor {
   }
 
   crash_guard guard_;
-  clock::time_point boot_;
   clock::duration timeout_;
   std::map<int, entry> workers_;
   std::map<unsigned, unsigned> generations_;    ///< processes started per id

@@ -241,7 +241,7 @@ CLUSTER_DECL void master_core::start() {
   // it must reap every child, not only its workers, or they pile up as zombies.
   reap_all_ = ::getpid() == 1;
   core_settings const& s = plan_.settings;
-  sup_ = detail::supervisor(clock::now(), detail::crash_guard{}, s.timeout);
+  sup_ = detail::supervisor(detail::crash_guard{}, s.timeout);
   credentials_ = os::resolve_credentials(s.user, s.group);
   if (!s.working_directory.empty()) {
     std::string const dir(s.working_directory);
@@ -561,15 +561,17 @@ CLUSTER_DECL void master_core::give_up(os::exit_status const& status,
   std::string const why = last.last_error.empty()
                               ? "the last one ended with " + os::describe_exit(status)
                               : "the last error was: " + last.last_error;
+  auto const window = static_cast<long long>(
+      std::chrono::duration_cast<std::chrono::seconds>(guard.window()).count());
   std::fprintf(stderr,
-               "cluster: workers keep dying (%zu deaths within %lld s), so the application looks "
-               "broken; stopping. %s\n",
-               guard.limit(),
-               static_cast<long long>(
-                   std::chrono::duration_cast<std::chrono::seconds>(guard.window()).count()),
-               why.c_str());
+               "cluster: workers keep dying before they serve (%zu deaths within %lld s), so the "
+               "application looks broken; stopping gracefully. %s\n",
+               guard.limit(), window, why.c_str());
   exit_status_ = 1;
-  destroy();
+  // Gracefully: the workers that do serve finish their requests (within `timeout`).
+  close();
+  notify("STATUS=gave up: workers keep dying before they serve (" + std::to_string(guard.limit()) +
+         " deaths within " + std::to_string(window) + " s); " + why);
 }
 
 CLUSTER_DECL void master_core::finish_if_done() {
