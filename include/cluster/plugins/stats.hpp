@@ -74,7 +74,8 @@ struct stats {
   [[nodiscard]] CLUSTER_DECL detail::control::user_command control_command() const;
 
   /// Serves `routes` on the metrics endpoint beside `/metrics` (the cli plugin's `/status` and
-  /// commands); true when there is an endpoint (`metrics` is set). Called before `start`.
+  /// commands); true when there is an endpoint (`metrics` is set). Called at `start`, before or
+  /// after the stats plugin's own.
   CLUSTER_DECL bool add_routes(detail::statistics::http_routes routes);
 
   //=== master events ===//
