@@ -55,6 +55,21 @@ struct parsed_request {
   std::string error;
 };
 
+/// The words of `text`, separated by runs of the characters in `blanks`.
+inline std::vector<std::string_view> split_words(std::string_view text,
+                                                 std::string_view blanks = " ") {
+  std::vector<std::string_view> words;
+  while (!text.empty()) {
+    auto const start = text.find_first_not_of(blanks);
+    if (start == std::string_view::npos) break;
+    text.remove_prefix(start);
+    auto const end = text.find_first_of(blanks);
+    words.push_back(text.substr(0, end));
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end);
+  }
+  return words;
+}
+
 /// Reads a request line (without its newline). Refuses what is not this protocol, another
 /// version of it, control characters and an empty command, each with a sentence for the client.
 inline parsed_request parse_request(std::string_view line) {
@@ -64,15 +79,7 @@ inline parsed_request parse_request(std::string_view line) {
       return {std::nullopt, "the request holds a control character"};
     }
   }
-  std::vector<std::string_view> words;
-  while (!line.empty()) {
-    auto const start = line.find_first_not_of(' ');
-    if (start == std::string_view::npos) break;
-    line.remove_prefix(start);
-    auto const end = line.find(' ');
-    words.push_back(line.substr(0, end));
-    line.remove_prefix(end == std::string_view::npos ? line.size() : end);
-  }
+  auto const words = split_words(line);
   if (words.empty() || words[0] != magic) {
     return {std::nullopt, "not a cluster-control request (expected \"cluster-control " +
                               std::to_string(version) + " <command>\")"};

@@ -192,7 +192,7 @@ TEST_CASE("GET /status is the status document; commands run only with the token"
   }
 }
 
-TEST_CASE("restart over HTTP answers once the new master serves, on the same address") {
+TEST_CASE("restart over HTTP answers once the new master serves, which then serves the routes") {
   workdir w;
   master_process m(admin_server(), w.env());
   REQUIRE(m.workers_connected(2));

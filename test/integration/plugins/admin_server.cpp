@@ -22,12 +22,7 @@ int main(int argc, char** argv) {
   std::string const token = cluster::testing::text_from_env("CLUSTER_TEST_TOKEN_FILE", "");
   std::string metrics = cluster::testing::text_from_env("STATS_METRICS", "127.0.0.1:0");
   if (metrics == "off") metrics.clear();
-  return cluster::cluster<cluster::testing::pid_server>()
-      .set<"workers">(cluster::runtime(cluster::testing::count_from_env("WEB_CONCURRENCY", 2)))
-      .set<"timeout">(5000)
-      .set<"restart threshold">(0)
-      .set<"working directory">(
-          cluster::runtime(cluster::testing::text_from_env("CLUSTER_TEST_WORKDIR", "/tmp")))
+  return cluster::testing::plugin_test_cluster()
       .use(cluster::pidfiles{})
       .use(cluster::stats{.metrics = metrics})
       .use(token.empty() ? cli : cli.http_token_file(token))

@@ -39,12 +39,7 @@ Cli with_groups(Cli plugin) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return cluster::cluster<cluster::testing::pid_server>()
-      .set<"workers">(cluster::runtime(cluster::testing::count_from_env("WEB_CONCURRENCY", 2)))
-      .set<"timeout">(5000)
-      .set<"restart threshold">(0)
-      .set<"working directory">(
-          cluster::runtime(cluster::testing::text_from_env("CLUSTER_TEST_WORKDIR", "/tmp")))
+  return cluster::testing::plugin_test_cluster()
       .set<"socket path">(
           cluster::runtime(cluster::testing::text_from_env("CLUSTER_TEST_SOCKET", "cluster.sock")))
       .use(cluster::pidfiles{})

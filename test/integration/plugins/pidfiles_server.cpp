@@ -15,12 +15,7 @@
 
 int main(int argc, char** argv) {
   char const* pids = std::getenv("CLUSTER_TEST_PIDS");
-  return cluster::cluster<cluster::testing::pid_server>()
-      .set<"workers">(cluster::runtime(cluster::testing::count_from_env("WEB_CONCURRENCY", 2)))
-      .set<"timeout">(5000)
-      .set<"restart threshold">(0)
-      .set<"working directory">(
-          cluster::runtime(cluster::testing::text_from_env("CLUSTER_TEST_WORKDIR", "/tmp")))
+  return cluster::testing::plugin_test_cluster()
       .use(pids != nullptr ? cluster::pidfiles{pids} : cluster::pidfiles{})
       // After pidfiles: a refused start prints its one line and nothing else.
       .use(cluster::testing::event_trace{})

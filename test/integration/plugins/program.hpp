@@ -3,6 +3,7 @@
 // read from the environment the harness sets (PORT, WEB_CONCURRENCY, ...).
 #pragma once
 
+#include <cluster/cluster.hpp>
 #include <cluster/server/http.hpp>
 #include <cluster/worker.hpp>
 
@@ -39,6 +40,17 @@ inline unsigned count_from_env(char const* name, unsigned fallback) {
 inline std::string text_from_env(char const* name, char const* fallback) {
   char const* text = std::getenv(name);
   return text != nullptr && *text != '\0' ? std::string(text) : std::string(fallback);
+}
+
+/// The cluster of `pid_server` most plugin test programs start from: WEB_CONCURRENCY workers
+/// (2), a 5 s graceful timeout, no delay between master restarts, and CLUSTER_TEST_WORKDIR (or
+/// /tmp) as the working directory.
+inline auto plugin_test_cluster() {
+  return cluster<pid_server>()
+      .set<"workers">(runtime(count_from_env("WEB_CONCURRENCY", 2)))
+      .set<"timeout">(5000)
+      .set<"restart threshold">(0)
+      .set<"working directory">(runtime(text_from_env("CLUSTER_TEST_WORKDIR", "/tmp")));
 }
 
 }  // namespace cluster::testing

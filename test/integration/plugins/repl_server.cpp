@@ -33,12 +33,7 @@ int main(int argc, char** argv) {
   auto const control = cluster::cli{}.command<"greet", "NAME">(
       "greet NAME",
       [](cluster::master_api& /*master*/, std::string const& name) { return "hello " + name; });
-  return cluster::cluster<cluster::testing::pid_server>()
-      .set<"workers">(cluster::runtime(cluster::testing::count_from_env("WEB_CONCURRENCY", 2)))
-      .set<"timeout">(5000)
-      .set<"restart threshold">(0)
-      .set<"working directory">(
-          cluster::runtime(cluster::testing::text_from_env("CLUSTER_TEST_WORKDIR", "/tmp")))
+  return cluster::testing::plugin_test_cluster()
       .use(cluster::pidfiles{})
       .use(control)
       .use(console().commands(control))

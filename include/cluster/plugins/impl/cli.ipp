@@ -1640,13 +1640,7 @@ CLUSTER_DECL bool cli_base::serve_http(master_api& master,
                   "WWW-Authenticate: Bearer\r\n");
   }
   std::vector<std::string> words;
-  for (std::size_t i = 0; i < r.body.size();) {
-    auto const blank = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; };
-    while (i < r.body.size() && blank(r.body[i])) ++i;
-    std::size_t const start = i;
-    while (i < r.body.size() && !blank(r.body[i])) ++i;
-    if (i > start) words.emplace_back(r.body.substr(start, i - start));
-  }
+  for (auto const word : c::split_words(r.body, " \t\r\n")) words.emplace_back(word);
   if (words.size() < command->least || words.size() > command->count) {
     return refuse(400, name,
                   text::format("{} takes {} (the request's body, separated by blanks)", name,
