@@ -11,6 +11,7 @@
 #include <cluster/impl/worker.ipp>
 #include <cluster/master/core.hpp>
 #include <cluster/master/impl/core.ipp>
+#include <cluster/os/impl/hang.ipp>
 #include <cluster/plugins/cli.hpp>
 #include <cluster/plugins/debug.hpp>
 #include <cluster/plugins/impl/cli.ipp>

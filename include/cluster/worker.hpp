@@ -8,6 +8,7 @@
 #include <cluster/linkage.hpp>
 #include <cluster/os/credentials.hpp>
 #include <cluster/os/fd.hpp>
+#include <cluster/os/hang.hpp>
 #include <cluster/os/process.hpp>
 #include <cluster/os/title.hpp>
 #include <cluster/server/concepts.hpp>

@@ -53,6 +53,7 @@ CLUSTER_DECL int start_worker(worker_setup const& w) {
   os::set_nonblocking(stop.write.get(), true);
   stop_pipe_write = stop.write.release();
   install_worker_signals();
+  os::install_trace_handler(w.trace_fd, w.slot);
   os::unblock_signals();
   return stop.read.release();
 }
@@ -138,6 +139,8 @@ CLUSTER_DECL int serve_connections(worker_setup const& w, int stop_fd, connectio
   asio::io_context io(1);
   listeners ls(io, w.listener_fds);
   conns.on_drained = [&io] { io.stop(); };
+  // Only a master that checks liveness reads the request in flight: otherwise it costs nothing.
+  if (w.record_requests) conns.slot = w.slot;
 
   asio::steady_timer waiting(io);
   std::function<void()> report_waiting = [&] {

@@ -22,7 +22,9 @@ struct worker_setup {
   int death_fd = -1;              ///< read end of a pipe only the master writes: EOF = master gone
   os::credentials credentials;
   std::string title;
-  worker_slot* slot = nullptr;  ///< this process's scoreboard slot, if it has one
+  worker_slot* slot = nullptr;   ///< this process's scoreboard slot, if it has one
+  int trace_fd = -1;             ///< where its stack goes when the master finds it hung
+  bool record_requests = false;  ///< record the request in flight in the slot (liveness is on)
 };
 
 /// `pattern` (the `worker title` setting) with each `{n}` replaced by the worker id.

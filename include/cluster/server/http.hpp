@@ -148,13 +148,17 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     }
     bool keep_alive = req.keep_alive();
     http::response res;
-    if constexpr (std::is_same_v<decltype(server.handle(std::move(req))),
-                                 asio::awaitable<http::response>>) {
-      // An asynchronous handler (`asio::awaitable<response> handle(request)`): other
-      // connections of this worker are served while it waits.
-      res = co_await server.handle(std::move(req));
-    } else {
-      res = server.handle(std::move(req));
+    {
+      // Taken before `req` is moved into the handler, and kept until it returns.
+      busy_scope const busy(conns.slot, req.method_string(), req.target(), peer);
+      if constexpr (std::is_same_v<decltype(server.handle(std::move(req))),
+                                   asio::awaitable<http::response>>) {
+        // An asynchronous handler (`asio::awaitable<response> handle(request)`): other
+        // connections of this worker are served while it waits.
+        res = co_await server.handle(std::move(req));
+      } else {
+        res = server.handle(std::move(req));
+      }
     }
     res.version(version);
     // A stopping worker answers the request it has read, then closes: "Connection: close" tells

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cluster/events.hpp>
+#include <cluster/ipc/scoreboard.hpp>
 #include <cluster/os/address.hpp>
 #include <cluster/server/concepts.hpp>
 
@@ -11,8 +12,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <utility>
 
@@ -120,6 +123,10 @@ class connection_set {
 
   std::function<void()> on_drained;
 
+  /// The worker's scoreboard slot, where the request whose handler runs is recorded (see
+  /// `ipc::enter_request`); null when it has none.
+  ipc::worker_slot* slot = nullptr;
+
  private:
   void check_drained() {
     if (stopping_ && active_ == 0 && on_drained) on_drained();
@@ -132,6 +139,25 @@ class connection_set {
 
 /// A connection's peer address, as accept() returned it.
 using peer_address = stream_protocol::endpoint;
+
+/// Records in the worker's scoreboard slot, for its lifetime, that a request's handler runs: if
+/// the worker hangs in it, the master reports that request.
+class busy_scope {
+ public:
+  busy_scope(ipc::worker_slot* slot, std::string_view method, std::string_view target,
+             peer_address const& peer) noexcept
+      : slot_(slot),
+        serial_(slot ? ipc::enter_request(*slot, method, target, peer.data(), peer.size()) : 0) {}
+  busy_scope(busy_scope const&) = delete;
+  busy_scope& operator=(busy_scope const&) = delete;
+  ~busy_scope() {
+    if (slot_) ipc::leave_request(*slot_, serial_);
+  }
+
+ private:
+  ipc::worker_slot* slot_;
+  std::uint64_t serial_;
+};
 
 /// Makes the coroutine that serves one accepted connection: what a worker's server contributes
 /// to its otherwise non-template event loop (see `serve_connections` in <cluster/worker.hpp>).
