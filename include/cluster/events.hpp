@@ -23,14 +23,16 @@ namespace events {
 /// Why a worker process ended, as the master decided it: the one classification that every
 /// plugin sees, so that a logger and a debug printer never disagree about the same death.
 enum class exit_reason : std::uint8_t {
-  crashed,    ///< died on its own while wanted (a signal or a non-zero status): replaced
-  exited,     ///< ended on its own with status 0 while wanted: replaced
-  killed,     ///< died of the signal the master's `kill()` sent: replaced
-  stopped,    ///< stopped on purpose and replaced in place (a rolling restart)
-  removed,    ///< stopped on purpose and not replaced (`spawn(-1)`, SIGTTOU)
-  timed_out,  ///< overran `timeout` while stopping and was killed (SIGKILL)
-  shutdown,   ///< ended by the master's shutdown
-  gave_up,    ///< one death too many in too short a time: the master gives up and stops
+  crashed,       ///< died on its own while wanted (a signal or a non-zero status): replaced
+  exited,        ///< ended on its own with status 0 while wanted: replaced
+  killed,        ///< died of the signal the master's `kill()` sent: replaced
+  stopped,       ///< stopped on purpose and replaced in place (a rolling restart)
+  removed,       ///< stopped on purpose and not replaced (`spawn(-1)`, SIGTTOU)
+  timed_out,     ///< overran `timeout` while stopping and was killed (SIGKILL)
+  shutdown,      ///< ended by the master's shutdown
+  gave_up,       ///< one death too many in too short a time: the master gives up and stops
+  hung,          ///< its event loop stopped beating for `liveness timeout`: killed and replaced
+  boot_timeout,  ///< did not accept within `boot timeout` of its start: killed and replaced
 };
 
 /// The word for `r`, as the bundled plugins print it: "crashed", "timed out", "gave up".
@@ -52,6 +54,10 @@ constexpr std::string_view to_string(exit_reason r) noexcept {
       return "shutdown";
     case exit_reason::gave_up:
       return "gave up";
+    case exit_reason::hung:
+      return "hung";
+    case exit_reason::boot_timeout:
+      return "boot timeout";
   }
   return "?";
 }
@@ -96,6 +102,19 @@ struct worker_timeout {  ///< a gracefully stopping worker overran `timeout` and
   unsigned id;
   int pid;
   std::chrono::milliseconds timeout;
+};
+/// A worker was found hung and killed (see docs/health.md); delivered when it has ended, just
+/// before its `worker_killed`. The views are valid during the call only.
+struct worker_hung {
+  static constexpr std::string_view name = "worker_hung";
+  unsigned id;
+  int pid;
+  exit_reason reason;        ///< `hung` (no heartbeat) or `boot_timeout` (never accepted)
+  std::string_view why;      ///< "no heartbeat for 30000 ms"
+  std::string_view request;  ///< "GET /report from 127.0.0.1:51234, for 30250 ms", or empty
+  /// The worker's stack, one frame per line ("#0 report::build() (./server+0x1a2b)"), written by
+  /// its own signal handler; else what /proc showed of it ("state: T (stopped)", "wchan: ...").
+  std::string_view trace;
 };
 struct worker_waiting {  ///< a gracefully stopping worker still has open connections
   static constexpr std::string_view name = "worker_waiting";
@@ -200,9 +219,9 @@ struct list {};
 /// Every event the master emits, delivered with the master: `on(event, Master&)`.
 using master_events =
     list<start, listening, worker_spawned, worker_connected, worker_killed, worker_exception,
-         worker_removed, worker_timeout, worker_waiting, closing, close, kill, restarting, restart,
-         cyclic_restart, reopen, ready, rolling_restart_started, rolling_restart_done,
-         rolling_restart_failed, restart_failed>;
+         worker_removed, worker_timeout, worker_hung, worker_waiting, closing, close, kill,
+         restarting, restart, cyclic_restart, reopen, ready, rolling_restart_started,
+         rolling_restart_done, rolling_restart_failed, restart_failed>;
 
 /// Every event delivered inside a worker, with `cluster::this_worker&` (`reopen` is in both).
 using worker_events = list<worker_start, tick, worker_exit, client_connection, client_disconnection,

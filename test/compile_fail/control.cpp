@@ -19,6 +19,8 @@ int main() {
   [[maybe_unused]] auto c = cluster::cluster<app>()
                                 .set<"workers">(4)
                                 .set<"timeout">(30s)
+                                .set<"liveness timeout">(1s)
+                                .set<"boot timeout">(0s)
                                 .set<"user">("www-data")
                                 .use(pidfiles_like{})
                                 .in<"development">()

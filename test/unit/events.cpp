@@ -36,11 +36,12 @@ std::set<std::string> documented(std::string const& heading) {
 
 TEST_CASE("docs/plugins/events.md lists exactly the master events") {
   auto const listed = names(cluster::events::master_events{});
-  CHECK(listed.size() == 21);
+  CHECK(listed.size() == 22);
   // The reasons table sits in the same section: drop its rows.
   auto doc = documented("Master events");
   for (auto const* reason :
-       {"crashed", "exited", "killed", "stopped", "removed", "timed_out", "shutdown", "gave_up"}) {
+       {"crashed", "exited", "killed", "stopped", "removed", "timed_out", "shutdown", "gave_up",
+        "hung", "boot_timeout"}) {
     doc.erase(reason);
   }
   CHECK(doc == listed);
@@ -53,8 +54,9 @@ TEST_CASE("docs/plugins/events.md lists exactly the worker events") {
 TEST_CASE("every exit reason has a word") {
   using r = cluster::events::exit_reason;
   for (auto reason : {r::crashed, r::exited, r::killed, r::stopped, r::removed, r::timed_out,
-                      r::shutdown, r::gave_up}) {
+                      r::shutdown, r::gave_up, r::hung, r::boot_timeout}) {
     CHECK(to_string(reason) != "?");
   }
   CHECK(to_string(r::timed_out) == "timed out");
+  CHECK(to_string(r::boot_timeout) == "boot timeout");
 }

@@ -44,6 +44,8 @@ struct core_settings {
   std::chrono::milliseconds restart_threshold{60000};
   std::chrono::milliseconds restart_timeout{60000};
   std::string_view socket_path{};
+  std::chrono::milliseconds liveness_timeout{30000};  ///< 0: off
+  std::chrono::milliseconds boot_timeout{60000};      ///< 0: off
 };
 
 }  // namespace cluster

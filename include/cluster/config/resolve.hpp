@@ -157,7 +157,9 @@ class resolved {
                   get<"group">(),
                   get<"restart threshold">(),
                   get<"restart timeout">(),
-                  get<"socket path">()},
+                  get<"socket path">(),
+                  get<"liveness timeout">(),
+                  get<"boot timeout">()},
         listeners_(make_listeners(std::make_index_sequence<listen_indices.second>{})),
         plugins_(make_plugins(std::make_index_sequence<plugin_indices.second>{})),
         server_(builder.server_) {

@@ -53,11 +53,18 @@ void restart_timeout_must_not_be_negative();
 void text_must_not_be_empty();
 void user_or_group_id_must_not_be_negative();
 void port_must_be_between_0_and_65535();
+void liveness_timeout_must_be_0_or_at_least_1000_ms();
+void boot_timeout_must_be_0_or_at_least_1000_ms();
 }  // namespace diagnostic
 
 namespace detail {
 constexpr bool non_negative(std::chrono::milliseconds ms) { return ms.count() >= 0; }
 constexpr bool non_empty(std::string_view s) { return !s.empty(); }
+/// The master checks its workers' heartbeats every 500 ms and a worker beats every 250 ms: a
+/// shorter health timer would kill workers that are merely between two checks.
+constexpr bool off_or_health_timer(std::chrono::milliseconds ms) {
+  return ms.count() == 0 || ms.count() >= 1000;
+}
 }  // namespace detail
 
 //=== the built-in keys ===//
@@ -165,6 +172,26 @@ struct setting<"socket path"> {
   static constexpr auto check = detail::non_empty;
   static constexpr auto reject = &diagnostic::text_must_not_be_empty;
   static constexpr value_type default_value = "cluster.sock";
+};
+
+template <>
+struct setting<"liveness timeout"> {
+  using value_type = std::chrono::milliseconds;
+  static constexpr char const* expects =
+      "0 ms (off) or a duration of at least 1000 ms (the master checks every 500 ms)";
+  static constexpr auto check = detail::off_or_health_timer;
+  static constexpr auto reject = &diagnostic::liveness_timeout_must_be_0_or_at_least_1000_ms;
+  static constexpr value_type default_value{30000};
+};
+
+template <>
+struct setting<"boot timeout"> {
+  using value_type = std::chrono::milliseconds;
+  static constexpr char const* expects =
+      "0 ms (off) or a duration of at least 1000 ms (the master checks every 500 ms)";
+  static constexpr auto check = detail::off_or_health_timer;
+  static constexpr auto reject = &diagnostic::boot_timeout_must_be_0_or_at_least_1000_ms;
+  static constexpr value_type default_value{60000};
 };
 
 //=== queries on keys ===//

@@ -14,6 +14,7 @@
 #include <cluster/master/supervisor.hpp>
 #include <cluster/os/credentials.hpp>
 #include <cluster/os/fd.hpp>
+#include <cluster/os/hang.hpp>
 #include <cluster/os/listen.hpp>
 #include <cluster/os/notify.hpp>
 #include <cluster/os/process.hpp>
@@ -96,10 +97,19 @@ class master_core final : public detail::master_ops {
   [[nodiscard]] boost::asio::io_context& io() noexcept override { return io_; }
 
  private:
-  /// The master's side of one worker: its channel and its scoreboard slot.
+  /// The master's side of one worker: its channel, its scoreboard slot, the file its stack is
+  /// written to if it hangs, and what the master found when it judged it hung.
   struct link {
     std::unique_ptr<descriptor> channel;
     std::optional<std::size_t> slot;
+    os::unique_fd trace;
+    std::optional<clock::time_point> hung_at;   ///< judged hung then: traced, then killed
+    bool killed = false;                        ///< the grace period is over: SIGKILL sent
+    bool debugged = false;                      ///< said once: a debugger holds it
+    std::optional<clock::time_point> released;  ///< when the debugger let it go
+    std::string why;                            ///< "no heartbeat for 30012 ms"
+    std::string request;                        ///< "GET /x from 127.0.0.1:5678, for 30010 ms"
+    std::string proc;                           ///< what /proc showed, when no trace came
   };
 
   CLUSTER_DECL void start();
@@ -113,6 +123,11 @@ class master_core final : public detail::master_ops {
   CLUSTER_DECL void stop_worker(int pid);
   CLUSTER_DECL void arm_deadline();
   CLUSTER_DECL void kill_overdue();
+  CLUSTER_DECL void arm_health();
+  CLUSTER_DECL void check_health();
+  CLUSTER_DECL void on_hung(int pid, detail::supervisor::entry const& w, link& l, detail::hang why,
+                            std::optional<clock::time_point> beat, clock::time_point now);
+  CLUSTER_DECL void kill_hung(int pid, link& l);
   CLUSTER_DECL void reap();
   CLUSTER_DECL void handle_exit(os::exit_status const& status);
   CLUSTER_DECL void step_roll(os::exit_status const* exit = nullptr,
@@ -132,6 +147,8 @@ class master_core final : public detail::master_ops {
 
   /// How long a heartbeat may be old for its worker to count as alive for the watchdog.
   static constexpr std::chrono::milliseconds stale_heartbeat{1000};
+  /// How long a hung worker has, once sent the trace signal, to write its stack before SIGKILL.
+  static constexpr std::chrono::milliseconds trace_grace{1000};
   /// Scoreboard slots: enough for any worker count a machine runs; beyond, workers have no slot
   /// (the watchdog then trusts their `connected` report).
   static constexpr std::size_t scoreboard_slots = 1024;
@@ -140,7 +157,9 @@ class master_core final : public detail::master_ops {
   master_plan plan_;
   boost::asio::io_context io_{1};
   boost::asio::signal_set signals_;
-  boost::asio::steady_timer deadline_;     ///< the next graceful-stop deadline, if any
+  boost::asio::steady_timer deadline_;  ///< the next graceful-stop deadline, if any
+  boost::asio::steady_timer health_;    ///< the liveness check's tick
+  detail::liveness liveness_;
   detail::delayed_restart restart_delay_;  ///< a restart delayed as cyclic
   std::vector<os::listener> listeners_;
   std::vector<std::pair<dev_t, ino_t>> unix_inodes_;

@@ -46,6 +46,71 @@ class crash_guard {
   std::deque<clock::time_point> deaths_;
 };
 
+/// Why the master judged a worker hung (see `liveness`).
+enum class hang : std::uint8_t {
+  none,
+  no_heartbeat,    ///< its event loop has not beaten for `liveness timeout`
+  never_accepted,  ///< it has not reported that it accepts within `boot timeout` of its start
+};
+
+/// The master's liveness check, on a clock it is given: which workers are hung.
+///
+/// A worker's event loop beats in its scoreboard slot four times a second; the master runs
+/// `tick` every `check_interval` and asks `judge` about each worker. Time the master itself
+/// spent stopped (SIGSTOP, a debugger, a machine too loaded to schedule it) is not the workers'
+/// fault: a tick that comes much later than asked starts their clocks afresh, so that no worker
+/// is killed for the master's own pause.
+class liveness {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  /// How often the master checks.
+  static constexpr std::chrono::milliseconds check_interval{500};
+
+  /// A worker is hung after `heartbeat` without a beat once it accepts, or after `boot` without
+  /// accepting; zero turns either check off.
+  liveness(clock::duration heartbeat, clock::duration boot) noexcept
+      : heartbeat_(heartbeat), boot_(boot) {}
+
+  /// True when either check is on: the master then ticks.
+  [[nodiscard]] bool enabled() const noexcept {
+    return heartbeat_ > clock::duration::zero() || boot_ > clock::duration::zero();
+  }
+  [[nodiscard]] clock::duration heartbeat_timeout() const noexcept { return heartbeat_; }
+  [[nodiscard]] clock::duration boot_timeout() const noexcept { return boot_; }
+
+  /// The master's check at `now`. A tick more than one interval late means the master did not
+  /// run meanwhile: every worker's time is counted from `now` again.
+  void tick(clock::time_point now) noexcept {
+    if (last_tick_ && now - *last_tick_ > 2 * check_interval) resumed_ = now;
+    last_tick_ = now;
+  }
+
+  /// Whether a worker, started at `spawned_at`, accepting since `connected_at` (if it does) and
+  /// whose loop last beat at `beat` (if it has a slot and has beaten), is hung at `now`.
+  [[nodiscard]] hang judge(clock::time_point spawned_at,
+                           std::optional<clock::time_point> connected_at,
+                           std::optional<clock::time_point> beat, clock::time_point now) const {
+    auto const since = [&](clock::time_point t) {
+      return now - (resumed_ && *resumed_ > t ? *resumed_ : t);
+    };
+    if (!connected_at) {
+      if (boot_ > clock::duration::zero() && since(spawned_at) >= boot_)
+        return hang::never_accepted;
+      return hang::none;
+    }
+    if (heartbeat_ <= clock::duration::zero() || !beat) return hang::none;
+    auto const last = std::max(*beat, *connected_at);
+    return since(last) >= heartbeat_ ? hang::no_heartbeat : hang::none;
+  }
+
+ private:
+  clock::duration heartbeat_;
+  clock::duration boot_;
+  std::optional<clock::time_point> last_tick_;
+  std::optional<clock::time_point> resumed_;
+};
+
 /// The state of a rolling restart (see `supervisor::begin_roll`): the ids left, and the slot being
 /// replaced.
 struct roll_state {
@@ -78,6 +143,8 @@ class supervisor {
     bool connected = false;              ///< it reported that it accepts (or runs its job)
     unsigned generation = 1;             ///< 1 for the first process with this id, then 2, ...
     int signalled = 0;                   ///< the last signal the master's kill() sent it
+    clock::time_point connected_at{};    ///< when it reported that it accepts (if `connected`)
+    hang hung = hang::none;              ///< judged hung: it is being traced and killed
   };
 
   /// How the last process with an id ended.
@@ -204,9 +271,17 @@ class supervisor {
     if (entry* w = find(pid)) w->signalled = signal;
   }
 
-  /// Records that `pid` reported it is up.
-  void connected(int pid) {
-    if (entry* w = find(pid)) w->connected = true;
+  /// Records that `pid` reported at `now` that it is up.
+  void connected(int pid, clock::time_point now = {}) {
+    if (entry* w = find(pid)) {
+      w->connected = true;
+      w->connected_at = now;
+    }
+  }
+  /// Records that the master judged `pid` hung (`why`) and is killing it: it is replaced when it
+  /// ends, like a crash, and its death says why.
+  void hung(int pid, hang why) {
+    if (entry* w = find(pid)) w->hung = why;
   }
 
   /// Records that `pid` exited at `now`; `out` receives its entry (when it was ours).
@@ -238,6 +313,8 @@ class supervisor {
     events::exit_reason const why = [&] {
       if (what == outcome::give_up) return events::exit_reason::gave_up;
       if (w.overdue) return events::exit_reason::timed_out;
+      if (w.hung == hang::no_heartbeat) return events::exit_reason::hung;
+      if (w.hung == hang::never_accepted) return events::exit_reason::boot_timeout;
       if (what == outcome::shutting_down) return events::exit_reason::shutdown;
       if (what == outcome::removed) {
         return w.stopping && w.id < target_ ? events::exit_reason::stopped

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace cluster {
 
@@ -59,6 +60,10 @@ inline worded of(events::worker_killed const& e) {
       return {log_level::info, who + "stopped by the shutdown: " + how};
     case reason::gave_up:
       return {log_level::error, who + "crashed: " + how + "; too many deaths, the master gives up"};
+    case reason::hung:
+      return {log_level::warning, who + "hung and was killed: " + how + "; replaced"};
+    case reason::boot_timeout:
+      return {log_level::warning, who + "never accepted and was killed: " + how + "; replaced"};
   }
   return {log_level::warning, who + how};
 }
@@ -68,6 +73,30 @@ inline worded of(events::worker_timeout const& e) {
   return {log_level::warning, "worker " + std::to_string(e.id) + " (pid " + std::to_string(e.pid) +
                                   ") did not stop within " + std::to_string(e.timeout.count()) +
                                   " ms; killing it"};
+}
+
+/// `worker 1 (pid 1234) hung (no heartbeat for 30012 ms, liveness timeout 30000 ms) in GET /x
+/// from 127.0.0.1:5678, for 30010 ms`; the trace is not part of it (see `trace_lines`).
+inline worded of(events::worker_hung const& e) {
+  std::string text = "worker " + std::to_string(e.id) + " (pid " + std::to_string(e.pid) +
+                     ") hung (" + std::string(e.why) + ")";
+  if (!e.request.empty()) text.append(" in ").append(e.request);
+  return {log_level::warning, text};
+}
+
+/// `worker 1 (pid 1234) trace: #0 ...`, one line per line of `e.trace`, for line-oriented logs.
+template <class F>
+void for_each_trace_line(events::worker_hung const& e, F&& f) {
+  std::string const who =
+      "worker " + std::to_string(e.id) + " (pid " + std::to_string(e.pid) + ") trace: ";
+  std::string_view rest = e.trace;
+  while (!rest.empty()) {
+    auto const end = rest.find('\n');
+    std::string_view const line = rest.substr(0, end);
+    if (!line.empty()) f(who + std::string(line));
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
 }
 
 /// `ready: every worker accepts (4)`

@@ -28,6 +28,16 @@
 #include <thread>
 #include <vector>
 
+/// Where `/hang` blocks forever: outside the anonymous namespace, so that the program's dynamic
+/// symbol table (the program is linked with ENABLE_EXPORTS) names it in a hung worker's trace.
+namespace cluster_test {
+void hang_in_handler();
+[[gnu::noinline]] void hang_in_handler() {
+  std::fprintf(stderr, "hanging in handler pid=%d\n", ::getpid());
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+}  // namespace cluster_test
+
 namespace {
 
 /// Set when the file named by `CLUSTER_TEST_BREAK_FILE` exists as a worker starts: its content
@@ -45,7 +55,8 @@ void maybe_break() {
   throw std::runtime_error("broken deploy (" + std::string(path) + ")");
 }
 
-/// `/` answers `pid=P worker=N`; `/slow?ms=N` answers after N ms; `/throw` throws; `/orphan`
+/// `/` answers `pid=P worker=N`; `/slow?ms=N` answers after N ms; `/throw` throws; `/hang` never
+/// returns; `/orphan`
 /// leaves an orphaned grandchild that exits 100 ms later (its pid is in the body).
 struct http_app {
   http_app() { maybe_break(); }
@@ -60,6 +71,7 @@ struct http_app {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     }
     if (target == "/throw") throw std::runtime_error("handler failed on purpose");
+    if (target.starts_with("/hang")) cluster_test::hang_in_handler();
     cluster::http::response res{cluster::http::status::ok, req.version()};
     if (target.starts_with("/env/")) {
       std::string const name(target.substr(5));

@@ -113,6 +113,22 @@ struct event_trace {
   void on(events::worker_timeout const& e, M&) {
     line("worker_timeout " + who(e.id, e.pid));
   }
+  /// `worker_hung id=0 pid=12 reason=hung request=GET /hang from ... frames=9`, then the trace
+  /// one line at a time (`worker_hung_trace #3 ...`).
+  template <class M>
+  void on(events::worker_hung const& e, M&) {
+    std::size_t frames = 0;
+    std::string_view rest = e.trace;
+    for (auto at = rest.find('\n'); !rest.empty(); at = rest.find('\n')) {
+      line("worker_hung_trace " + std::string(rest.substr(0, at)));
+      ++frames;
+      if (at == std::string_view::npos) break;
+      rest.remove_prefix(at + 1);
+    }
+    line("worker_hung " + who(e.id, e.pid) + " reason=" + std::string(to_string(e.reason)) +
+         " why=" + std::string(e.why) + " request=" + std::string(e.request) +
+         " lines=" + std::to_string(frames));
+  }
   template <class M>
   void on(events::worker_waiting const& e, M&) {
     line("worker_waiting " + who(e.id, e.pid) + " connections=" + std::to_string(e.connections));
@@ -153,7 +169,8 @@ struct event_trace {
 
 /// Settings from the environment, as the examples and test servers use them:
 /// `WEB_CONCURRENCY` (workers), `PORT` (0 when unset), `CLUSTER_TEST_UNIX` (a unix socket path
-/// instead of TCP), `CLUSTER_TEST_TIMEOUT_MS`, `CLUSTER_TEST_USER`.
+/// instead of TCP), `CLUSTER_TEST_TIMEOUT_MS`, `CLUSTER_TEST_USER`, `CLUSTER_TEST_LIVENESS_MS`,
+/// `CLUSTER_TEST_BOOT_MS`.
 inline core_settings settings_from_environment(unsigned default_workers = 2) {
   core_settings s;
   s.workers = default_workers;
@@ -166,6 +183,10 @@ inline core_settings settings_from_environment(unsigned default_workers = 2) {
     s.restart_threshold = std::chrono::milliseconds(std::atoi(t));
   if (char const* t = std::getenv("CLUSTER_TEST_RESTART_TIMEOUT_MS"))
     s.restart_timeout = std::chrono::milliseconds(std::atoi(t));
+  if (char const* t = std::getenv("CLUSTER_TEST_LIVENESS_MS"))
+    s.liveness_timeout = std::chrono::milliseconds(std::atoi(t));
+  if (char const* t = std::getenv("CLUSTER_TEST_BOOT_MS"))
+    s.boot_timeout = std::chrono::milliseconds(std::atoi(t));
   return s;
 }
 

@@ -277,6 +277,24 @@ TEST_CASE("runtime values that do not fit their setting's type stop the start-up
       "cluster: .set<\"workers\">(cluster::runtime(...)) expects a count of at least 1");
 }
 
+TEST_CASE("the health timers: defaults, off, and a runtime value the check cannot honour") {
+  using namespace std::chrono_literals;
+  auto const plain = cluster::cluster<app>().listen(0);
+  CHECK(plain.resolve<"production">().settings().liveness_timeout == 30s);
+  CHECK(plain.resolve<"production">().settings().boot_timeout == 60s);
+  auto const off = cluster::cluster<app>()
+                       .set<"liveness timeout">(0ms)
+                       .set<"boot timeout">(cluster::runtime(0ms))
+                       .listen(0);
+  CHECK(off.resolve<"production">().settings().liveness_timeout == 0ms);
+  CHECK(off.resolve<"production">().settings().boot_timeout == 0ms);
+  auto const bad =
+      cluster::cluster<app>().set<"liveness timeout">(cluster::runtime(250ms)).listen(0);
+  CHECK_THROWS_WITH(bad.resolve<"production">(),
+                    "cluster: .set<\"liveness timeout\">(cluster::runtime(...)) expects 0 ms (off) "
+                    "or a duration of at least 1000 ms (the master checks every 500 ms)");
+}
+
 TEST_CASE("runtime values that fit are read exactly, up to the largest of each type") {
   using namespace std::chrono_literals;
   auto const config =

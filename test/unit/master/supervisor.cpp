@@ -566,3 +566,126 @@ TEST_CASE("each id counts its generations and remembers how its last process end
   CHECK(last->reason == reason::crashed);
   CHECK(last->at == t + 30s);
 }
+
+//=== liveness ===//
+
+using cluster::detail::hang;
+using cluster::detail::liveness;
+
+TEST_CASE("a worker whose loop stops beating is hung after the liveness timeout, not before") {
+  liveness l(1s, 0s);
+  liveness::clock::time_point const t0{};
+  auto const connected = t0 + 100ms;
+  // Beats every 250 ms until 2 s, then none: the check runs every 500 ms.
+  for (auto now = t0; now <= t0 + 5s; now += liveness::check_interval) {
+    l.tick(now);
+    auto const beat = std::min(now, t0 + 2s);
+    auto const verdict = l.judge(t0, connected, beat, now);
+    if (now - (t0 + 2s) >= 1s) {
+      CHECK(verdict == hang::no_heartbeat);
+    } else {
+      CHECK(verdict == hang::none);
+    }
+  }
+}
+
+TEST_CASE("a worker is not hung before its first beat, nor just after it connected") {
+  liveness l(1s, 0s);
+  liveness::clock::time_point const t0{};
+  l.tick(t0 + 10s);
+  // No slot, or a slot not yet beaten in: nothing to judge by.
+  CHECK(l.judge(t0, t0 + 9s, std::nullopt, t0 + 10s) == hang::none);
+  // An old beat from before it connected does not count against it.
+  CHECK(l.judge(t0, t0 + 9500ms, t0 + 1s, t0 + 10s) == hang::none);
+  CHECK(l.judge(t0, t0 + 9s, t0 + 1s, t0 + 10s) == hang::no_heartbeat);
+}
+
+TEST_CASE("a worker that never accepts is hung after the boot timeout") {
+  liveness l(0s, 3s);
+  liveness::clock::time_point const t0{};
+  for (auto now = t0; now < t0 + 3s; now += liveness::check_interval) {
+    l.tick(now);
+    CHECK(l.judge(t0, std::nullopt, std::nullopt, now) == hang::none);
+  }
+  l.tick(t0 + 3s);
+  CHECK(l.judge(t0, std::nullopt, std::nullopt, t0 + 3s) == hang::never_accepted);
+  // Once it accepts, boot is over; with the heartbeat check off, nothing more is judged.
+  CHECK(l.judge(t0, t0 + 1s, std::nullopt, t0 + 60s) == hang::none);
+  CHECK(l.judge(t0, t0 + 1s, t0 + 1s, t0 + 60s) == hang::none);
+}
+
+TEST_CASE("time the master itself did not run counts against no worker") {
+  liveness l(1s, 3s);
+  liveness::clock::time_point const t0{};
+  l.tick(t0);
+  l.tick(t0 + 500ms);
+  // Stopped for 10 s (SIGSTOP with its workers, as Ctrl-Z does): the next tick is late, and the
+  // stale beats and the long boot are not held against the workers.
+  auto const resumed = t0 + 10500ms;
+  l.tick(resumed);
+  CHECK(l.judge(t0, t0 + 100ms, t0 + 500ms, resumed) == hang::none);
+  CHECK(l.judge(t0, std::nullopt, std::nullopt, resumed) == hang::none);
+  // Their clocks run again from the resumption.
+  l.tick(resumed + 500ms);
+  CHECK(l.judge(t0, t0 + 100ms, t0 + 500ms, resumed + 500ms) == hang::none);
+  l.tick(resumed + 1s);
+  CHECK(l.judge(t0, t0 + 100ms, t0 + 500ms, resumed + 1s) == hang::no_heartbeat);
+  CHECK(l.judge(t0, std::nullopt, std::nullopt, resumed + 1s) == hang::none);
+  for (auto now = resumed + 1500ms; now <= resumed + 3s; now += liveness::check_interval)
+    l.tick(now);
+  CHECK(l.judge(t0, std::nullopt, std::nullopt, resumed + 3s) == hang::never_accepted);
+}
+
+TEST_CASE("both checks off: the master does not tick at all") {
+  CHECK_FALSE(liveness(0s, 0s).enabled());
+  CHECK(liveness(1s, 0s).enabled());
+  CHECK(liveness(0s, 1s).enabled());
+}
+
+TEST_CASE("a hung worker is replaced, and its death says why") {
+  supervisor s{};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(2), t);
+  s.connected(100, t + 1s);
+  CHECK(s.find(100)->connected_at == t + 1s);
+  s.hung(100, hang::no_heartbeat);
+  s.hung(101, hang::never_accepted);
+  supervisor::entry dead;
+  auto const first = s.exited(100, t + 40s, dead);
+  CHECK(first == outcome::replace);
+  CHECK(s.classify(dead, first, 0, 9, t + 40s) == cluster::events::exit_reason::hung);
+  auto const second = s.exited(101, t + 40s, dead);
+  CHECK(second == outcome::replace);
+  CHECK(s.classify(dead, second, 0, 9, t + 40s) == cluster::events::exit_reason::boot_timeout);
+}
+
+TEST_CASE("workers that never accept count towards giving up; hung serving ones do not") {
+  supervisor s(crash_guard(3, 60s));
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(1), t);
+  supervisor::entry dead;
+  for (int i = 0; i < 5; ++i) {
+    int const pid = 100 + i * 10;
+    if (i > 0) s.started(0, pid, t);
+    s.connected(pid, t);
+    s.hung(pid, hang::no_heartbeat);
+    CHECK(s.exited(pid, t + 1s, dead) == outcome::replace);
+  }
+  s.started(0, 900, t);
+  s.hung(900, hang::never_accepted);
+  CHECK(s.exited(900, t + 2s, dead) == outcome::replace);
+  s.started(0, 901, t);
+  s.hung(901, hang::never_accepted);
+  CHECK(s.exited(901, t + 3s, dead) == outcome::replace);
+  s.started(0, 902, t);
+  s.hung(902, hang::never_accepted);
+  CHECK(s.exited(902, t + 4s, dead) == outcome::give_up);
+}
+
+TEST_CASE("a master paused before its first check is seen as paused too") {
+  liveness l(1s, 0s);
+  liveness::clock::time_point const t0{};
+  l.tick(t0);  // the master starts its check
+  l.tick(t0 + 3s);
+  CHECK(l.judge(t0, t0 + 10ms, t0 + 20ms, t0 + 3s) == hang::none);
+}

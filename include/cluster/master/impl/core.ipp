@@ -5,6 +5,7 @@
 
 #include <cluster/ipc/channel.hpp>
 #include <cluster/master/core.hpp>
+#include <cluster/os/address.hpp>
 #include <cluster/os/startup_error.hpp>
 #include <cluster/os/successor.hpp>
 #include <cluster/os/title.hpp>
@@ -28,6 +29,8 @@ CLUSTER_DECL master_core::master_core(master_sink& sink, master_plan plan)
       plan_(plan),
       signals_(io_),
       deadline_(io_),
+      health_(io_),
+      liveness_(plan.settings.liveness_timeout, plan.settings.boot_timeout),
       restart_delay_(io_),
       successor_(io_),
       predecessor_(io_),
@@ -260,6 +263,9 @@ CLUSTER_DECL void master_core::start() {
   ::signal(SIGPIPE, SIG_IGN);
   death_pipe_ = os::make_pipe();
   scoreboard_ = ipc::scoreboard(scoreboard_slots);
+  // The check's clock starts now: a master stopped before its first check is seen as paused too.
+  liveness_.tick(clock::now());
+  arm_health();
   os::set_process_title(s.title);
   for (auto const& b : plan_.signals) signals_.add(b.signal);
   signals_.add(SIGCHLD);
@@ -325,6 +331,10 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
   setup.title = ipc::worker_title(plan_.settings.worker_title, id);
   auto slot = scoreboard_.acquire();
   if (slot) setup.slot = &scoreboard_[*slot];
+  // Only a worker the master can judge hung needs somewhere to write its stack.
+  os::unique_fd trace(liveness_.enabled() && slot ? os::make_trace_file() : -1);
+  setup.trace_fd = trace.get();
+  setup.record_requests = liveness_.heartbeat_timeout() > detail::liveness::clock::duration::zero();
 
   pid_t pid;
   {
@@ -345,6 +355,7 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
   link& l = links_[pid];
   l.channel = std::make_unique<descriptor>(io_, master_end.release());
   l.slot = slot;
+  l.trace = std::move(trace);
   watch_channel(pid);
   // A shutdown or a shrink may have come while this worker was decided on and forked (a plugin
   // reacting to an event): it must not be left running unsupervised.
@@ -374,6 +385,7 @@ CLUSTER_DECL void master_core::become_worker(ipc::worker_setup const& setup, int
   ::close(master_end);
   for (auto& [other, l] : links_) {
     if (l.channel) ::close(l.channel->native_handle());
+    if (l.trace) ::close(l.trace.get());
   }
   if (int const fd = successor_.handoff_fd(); fd >= 0) ::close(fd);
   if (int const fd = predecessor_.handoff_fd(); fd >= 0) ::close(fd);
@@ -406,7 +418,7 @@ CLUSTER_DECL bool master_core::drain_channel(int pid) {
     }
     switch (m.type) {
       case ipc::message_type::connected:
-        sup_.connected(pid);
+        sup_.connected(pid, clock::now());
         sink_.deliver(events::worker_connected{w->id, pid});
         step_roll();
         if (sup_.all_connected()) on_all_connected();
@@ -464,6 +476,106 @@ CLUSTER_DECL void master_core::kill_overdue() {
   }
 }
 
+//=== liveness (docs/health.md) ===//
+
+CLUSTER_DECL void master_core::arm_health() {
+  if (!liveness_.enabled()) return;
+  health_.expires_after(detail::liveness::check_interval);
+  health_.async_wait([this](boost::system::error_code ec) {
+    if (ec || finished_) return;
+    check_health();
+    arm_health();
+  });
+}
+
+CLUSTER_DECL void master_core::check_health() {
+  auto const now = clock::now();
+  liveness_.tick(now);
+  if (sup_.state() == master_state::hard_shutdown) return;
+  for (auto const& [pid, w] : sup_.workers()) {
+    auto it = links_.find(pid);
+    if (it == links_.end() || w.overdue) continue;
+    link& l = it->second;
+    if (l.hung_at) {
+      if (!l.killed && now - *l.hung_at >= trace_grace) kill_hung(pid, l);
+      continue;
+    }
+    std::optional<clock::time_point> beat;
+    if (l.slot) {
+      auto const ms = scoreboard_[*l.slot].heartbeat.load(std::memory_order_relaxed);
+      if (ms > 0) beat = clock::time_point(std::chrono::milliseconds(ms));
+    }
+    // A worker a debugger has just let go needs a moment to beat again.
+    if (beat && l.released && *l.released > *beat) beat = l.released;
+    std::optional<clock::time_point> connected_at;
+    if (w.connected) connected_at = w.connected_at;
+    auto const why = liveness_.judge(w.spawned_at, connected_at, beat, now);
+    if (why != detail::hang::none) on_hung(pid, w, l, why, beat, now);
+  }
+}
+
+CLUSTER_DECL void master_core::on_hung(int pid, detail::supervisor::entry const& w, link& l,
+                                       detail::hang why, std::optional<clock::time_point> beat,
+                                       clock::time_point now) {
+  // A worker held by a debugger (stopped at a breakpoint) is not hung: it is being looked at.
+  if (int const tracer = os::tracer_of(pid); tracer != 0) {
+    if (!l.debugged) {
+      std::fprintf(stderr,
+                   "cluster: worker %u (pid %d) is held by a debugger (pid %d); it is not judged "
+                   "hung while it is\n",
+                   w.id, pid, tracer);
+      std::fflush(stderr);
+    }
+    l.debugged = true;
+    return;
+  }
+  if (l.debugged) {
+    // The debugger has just let it go: its clock starts now, not at its last beat.
+    l.debugged = false;
+    l.released = now;
+    return;
+  }
+  auto const ms = [](clock::duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
+  if (why == detail::hang::no_heartbeat) {
+    auto const last = beat ? std::max(*beat, w.connected_at) : w.connected_at;
+    l.why = "no heartbeat for " + ms(now - last) + " ms, liveness timeout " +
+            ms(liveness_.heartbeat_timeout()) + " ms";
+  } else {
+    l.why = "not accepting " + ms(now - w.spawned_at) + " ms after its start, boot timeout " +
+            ms(liveness_.boot_timeout()) + " ms";
+  }
+  sup_.hung(pid, why);
+  l.hung_at = now;
+  bool traced = false;
+  if (l.slot) {
+    auto& slot = scoreboard_[*l.slot];
+    if (auto const a = ipc::read_activity(slot)) {
+      std::string client =
+          os::address_text(reinterpret_cast<sockaddr const*>(a->client.data()), a->client.size());
+      if (client.empty()) client = "unix";
+      l.request = a->request + " from " + client + ", for " +
+                  std::to_string(ipc::heartbeat_now() - a->since) + " ms";
+    }
+    slot.trace_requested.store(1, std::memory_order_relaxed);
+    traced = l.trace && os::send_trace_signal(pid);
+  }
+  std::fprintf(stderr, "cluster: worker %u (pid %d) is hung (%s)%s; %s\n", w.id, pid, l.why.c_str(),
+               l.request.empty() ? "" : (" in " + l.request).c_str(),
+               traced ? "asking it for its stack, then killing it" : "killing it");
+  std::fflush(stderr);
+  if (!traced) kill_hung(pid, l);
+}
+
+CLUSTER_DECL void master_core::kill_hung(int pid, link& l) {
+  // The handler could not run (the worker is stopped, or stuck in the kernel): what /proc shows
+  // is all there is, and only while the process still exists.
+  if (os::read_trace(l.trace.get(), executable_).empty()) l.proc = os::proc_report(pid);
+  ::kill(pid, SIGKILL);
+  l.killed = true;
+}
+
 CLUSTER_DECL void master_core::reap() {
   if (reap_all_) {
     // PID 1: any child may have ended, ours or an orphan's; collect them all.
@@ -489,8 +601,10 @@ CLUSTER_DECL void master_core::handle_exit(os::exit_status const& status) {
   if (!sup_.find(status.pid)) return;  // an orphan a PID 1 master reaped for the system
   // Messages sent just before dying (the exception text) may still be queued.
   drain_channel(status.pid);
+  std::optional<link> hung;
   if (auto it = links_.find(status.pid); it != links_.end()) {
     if (it->second.slot) scoreboard_.release(*it->second.slot);
+    if (it->second.hung_at) hung = std::move(it->second);
     // Destroying the descriptor cancels its pending wait.
     links_.erase(it);
   }
@@ -498,6 +612,24 @@ CLUSTER_DECL void master_core::handle_exit(os::exit_status const& status) {
   auto const now = clock::now();
   outcome const what = sup_.exited(status.pid, now, w);
   auto const why = sup_.classify(w, what, status.code, status.signal, now);
+  if (hung) {
+    std::string trace = os::read_trace(hung->trace.get(), executable_);
+    if (trace.empty()) trace = hung->proc;
+    std::string const head = "cluster: worker " + std::to_string(w.id) + " (pid " +
+                             std::to_string(w.pid) + ") hung (" + hung->why + ")" +
+                             (hung->request.empty() ? "" : " in " + hung->request) +
+                             "; killed and replaced";
+    std::string indented;
+    for (std::size_t at = 0; at < trace.size();) {
+      auto const end = std::min(trace.find('\n', at), trace.size());
+      indented.append("\n  ").append(trace, at, end - at);
+      at = end + 1;
+    }
+    std::fprintf(stderr, "%s%s\n", head.c_str(),
+                 trace.empty() ? "; no trace" : (":" + indented).c_str());
+    std::fflush(stderr);
+    sink_.deliver(events::worker_hung{w.id, w.pid, why, hung->why, hung->request, trace});
+  }
   sink_.deliver(events::worker_killed{w.id, w.pid, status.code, status.signal, why});
   switch (what) {
     case outcome::unknown:

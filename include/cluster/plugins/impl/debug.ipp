@@ -50,6 +50,11 @@ CLUSTER_DECL void debug::on(events::worker_timeout const& event, master_api& /*m
   print(wording::of(event));
 }
 
+CLUSTER_DECL void debug::on(events::worker_hung const& event, master_api& /*master*/) {
+  // The trace itself is on stderr already: the master prints it with the death.
+  print(wording::of(event));
+}
+
 CLUSTER_DECL void debug::on(events::worker_waiting const& event, master_api& /*master*/) {
   print(level::info,
         text::format("worker {} waiting: {} connection{} still open (pid {})", event.id,

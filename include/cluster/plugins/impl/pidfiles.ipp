@@ -88,8 +88,10 @@ CLUSTER_DECL void pidfiles::on(events::ready const& /*event*/, master_api& maste
 
 CLUSTER_DECL void pidfiles::on(events::worker_killed const& event, master_api& /*master*/) {
   using reason = events::exit_reason;
+  // A worker that is replaced keeps its file: the replacement writes its own pid into it.
   if (event.reason != reason::crashed && event.reason != reason::exited &&
-      event.reason != reason::killed) {
+      event.reason != reason::killed && event.reason != reason::hung &&
+      event.reason != reason::boot_timeout) {
     remove_worker(event.id, event.pid);
   }
 }

@@ -66,7 +66,8 @@ CLUSTER_DECL bool stats::add_routes(detail::statistics::http_routes routes) {
 CLUSTER_DECL void stats::on(events::worker_killed const& ev, master_api&) {
   using reason = events::exit_reason;
   if (ev.reason == reason::crashed || ev.reason == reason::exited || ev.reason == reason::killed ||
-      ev.reason == reason::gave_up) {
+      ev.reason == reason::gave_up || ev.reason == reason::hung ||
+      ev.reason == reason::boot_timeout) {
     ++state_->deaths;
   }
 }
