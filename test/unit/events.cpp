@@ -39,9 +39,8 @@ TEST_CASE("docs/plugins/events.md lists exactly the master events") {
   CHECK(listed.size() == 22);
   // The reasons table sits in the same section: drop its rows.
   auto doc = documented("Master events");
-  for (auto const* reason :
-       {"crashed", "exited", "killed", "stopped", "removed", "timed_out", "shutdown", "gave_up",
-        "hung", "boot_timeout"}) {
+  for (auto const* reason : {"crashed", "exited", "killed", "stopped", "removed", "timed_out",
+                             "shutdown", "gave_up", "hung", "boot_timeout"}) {
     doc.erase(reason);
   }
   CHECK(doc == listed);

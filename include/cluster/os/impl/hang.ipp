@@ -112,7 +112,7 @@ CLUSTER_DECL bool send_trace_signal(int pid) noexcept {
 CLUSTER_DECL std::string read_trace(int fd, std::string const& executable) {
   if (fd < 0) return {};
   // Bounded: 64 frames of a few hundred bytes each at most.
-  std::string raw(64 * 1024, '\0');
+  std::string raw(std::size_t{64} * 1024, '\0');
   ssize_t const n = ::pread(fd, raw.data(), raw.size(), 0);
   if (n <= 0) return {};
   raw.resize(static_cast<std::size_t>(n));
