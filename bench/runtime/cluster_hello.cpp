@@ -5,6 +5,7 @@
 #include <cluster/cluster.hpp>
 #include <cluster/server/http.hpp>
 
+#include <chrono>
 #include <cstdlib>
 
 struct hello {
@@ -14,8 +15,12 @@ struct hello {
 int main(int argc, char** argv) {
   char const* port = std::getenv("PORT");
   char const* workers = std::getenv("WEB_CONCURRENCY");
+  // BENCH_LIVENESS_MS=0 turns the liveness check (and the request tracking it reads) off.
+  char const* liveness = std::getenv("BENCH_LIVENESS_MS");
   return cluster::cluster<hello>()
       .set<"workers">(cluster::runtime(workers ? std::atoi(workers) : 2))
+      .set<"liveness timeout">(
+          cluster::runtime(std::chrono::milliseconds(liveness ? std::atoi(liveness) : 30000)))
       .listen(cluster::runtime(port ? std::atoi(port) : 0),
               cluster::runtime(std::string("127.0.0.1")))
       .run(argc, argv);

@@ -2,18 +2,21 @@
 # SPDX-License-Identifier: BSL-1.0
 # Serves the same handler with cluster and with the hand-written baseline, and measures both.
 #
-# Usage: bench/runtime/run.sh BUILD_DIR [load|callgrind|all] [seconds] [connections]
+# Usage: bench/runtime/run.sh BUILD_DIR [load|callgrind|health|all] [seconds] [connections]
 #   load       wrk against both, alternating (BENCH_ROUNDS rounds of `seconds`, default 3 x 5 s):
 #              requests/s, p99 latency, server CPU time per request (master and workers, from
 #              /proc/PID/stat), the master's VmRSS, then the respawn latency (BENCH_RESPAWNS
 #              SIGKILLs of the only worker, default 10); medians and cluster/baseline ratios
 #   callgrind  instructions per request in one worker under valgrind --tool=callgrind, for
 #              keep-alive requests and for one connection per request
+#   health     the cost of the liveness check and of recording the request in flight: cluster
+#              with `liveness timeout` 30 s (the default) against 0 (off), in callgrind
+#              instructions per keep-alive request and in server CPU per request under wrk
 # Example: bench/runtime/run.sh build-core all
 #
 # The script stops by itself and kills every process group it started, also on Ctrl-C.
 set -euo pipefail
-usage="Usage: bench/runtime/run.sh BUILD_DIR [load|callgrind|all] [seconds] [connections]"
+usage="Usage: bench/runtime/run.sh BUILD_DIR [load|callgrind|health|all] [seconds] [connections]"
 build=${1:?$usage}
 mode=${2:-load}
 seconds=${3:-5}
@@ -23,7 +26,7 @@ rounds=${BENCH_ROUNDS:-3}
 respawns=${BENCH_RESPAWNS:-10}
 # cluster stops after 20 worker deaths within 20 s of its start (a boot loop), so fewer than 20.
 ((respawns < 20)) || { echo "BENCH_RESPAWNS must be below 20 (boot-loop guard)" >&2; exit 2; }
-case $mode in load | callgrind | all) ;; *) echo "$usage" >&2; exit 2 ;; esac
+case $mode in load | callgrind | health | all) ;; *) echo "$usage" >&2; exit 2 ;; esac
 bin=$build/bench/runtime
 for p in cluster_hello baseline_hello probe; do
   [ -x "$bin/$p" ] || { echo "missing $bin/$p: cmake --build $build --target $p" >&2; exit 1; }
@@ -206,8 +209,56 @@ run_callgrind() {
   done
 }
 
+#=== health: liveness on against off ===#
+
+run_health() {
+  command -v valgrind >/dev/null || { echo "no valgrind: run scripts/install-deps" >&2; exit 1; }
+  local small=${BENCH_CG_SMALL:-500} large=${BENCH_CG_LARGE:-2500} lo hi setting
+  echo "liveness check on (liveness timeout 30000 ms, the default) against off (0): callgrind" \
+    "instructions per keep-alive request in one worker (difference of $large and $small" \
+    "requests), then server CPU per request under wrk ($rounds rounds of ${seconds}s alternating)"
+  for setting in 0 30000; do
+    BENCH_LIVENESS_MS=$setting worker_instructions cluster "$bin/cluster_hello" "$small"
+    lo=$ir
+    BENCH_LIVENESS_MS=$setting worker_instructions cluster "$bin/cluster_hello" "$large"
+    hi=$ir
+    awk -v a="$lo" -v b="$hi" -v n=$((large - small)) 'BEGIN { printf "%.0f\n", (b - a) / n }' \
+      >"$tmp/cg.liveness.$setting"
+  done
+  BENCH_LIVENESS_MS=0 start off "$workers" 10 "$bin/cluster_hello"
+  local opid=$pid oport=$port
+  BENCH_LIVENESS_MS=30000 start on "$workers" 10 "$bin/cluster_hello"
+  local npid=$pid nport=$port
+  run_wrk -d1s "http://127.0.0.1:$oport/" >/dev/null
+  run_wrk -d1s "http://127.0.0.1:$nport/" >/dev/null
+  : >"$tmp/off.rows"
+  : >"$tmp/on.rows"
+  for r in $(seq "$rounds"); do
+    echo "round $r"
+    if ((r % 2)); then
+      load_once off "$opid" "$oport" "$tmp/off.rows"
+      load_once on "$npid" "$nport" "$tmp/on.rows"
+    else
+      load_once on "$npid" "$nport" "$tmp/on.rows"
+      load_once off "$opid" "$oport" "$tmp/off.rows"
+    fi
+  done
+  stop "$npid" TERM master
+  stop "$opid" TERM master
+  local a b
+  echo
+  printf '%-40s %12s %12s %10s\n' "" off on on/off
+  a=$(cat "$tmp/cg.liveness.0")
+  b=$(cat "$tmp/cg.liveness.30000")
+  printf '%-40s %12s %12s %10s\n' "keep-alive request (Ir)" "$a" "$b" "$(ratio "$b" "$a")"
+  a=$(awk '{ print $3 }' "$tmp/off.rows" | median)
+  b=$(awk '{ print $3 }' "$tmp/on.rows" | median)
+  printf '%-40s %12s %12s %10s\n' "server CPU per request (us, median)" "$a" "$b" "$(ratio "$b" "$a")"
+}
+
 case $mode in
   load) run_load ;;
   callgrind) run_callgrind ;;
-  all) run_load; echo; run_callgrind ;;
+  health) run_health ;;
+  all) run_load; echo; run_callgrind; echo; run_health ;;
 esac
