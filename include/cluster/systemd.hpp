@@ -367,8 +367,9 @@ inline std::string service_unit(core_settings const& s, unit_options const& o, i
   u += "# Start it again when the master fails (exit status not 0, a signal, the watchdog).\n";
   u += "Restart=on-failure\n";
   u += "# The watchdog, off by default. The master sends WATCHDOG=1 every WatchdogSec/2 only\n";
-  u += "# while all its workers are alive and accepting: a worker stuck in a loop stops the\n";
-  u += "# keep-alives, and systemd restarts the service.\n";
+  u += "# while all its workers are alive and accepting; a worker stuck in a loop is the\n";
+  u += "# master's to trace and replace (\"liveness timeout\"), or, with that check off, stops\n";
+  u += "# the keep-alives, and systemd restarts the service.\n";
   u += "#WatchdogSec=30s\n";
   u += "\n[Install]\n";
   u += "WantedBy=multi-user.target\n";

@@ -120,11 +120,13 @@ struct activation_socket {
 TEST_CASE("socket activation and notifications through a master's life") {
   notify_socket notify;
   activation_socket sock;
-  // 400 ms: keep-alives every 200 ms, so that silence is seen quickly.
+  // 400 ms: keep-alives every 200 ms, so that silence is seen quickly. The liveness check off:
+  // the watchdog is then the only defence against a stuck worker.
   master_process m(program{{CLUSTER_TEST_SERVER, "http"}, sock.fd},
                    {{"NOTIFY_SOCKET", notify.path()},
                     {"WATCHDOG_USEC", "400000"},
                     {"WEB_CONCURRENCY", "2"},
+                    {"CLUSTER_TEST_LIVENESS_MS", "0"},
                     {"CLUSTER_TEST_RESTART_THRESHOLD_MS", "0"}});
   // The master adopts the socket it was given instead of binding one.
   CHECK(m.port() == sock.port);
@@ -137,7 +139,7 @@ TEST_CASE("socket activation and notifications through a master's life") {
   CHECK(m.count("worker_connected") == 2);
   CHECK(served_by(http_get(sock.port, "/")) != 0);
 
-  SECTION("the watchdog is fed only while every worker's loop runs") {
+  SECTION("without the liveness check, the watchdog is fed only while every worker's loop runs") {
     for (int i = 0; i < 3; ++i) REQUIRE(notify.wait_for("^WATCHDOG=1$", 2s));
     int const worker = m.worker_pid(0);
     ::kill(worker, SIGSTOP);  // alive, but no longer serving
@@ -242,4 +244,23 @@ TEST_CASE("the program prints its own units, derived from its configuration") {
   CHECK(bad ==
         "cluster: CLUSTER_PRINT_UNIT=timer names no unit; use CLUSTER_PRINT_UNIT=service "
         "or =socket\n");
+}
+
+TEST_CASE("with the liveness check on, a stuck worker is the master's to replace, not systemd's") {
+  notify_socket notify;
+  master_process m("http", {{"NOTIFY_SOCKET", notify.path()},
+                            {"WATCHDOG_USEC", "400000"},
+                            {"WEB_CONCURRENCY", "2"},
+                            {"CLUSTER_TEST_LIVENESS_MS", "3000"}});
+  REQUIRE(notify.wait_for("READY=1"));
+  int const worker = m.worker_pid(0);
+  ::kill(worker, SIGSTOP);
+  // Keep-alives go on while the worker is stuck (systemd would otherwise restart the whole
+  // service, healthy workers included), until the master replaces it.
+  for (int i = 0; i < 5; ++i) REQUIRE(notify.wait_for("^WATCHDOG=1$", 1s));
+  CHECK(process_state(worker) == 'T');  // still stuck while they came
+  CHECK(m.wait_line("worker_killed id=0 pid=" + std::to_string(worker) + " .*reason=hung", 15s) >=
+        0);
+  CHECK(m.wait_line("worker_connected id=0 ", 10s) >= 0);
+  CHECK(notify.wait_for("^WATCHDOG=1$", 2s));
 }

@@ -785,10 +785,13 @@ CLUSTER_DECL std::string master_core::status_line() const {
 }
 
 CLUSTER_DECL bool master_core::healthy() const {
-  // Every wanted worker accepts, and each one's event loop has run recently (a worker stuck in
-  // a handler stops beating). Only then does the watchdog get its keep-alive, so that systemd
+  // Every wanted worker accepts. Only then does the watchdog get its keep-alive, so that systemd
   // restarts a service that is up but no longer serves.
   if (!sup_.all_connected()) return false;
+  // A worker stuck in a handler stops beating. With the liveness check on, the master traces
+  // and replaces it itself: systemd restarting the whole service for it would cut every healthy
+  // worker's requests short. Without it, the watchdog is the only defence.
+  if (liveness_.heartbeat_timeout() > clock::duration::zero()) return true;
   auto const now = ipc::heartbeat_now();
   for (auto const& [pid, w] : sup_.workers()) {
     if (w.stopping) continue;
