@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cluster/config/core_settings.hpp>
+#include <cluster/fatal.hpp>
 #include <cluster/os/notify.hpp>
 #include <cluster/os/process.hpp>
 #include <cluster/os/startup_error.hpp>
@@ -366,6 +367,10 @@ inline std::string service_unit(core_settings const& s, unit_options const& o, i
   u += "TimeoutStopSec=" + detail::seconds_text(s.timeout + milliseconds(10000)) + "\n";
   u += "# Start it again when the master fails (exit status not 0, a signal, the watchdog).\n";
   u += "Restart=on-failure\n";
+  u += "# ...but not when a worker said its error is one restarting cannot fix "
+       "(cluster::fatal_error):\n";
+  u += "# the master then exits with the same status.\n";
+  u += "RestartPreventExitStatus=" + std::to_string(fatal_exit_code) + "\n";
   u += "# The watchdog, off by default. The master sends WATCHDOG=1 every WatchdogSec/2 only\n";
   u += "# while all its workers are alive and accepting; a worker stuck in a loop is the\n";
   u += "# master's to trace and replace (\"liveness timeout\"), or, with that check off, stops\n";

@@ -2,6 +2,7 @@
 // What runs inside each worker process: set-up after fork, the server, and the graceful stop.
 #pragma once
 
+#include <cluster/fatal.hpp>
 #include <cluster/ipc/channel.hpp>
 #include <cluster/ipc/scoreboard.hpp>
 #include <cluster/ipc/worker_setup.hpp>
@@ -332,6 +333,9 @@ int run_worker(Config& cfg, worker_setup const& w) noexcept {
       hooks.emit(events::worker_exit{w.id, code});
       return code;
     });
+  } catch (fatal_error const& e) {
+    report_worker_failure(w, e.what());
+    return fatal_exit_code;
   } catch (std::exception const& e) {
     report_worker_failure(w, e.what());
   } catch (...) {

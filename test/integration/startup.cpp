@@ -72,6 +72,40 @@ TEST_CASE("giving up stops gracefully: a request in flight on a serving worker i
   CHECK(m.wait(20s) == std::optional<int>{1});
 }
 
+TEST_CASE("a server that reports a fatal error stops the master at once, with status 78") {
+  temp_dir dir("cluster-fatal");
+  auto const broken = dir.path() / "broken";
+  std::ofstream(broken) << "fatal\n";
+  master_process m("http",
+                   {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_BREAK_FILE", broken.string()}});
+  REQUIRE(m.wait(20s) == std::optional<int>{78});
+  CHECK(
+      m.count(
+          R"(^cluster: worker \d \(pid \d+\) exited with status 78: its error is one )"
+          R"(restarting cannot fix \(its error was: no configuration .*\); stopping gracefully$)") ==
+      1);
+  // Not retried: the two workers of the first start and no other.
+  CHECK(m.count("worker_spawned") == 2);
+  CHECK(m.count("keep dying") == 0);
+}
+
+TEST_CASE("a fatal error in a serving worker stops the master gracefully") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  REQUIRE(m.workers_connected(2));
+  client slow(port);
+  slow.send("GET /slow?ms=2000 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+  REQUIRE(!m.capture(R"(slow request started pid=(\d+))").empty());
+  // The other worker takes this one (the busy one does not accept meanwhile).
+  (void)http_get(port, "/fatal");
+  CHECK(m.wait_line(R"(worker_exception id=\d pid=\d+ what=the licence expired)") >= 0);
+  CHECK(m.wait_line(R"(worker_killed id=\d pid=\d+ code=78 signal=0 reason=gave up)") >= 0);
+  CHECK(m.wait_line("closing graceful=1") >= 0);
+  // The request in flight on the other worker is answered before the master exits.
+  CHECK(slow.receive_all(15s).find("200 OK") != std::string::npos);
+  CHECK(m.wait(20s) == std::optional<int>{78});
+}
+
 TEST_CASE("a port in use is one error line and no worker") {
   master_process first("http", {{"WEB_CONCURRENCY", "1"}});
   int const port = first.port();

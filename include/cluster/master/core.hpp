@@ -133,6 +133,7 @@ class master_core final : public detail::master_ops {
   CLUSTER_DECL void step_roll(os::exit_status const* exit = nullptr,
                               detail::supervisor::entry const* dead = nullptr);
   CLUSTER_DECL void give_up(os::exit_status const& status, detail::supervisor::entry const& last);
+  CLUSTER_DECL void stop_for_fatal(detail::supervisor::entry const& last);
   CLUSTER_DECL void finish_if_done();
   CLUSTER_DECL void begin_restart(int stop_signal);
   CLUSTER_DECL void successor_ready(int stop_signal);

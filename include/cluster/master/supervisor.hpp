@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cluster/events.hpp>
+#include <cluster/fatal.hpp>
 #include <cluster/signals.hpp>
 
 #include <algorithm>
@@ -163,6 +164,7 @@ class supervisor {
     removed,        ///< it was stopped on purpose: do not replace it
     shutting_down,  ///< a shutdown is under way: do not replace it
     give_up,        ///< too many deaths too fast: the application is broken
+    fatal,          ///< it said restarting cannot help (`fatal_exit_code`): stop
   };
 
   /// What to do with a worker that has just been forked.
@@ -291,7 +293,11 @@ class supervisor {
   /// Deaths of workers that were serving are always replaced, right after boot too: a request
   /// that crashes its worker must not let a client stop the whole service, nor must the OOM
   /// killer or an operator killing workers.
-  outcome exited(int pid, clock::time_point now, entry& out) {
+  ///
+  /// A worker that ended with `fatal_exit_code` (`exit_code`, when it was not killed by a
+  /// signal) said restarting cannot help: the master gives up at once, unless it was the
+  /// replacement of a rolling restart, whose failure leaves the old workers serving.
+  outcome exited(int pid, clock::time_point now, entry& out, int exit_code = 0, int signal = 0) {
     auto it = workers_.find(pid);
     if (it == workers_.end()) return outcome::unknown;
     out = std::move(it->second);
@@ -299,8 +305,10 @@ class supervisor {
     if (state_ != master_state::active) return outcome::shutting_down;
     // The replacement of a rolling restart died before it accepted: the new code (or whatever
     // the workers load at start) is broken, and the worker it was to replace keeps its slot.
-    if (roll_ && roll_->new_pid == pid && !out.connected && !out.stopping) roll_->failed_pid = pid;
+    bool const roll_failed = roll_ && roll_->new_pid == pid && !out.connected && !out.stopping;
+    if (roll_failed) roll_->failed_pid = pid;
     if (out.stopping || out.id >= target_) return outcome::removed;
+    if (signal == 0 && exit_code == fatal_exit_code && !roll_failed) return outcome::fatal;
     if (!out.connected && guard_.record(now)) return outcome::give_up;
     return outcome::replace;
   }
@@ -311,7 +319,7 @@ class supervisor {
   events::exit_reason classify(entry const& w, outcome what, int exit_code, int signal,
                                clock::time_point now) {
     events::exit_reason const why = [&] {
-      if (what == outcome::give_up) return events::exit_reason::gave_up;
+      if (what == outcome::give_up || what == outcome::fatal) return events::exit_reason::gave_up;
       if (w.overdue) return events::exit_reason::timed_out;
       if (w.hung == hang::no_heartbeat) return events::exit_reason::hung;
       if (w.hung == hang::never_accepted) return events::exit_reason::boot_timeout;

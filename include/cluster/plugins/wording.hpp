@@ -59,7 +59,8 @@ inline worded of(events::worker_killed const& e) {
     case reason::shutdown:
       return {log_level::info, who + "stopped by the shutdown: " + how};
     case reason::gave_up:
-      return {log_level::error, who + "crashed: " + how + "; too many deaths, the master gives up"};
+      // Too many deaths before serving, or a fatal error the worker reported (exit status 78).
+      return {log_level::error, who + "ended: " + how + "; the master gives up and stops"};
     case reason::hung:
       return {log_level::warning, who + "hung and was killed: " + how + "; replaced"};
     case reason::boot_timeout:

@@ -41,7 +41,8 @@ void hang_in_handler();
 namespace {
 
 /// Set when the file named by `CLUSTER_TEST_BREAK_FILE` exists as a worker starts: its content
-/// says how the worker fails (`throw`: its server cannot be built; `hang`: it never accepts).
+/// says how the worker fails (`throw`: its server cannot be built; `hang`: it never accepts;
+/// `fatal`: it throws `cluster::fatal_error`).
 /// A test creates the file to make a freshly started master (a bad deploy) fail.
 void maybe_break() {
   char const* path = std::getenv("CLUSTER_TEST_BREAK_FILE");
@@ -52,11 +53,12 @@ void maybe_break() {
   if (how == "hang") {
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
+  if (how == "fatal") throw cluster::fatal_error("no configuration (" + std::string(path) + ")");
   throw std::runtime_error("broken deploy (" + std::string(path) + ")");
 }
 
-/// `/` answers `pid=P worker=N`; `/slow?ms=N` answers after N ms; `/throw` throws; `/hang` never
-/// returns; `/orphan`
+/// `/` answers `pid=P worker=N`; `/slow?ms=N` answers after N ms; `/throw` throws; `/fatal` throws
+/// `cluster::fatal_error`; `/hang` never returns; `/orphan`
 /// leaves an orphaned grandchild that exits 100 ms later (its pid is in the body).
 struct http_app {
   http_app() { maybe_break(); }
@@ -71,6 +73,7 @@ struct http_app {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     }
     if (target == "/throw") throw std::runtime_error("handler failed on purpose");
+    if (target == "/fatal") throw cluster::fatal_error("the licence expired");
     if (target.starts_with("/hang")) cluster_test::hang_in_handler();
     cluster::http::response res{cluster::http::status::ok, req.version()};
     if (target.starts_with("/env/")) {

@@ -689,3 +689,31 @@ TEST_CASE("a master paused before its first check is seen as paused too") {
   l.tick(t0 + 3s);
   CHECK(l.judge(t0, t0 + 10ms, t0 + 20ms, t0 + 3s) == hang::none);
 }
+
+TEST_CASE("a worker that exits with the fatal status stops the master, unless it was a roll's") {
+  supervisor s{};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(2), t);
+  supervisor::entry dead;
+  SECTION("a serving worker, or one that never served") {
+    s.connected(100, t);
+    auto const what = s.exited(100, t + 1s, dead, cluster::fatal_exit_code, 0);
+    CHECK(what == outcome::fatal);
+    CHECK(s.classify(dead, what, cluster::fatal_exit_code, 0, t + 1s) ==
+          cluster::events::exit_reason::gave_up);
+    CHECK(s.exited(101, t + 1s, dead, cluster::fatal_exit_code, 0) == outcome::fatal);
+  }
+  SECTION("killed by signal 78 is not the fatal status") {
+    CHECK(s.exited(100, t + 1s, dead, 0, cluster::fatal_exit_code) == outcome::replace);
+  }
+  SECTION("a rolling restart's replacement: the roll fails, the old workers serve on") {
+    s.connected(100, t);
+    s.connected(101, t);
+    REQUIRE(s.begin_roll());
+    auto const act = s.roll_step(t);
+    REQUIRE(act.spawn == std::optional<unsigned>{0});
+    s.started(0, 200, t);
+    CHECK(s.exited(200, t + 1s, dead, cluster::fatal_exit_code, 0) == outcome::replace);
+    CHECK(s.roll_step(t + 1s).what == supervisor::roll_action::status::failed);
+  }
+}

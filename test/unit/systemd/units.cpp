@@ -155,6 +155,7 @@ TEST_CASE("the service unit for the default signals") {
                                     "KillMode=mixed",
                                     "TimeoutStopSec=70s",
                                     "Restart=on-failure",
+                                    "RestartPreventExitStatus=78",
                                     "[Install]",
                                     "WantedBy=multi-user.target",
                                 });

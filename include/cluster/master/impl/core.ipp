@@ -610,7 +610,7 @@ CLUSTER_DECL void master_core::handle_exit(os::exit_status const& status) {
   }
   detail::supervisor::entry w;
   auto const now = clock::now();
-  outcome const what = sup_.exited(status.pid, now, w);
+  outcome const what = sup_.exited(status.pid, now, w, status.code, status.signal);
   auto const why = sup_.classify(w, what, status.code, status.signal, now);
   if (hung) {
     std::string trace = os::read_trace(hung->trace.get(), executable_);
@@ -648,6 +648,9 @@ CLUSTER_DECL void master_core::handle_exit(os::exit_status const& status) {
       break;
     case outcome::give_up:
       give_up(status, w);
+      return;
+    case outcome::fatal:
+      stop_for_fatal(w);
       return;
   }
   step_roll(&status, &w);
@@ -704,6 +707,20 @@ CLUSTER_DECL void master_core::give_up(os::exit_status const& status,
   close();
   notify("STATUS=gave up: workers keep dying before they serve (" + std::to_string(guard.limit()) +
          " deaths within " + std::to_string(window) + " s); " + why);
+}
+
+CLUSTER_DECL void master_core::stop_for_fatal(detail::supervisor::entry const& last) {
+  std::string const why =
+      last.last_error.empty() ? std::string("no message") : "its error was: " + last.last_error;
+  std::fprintf(stderr,
+               "cluster: worker %u (pid %d) exited with status %d: its error is one restarting "
+               "cannot fix (%s); stopping gracefully\n",
+               last.id, last.pid, fatal_exit_code, why.c_str());
+  std::fflush(stderr);
+  // The same status as the worker's: the unit the master prints tells systemd not to restart it.
+  exit_status_ = fatal_exit_code;
+  close();
+  notify("STATUS=stopped: a worker reported a fatal error (" + why + ")");
 }
 
 CLUSTER_DECL void master_core::finish_if_done() {
