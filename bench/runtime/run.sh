@@ -107,6 +107,27 @@ load_once() {  # name master_pid port file
   echo "$rps $p99 $cpu" >>"$4"
 }
 
+# Warms two servers up, then measures them in `rounds` rounds, alternating which goes first so
+# that a warming or throttling machine favours neither; rows go to $tmp/NAME.rows.
+alternate() {  # name_a pid_a port_a name_b pid_b port_b
+  local a=$1 apid=$2 aport=$3 b=$4 bpid=$5 bport=$6
+  # Page faults and first connections outside the measurement.
+  run_wrk -d1s "http://127.0.0.1:$aport/" >/dev/null
+  run_wrk -d1s "http://127.0.0.1:$bport/" >/dev/null
+  : >"$tmp/$a.rows"
+  : >"$tmp/$b.rows"
+  for r in $(seq "$rounds"); do
+    echo "round $r"
+    if ((r % 2)); then
+      load_once "$a" "$apid" "$aport" "$tmp/$a.rows"
+      load_once "$b" "$bpid" "$bport" "$tmp/$b.rows"
+    else
+      load_once "$b" "$bpid" "$bport" "$tmp/$b.rows"
+      load_once "$a" "$apid" "$aport" "$tmp/$a.rows"
+    fi
+  done
+}
+
 run_load() {
   echo "HTTP hello, $workers workers, $connections connections, $rounds rounds of ${seconds}s" \
     "alternating (wrk -t2 --latency), loopback"
@@ -114,22 +135,7 @@ run_load() {
   local bpid=$pid bport=$port
   start cluster "$workers" 10 "$bin/cluster_hello"
   local cpid=$pid cport=$port
-  # Warm both up (page faults, first connections) outside the measurement.
-  run_wrk -d1s "http://127.0.0.1:$bport/" >/dev/null
-  run_wrk -d1s "http://127.0.0.1:$cport/" >/dev/null
-  : >"$tmp/baseline.rows"
-  : >"$tmp/cluster.rows"
-  for r in $(seq "$rounds"); do
-    echo "round $r"
-    # Alternate which goes first, so that a warming or throttling machine favours neither.
-    if ((r % 2)); then
-      load_once baseline "$bpid" "$bport" "$tmp/baseline.rows"
-      load_once cluster "$cpid" "$cport" "$tmp/cluster.rows"
-    else
-      load_once cluster "$cpid" "$cport" "$tmp/cluster.rows"
-      load_once baseline "$bpid" "$bport" "$tmp/baseline.rows"
-    fi
-  done
+  alternate baseline "$bpid" "$bport" cluster "$cpid" "$cport"
   local brss crss
   brss=$(awk '/^VmRSS/ { print $2 }' "/proc/$bpid/status")
   crss=$(awk '/^VmRSS/ { print $2 }' "/proc/$cpid/status")
@@ -229,20 +235,7 @@ run_health() {
   local opid=$pid oport=$port
   BENCH_LIVENESS_MS=30000 start on "$workers" 10 "$bin/cluster_hello"
   local npid=$pid nport=$port
-  run_wrk -d1s "http://127.0.0.1:$oport/" >/dev/null
-  run_wrk -d1s "http://127.0.0.1:$nport/" >/dev/null
-  : >"$tmp/off.rows"
-  : >"$tmp/on.rows"
-  for r in $(seq "$rounds"); do
-    echo "round $r"
-    if ((r % 2)); then
-      load_once off "$opid" "$oport" "$tmp/off.rows"
-      load_once on "$npid" "$nport" "$tmp/on.rows"
-    else
-      load_once on "$npid" "$nport" "$tmp/on.rows"
-      load_once off "$opid" "$oport" "$tmp/off.rows"
-    fi
-  done
+  alternate off "$opid" "$oport" on "$npid" "$nport"
   stop "$npid" TERM master
   stop "$opid" TERM master
   local a b

@@ -174,22 +174,24 @@ struct setting<"socket path"> {
   static constexpr value_type default_value = "cluster.sock";
 };
 
-template <>
-struct setting<"liveness timeout"> {
+namespace detail {
+/// What the two health timers share (docs/health.md): a duration, 0 or at least 1000 ms.
+struct health_timer_setting {
   using value_type = std::chrono::milliseconds;
   static constexpr char const* expects =
       "0 ms (off) or a duration of at least 1000 ms (the master checks every 500 ms)";
-  static constexpr auto check = detail::off_or_health_timer;
+  static constexpr auto check = off_or_health_timer;
+};
+}  // namespace detail
+
+template <>
+struct setting<"liveness timeout"> : detail::health_timer_setting {
   static constexpr auto reject = &diagnostic::liveness_timeout_must_be_0_or_at_least_1000_ms;
   static constexpr value_type default_value{30000};
 };
 
 template <>
-struct setting<"boot timeout"> {
-  using value_type = std::chrono::milliseconds;
-  static constexpr char const* expects =
-      "0 ms (off) or a duration of at least 1000 ms (the master checks every 500 ms)";
-  static constexpr auto check = detail::off_or_health_timer;
+struct setting<"boot timeout"> : detail::health_timer_setting {
   static constexpr auto reject = &diagnostic::boot_timeout_must_be_0_or_at_least_1000_ms;
   static constexpr value_type default_value{60000};
 };
