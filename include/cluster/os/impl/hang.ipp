@@ -12,11 +12,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <memory>
-#include <sstream>
 #include <string_view>
 
 namespace cluster::os {
@@ -74,10 +72,17 @@ inline std::string readable_frame(std::string_view line, std::string const& exec
   return demangled(std::string(symbol)) + std::string(offset) + " in " + std::string(object);
 }
 
+/// The whole of a small file such as /proc/PID/stat; empty if it cannot be read (a process that
+/// has just ended, a file only root may read).
 inline std::string read_file(char const* path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::string text;
+  int const fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return text;
 }
 
 inline std::string trimmed(std::string text) {
@@ -117,9 +122,11 @@ CLUSTER_DECL std::string read_trace(int fd, std::string const& executable) {
   if (n <= 0) return {};
   raw.resize(static_cast<std::size_t>(n));
   std::string out;
-  std::istringstream lines(raw);
-  std::string line;
-  for (int i = 0; std::getline(lines, line); ++i) {
+  std::string_view rest = raw;
+  for (int i = 0; !rest.empty(); ++i) {
+    auto const end = std::min(rest.find('\n'), rest.size());
+    std::string_view const line = rest.substr(0, end);
+    rest.remove_prefix(std::min(end + 1, rest.size()));
     if (line.empty()) continue;
     if (!out.empty()) out += '\n';
     std::string frame = detail::readable_frame(line, executable);
