@@ -618,7 +618,7 @@ CLUSTER_DECL void master_core::handle_exit(os::exit_status const& status) {
     std::string const head = "cluster: worker " + std::to_string(w.id) + " (pid " +
                              std::to_string(w.pid) + ") hung (" + hung->why + ")" +
                              (hung->request.empty() ? "" : " in " + hung->request) +
-                             "; killed and replaced";
+                             (what == outcome::replace ? "; killed and replaced" : "; killed");
     std::string indented;
     for (std::size_t at = 0; at < trace.size();) {
       auto const end = std::min(trace.find('\n', at), trace.size());
