@@ -259,8 +259,9 @@ TEST_CASE("with the liveness check on, a stuck worker is the master's to replace
   // service, healthy workers included), until the master replaces it.
   for (int i = 0; i < 5; ++i) REQUIRE(notify.wait_for("^WATCHDOG=1$", 1s));
   CHECK(process_state(worker) == 'T');  // still stuck while they came
-  CHECK(m.wait_line("worker_killed id=0 pid=" + std::to_string(worker) + " .*reason=hung", 15s) >=
-        0);
-  CHECK(m.wait_line("worker_connected id=0 ", 10s) >= 0);
+  int const killed =
+      m.wait_line("worker_killed id=0 pid=" + std::to_string(worker) + " .*reason=hung", 15s);
+  REQUIRE(killed >= 0);
+  CHECK(m.wait_line("worker_connected id=0 ", 10s, static_cast<std::size_t>(killed)) >= 0);
   CHECK(notify.wait_for("^WATCHDOG=1$", 2s));
 }
