@@ -30,10 +30,13 @@ enum class exit_reason : std::uint8_t {
   removed,       ///< stopped on purpose and not replaced (`spawn(-1)`, SIGTTOU)
   timed_out,     ///< overran `timeout` while stopping and was killed (SIGKILL)
   shutdown,      ///< ended by the master's shutdown
-  gave_up,       ///< one death too many in too short a time: the master gives up and stops
+  gave_up,       ///< too many deaths before serving, or a fatal error: the master gives up
   hung,          ///< its event loop stopped beating for `liveness timeout`: killed and replaced
   boot_timeout,  ///< did not accept within `boot timeout` of its start: killed and replaced
 };
+
+/// How many `exit_reason`s there are: they run from 0 to `exit_reason_count - 1`.
+inline constexpr std::size_t exit_reason_count = 10;
 
 /// The word for `r`, as the bundled plugins print it: "crashed", "timed out", "gave up".
 constexpr std::string_view to_string(exit_reason r) noexcept {
@@ -115,6 +118,15 @@ struct worker_hung {
   /// The worker's stack, one frame per line ("#0 report::build() (./server+0x1a2b)"), written by
   /// its own signal handler; else what /proc showed of it ("state: T (stopped)", "wchan: ...").
   std::string_view trace;
+};
+/// A worker id keeps dying young: its replacement waits (the crash-loop policy, see
+/// docs/health.md); delivered just after the `worker_killed` of the death that caused it.
+struct worker_backoff {
+  static constexpr std::string_view name = "worker_backoff";
+  unsigned id;
+  int pid;                          ///< the worker that died
+  unsigned deaths;                  ///< deaths in a row of this id, each of a short-lived worker
+  std::chrono::milliseconds delay;  ///< how long its replacement waits
 };
 struct worker_waiting {  ///< a gracefully stopping worker still has open connections
   static constexpr std::string_view name = "worker_waiting";
@@ -219,8 +231,8 @@ struct list {};
 /// Every event the master emits, delivered with the master: `on(event, Master&)`.
 using master_events =
     list<start, listening, worker_spawned, worker_connected, worker_killed, worker_exception,
-         worker_removed, worker_timeout, worker_hung, worker_waiting, closing, close, kill,
-         restarting, restart, cyclic_restart, reopen, ready, rolling_restart_started,
+         worker_removed, worker_timeout, worker_hung, worker_backoff, worker_waiting, closing,
+         close, kill, restarting, restart, cyclic_restart, reopen, ready, rolling_restart_started,
          rolling_restart_done, rolling_restart_failed, restart_failed>;
 
 /// Every event delivered inside a worker, with `cluster::this_worker&` (`reopen` is in both).

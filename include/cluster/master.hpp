@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cluster/config/resolve.hpp>
+#include <cluster/crash_loop.hpp>
 #include <cluster/events.hpp>
 #include <cluster/master/api.hpp>
 #include <cluster/master/sink.hpp>
@@ -56,7 +57,8 @@ class master final : public master_sink {
       : config_(config),
         core_(make_master_core(
             *this, master_plan{config.settings(), config.listeners(), config.environment(),
-                               signal_bindings<signal_policy>})),
+                               signal_bindings<signal_policy>,
+                               detail::crash_loop_of<Config>::type::policy})),
         views_(make_views(std::make_index_sequence<std::tuple_size_v<views>>{})),
         user_(operations(*core_), config) {}
 

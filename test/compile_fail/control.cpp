@@ -10,6 +10,10 @@ struct app {};
 struct pidfiles_like {
   static constexpr cluster::fixed_string name = "pidfiles";
 };
+struct patient_restarts : cluster::restart_backoff {
+  static constexpr cluster::crash_loop_policy policy{
+      .first_delay = 1s, .growth = 1, .max_delay = 1s, .give_up_after = 0};
+};
 struct cli_like {
   static constexpr cluster::fixed_string name = "cli";
   using requires_plugins = cluster::type_list<pidfiles_like>;
@@ -28,6 +32,7 @@ int main() {
                                 .listen(3000)
                                 .in<"production">()
                                 .use(cli_like{})
+                                .use(patient_restarts{})
                                 .listen(80, "::1")
                                 .listen("/run/app.sock");
 }

@@ -28,8 +28,9 @@ TEST_CASE("a server whose constructor throws stops the master with a clear messa
 
 TEST_CASE("serving workers killed again and again right after start do not stop the master") {
   // As the OOM killer or an operator would: 25 SIGKILLs within the first seconds, each of a
-  // worker that serves. The original gave up after 20 deaths in 20 s, whatever they were.
-  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  // worker that serves. The original gave up after 20 deaths in 20 s, whatever they were. The
+  // crash-loop waits are shortened (at most 400 ms) to keep the test short.
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_BACKOFF", "50,400,30000,20"}});
   int const port = m.port();
   REQUIRE(m.wait_line("worker_connected id=1") >= 0);
   for (int i = 0; i < 25; ++i) {
@@ -51,12 +52,15 @@ TEST_CASE("serving workers killed again and again right after start do not stop 
 TEST_CASE("giving up stops gracefully: a request in flight on a serving worker is answered") {
   temp_dir dir("cluster-give-up");
   auto const broken = dir.path() / "broken";
-  master_process m("http",
-                   {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_BREAK_FILE", broken.string()}});
+  // Shortened crash-loop waits (at most 100 ms): the 20 deaths take about 2 s, well within the
+  // slow request.
+  master_process m("http", {{"WEB_CONCURRENCY", "2"},
+                            {"CLUSTER_TEST_BREAK_FILE", broken.string()},
+                            {"CLUSTER_TEST_BACKOFF", "20,100,30000,20"}});
   int const port = m.port();
   REQUIRE(m.wait_line("worker_connected id=1") >= 0);
   client slow(port);
-  slow.send("GET /slow?ms=3000 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+  slow.send("GET /slow?ms=6000 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
   std::string const busy = m.capture(R"(slow request started pid=(\d+))");
   REQUIRE(!busy.empty());
   // A bad deploy from now on: every new worker fails before it serves.

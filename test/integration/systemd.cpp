@@ -265,3 +265,28 @@ TEST_CASE("with the liveness check on, a stuck worker is the master's to replace
   CHECK(m.wait_line("worker_connected id=0 ", 10s, static_cast<std::size_t>(killed)) >= 0);
   CHECK(notify.wait_for("^WATCHDOG=1$", 2s));
 }
+
+TEST_CASE("a worker id waiting out its crash-loop delay does not silence the watchdog") {
+  notify_socket notify;
+  // Worker 1 exits on every request; its second replacement in a row waits 2 to 2.5 s.
+  master_process m("http", {{"NOTIFY_SOCKET", notify.path()},
+                            {"WATCHDOG_USEC", "400000"},
+                            {"WEB_CONCURRENCY", "2"},
+                            {"CLUSTER_TEST_CRASH_WORKER", "1"},
+                            {"CLUSTER_TEST_BACKOFF", "2500,2500,30000,20"}});
+  int const port = m.port();
+  REQUIRE(notify.wait_for("READY=1"));
+  for (int i = 0; i < 50 && m.count("worker_backoff id=1 ") == 0; ++i)
+    (void)http_get(port, "/", 2s);
+  int const waiting = m.wait_line("worker_backoff id=1 .* deaths=2 ", 5s);
+  REQUIRE(waiting >= 0);
+  // While id 1 waits, worker 0 serves and the keep-alives go on: systemd must not restart the
+  // service (worker 0 with it) for the crash loop the master paces. Only keep-alives sent from
+  // now on count.
+  while (notify.next(0ms)) {
+  }
+  for (int i = 0; i < 4; ++i) REQUIRE(notify.wait_for("^WATCHDOG=1$", 1s));
+  CHECK(m.count("worker_spawned id=1 ") == 2);  // still waiting while they came
+  CHECK(served_by(http_get(port, "/", 2s)) == m.worker_pid(0));
+  CHECK(m.wait_line("worker_spawned id=1 ", 5s, static_cast<std::size_t>(waiting)) >= 0);
+}

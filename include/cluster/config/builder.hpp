@@ -2,6 +2,7 @@
 // cluster<Server, Ops...>: each set / use / in / do_ / listen call returns a new type recording it.
 #pragma once
 
+#include "../crash_loop.hpp"
 #include "concepts.hpp"
 #include "detail/ops.hpp"
 #include "fixed_string.hpp"
@@ -256,6 +257,9 @@ class cluster {
                     "`on(cluster::events::X const&, cluster::this_worker&)` for worker events");
       return *this;
     } else {
+      // A crash-loop policy's values, one sentence per mistake (see crash_loop.hpp).
+      if constexpr (std::is_same_v<typename detail::slot_of<Plugin>::type, crash_loop_slot>)
+        detail::check_crash_loop<Plugin>();
       detail::check_requirements<Plugin>(typename detail::required_plugins_of<Plugin>::type{},
                                          type_list<Ops...>{});
       return append(op::use<Plugin>{std::move(p)});

@@ -123,6 +123,7 @@ class master_core final : public detail::master_ops {
   CLUSTER_DECL void stop_worker(int pid);
   CLUSTER_DECL void arm_deadline();
   CLUSTER_DECL void kill_overdue();
+  CLUSTER_DECL void arm_respawn();
   CLUSTER_DECL void arm_health();
   CLUSTER_DECL void check_health();
   CLUSTER_DECL void on_hung(int pid, detail::supervisor::entry const& w, link& l, detail::hang why,
@@ -160,6 +161,7 @@ class master_core final : public detail::master_ops {
   boost::asio::signal_set signals_;
   boost::asio::steady_timer deadline_;  ///< the next graceful-stop deadline, if any
   boost::asio::steady_timer health_;    ///< the liveness check's tick
+  boost::asio::steady_timer respawn_;   ///< the next replacement a crash loop made wait
   detail::liveness liveness_;
   detail::delayed_restart restart_delay_;  ///< a restart delayed as cyclic
   std::vector<os::listener> listeners_;

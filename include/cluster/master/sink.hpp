@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cluster/config/core_settings.hpp>
+#include <cluster/crash_loop.hpp>
 #include <cluster/events.hpp>
 #include <cluster/ipc/worker_setup.hpp>
 #include <cluster/linkage.hpp>
@@ -82,6 +83,7 @@ struct master_plan {
   std::span<endpoint const> listeners;
   std::string_view environment;
   std::span<signal_binding const> signals;
+  crash_loop_policy crash_loop{};
 };
 
 class master_core;

@@ -3,6 +3,7 @@
 // code on a clock it is given, without Asio or fork(), so that it is tested on simulated time.
 #pragma once
 
+#include <cluster/crash_loop.hpp>
 #include <cluster/events.hpp>
 #include <cluster/fatal.hpp>
 #include <cluster/signals.hpp>
@@ -20,31 +21,85 @@
 
 namespace cluster::detail {
 
-/// Counts worker deaths in a sliding window: `limit` deaths within `window` is too many.
-///
-/// Which deaths count is the supervisor's decision (see `supervisor::exited`).
-class crash_guard {
+/// The crash-loop policy's decisions (see `crash_loop_policy`), per worker id, on a clock it is
+/// given: how long the replacement of a dead worker waits, and when the master gives up.
+class crash_loop {
  public:
   using clock = std::chrono::steady_clock;
 
-  explicit crash_guard(std::size_t limit = 20,
-                       clock::duration window = std::chrono::seconds(20)) noexcept
-      : limit_(limit), window_(window) {}
+  /// What a death means.
+  struct decision {
+    clock::duration delay{};  ///< how long its replacement waits; zero: at once
+    unsigned in_a_row = 0;    ///< its id's deaths in a row, each of a short-lived worker
+    bool give_up = false;     ///< the application looks broken: stop
+  };
 
-  /// Records a death at `now`; true when the application should be given up as broken.
-  bool record(clock::time_point now) {
-    deaths_.push_back(now);
-    while (!deaths_.empty() && now - deaths_.front() > window_) deaths_.pop_front();
-    return deaths_.size() >= limit_;
+  /// `seed` drives the jitter (any value; tests give a fixed one).
+  explicit crash_loop(crash_loop_policy policy = {}, std::uint64_t seed = 1) noexcept
+      : policy_(policy), random_(seed) {}
+
+  [[nodiscard]] crash_loop_policy const& policy() const noexcept { return policy_; }
+  /// Deaths before accepting that count towards giving up now (each id's since its last worker
+  /// that accepted).
+  [[nodiscard]] unsigned unready() const noexcept {
+    unsigned n = 0;
+    for (auto const& [id, s] : slots_) n += s.unready;
+    return n;
   }
 
-  [[nodiscard]] std::size_t limit() const noexcept { return limit_; }
-  [[nodiscard]] clock::duration window() const noexcept { return window_; }
+  /// A worker with `id`, started at `spawned_at`, died at `now`; it had accepted (`served`) or
+  /// not; `booted` is whether any worker of the master has accepted yet.
+  decision died(unsigned id, clock::time_point spawned_at, bool served, bool booted,
+                clock::time_point now) {
+    slot& s = slots_[id];
+    s.in_a_row = now - spawned_at >= policy_.stable_uptime ? 1 : s.in_a_row + 1;
+    if (!served) ++s.unready;
+    decision d;
+    d.in_a_row = s.in_a_row;
+    d.give_up = policy_.give_up_after > 0 && unready() >= policy_.give_up_after;
+    // Before any worker has accepted, a server that cannot start is reported without waiting.
+    if (booted && !d.give_up) d.delay = wait(s.in_a_row);
+    return d;
+  }
+
+  /// A worker with `id` accepted: its id's deaths before accepting no longer count.
+  void accepted(unsigned id) { slots_[id].unready = 0; }
+
+  /// `id` is no longer wanted (a shrink): what its workers did is forgotten.
+  void forget(unsigned id) { slots_.erase(id); }
+
+  /// The wait before the replacement of the `n`th death in a row: none for the first, then
+  /// `first_delay`, `growth` times longer each time up to `max_delay`, shortened by the jitter.
+  [[nodiscard]] clock::duration wait(unsigned n) {
+    using std::chrono::milliseconds;
+    if (n < 2 || policy_.max_delay <= milliseconds::zero()) return {};
+    auto delay = policy_.first_delay;
+    for (unsigned i = 2; i < n && delay < policy_.max_delay; ++i) delay *= policy_.growth;
+    delay = std::min(delay, policy_.max_delay);
+    // Uniform in [0, 1): the top 53 bits of the next number.
+    double const u = static_cast<double>(next() >> 11U) * 0x1.0p-53;
+    auto const cut = static_cast<milliseconds::rep>(static_cast<double>(delay.count()) *
+                                                    policy_.jitter_percent / 100.0 * u);
+    return delay - milliseconds(cut);
+  }
 
  private:
-  std::size_t limit_;
-  clock::duration window_;
-  std::deque<clock::time_point> deaths_;
+  struct slot {
+    unsigned in_a_row = 0;  ///< deaths in a row of workers that lived less than stable_uptime
+    unsigned unready = 0;   ///< deaths in a row of workers that never accepted
+  };
+
+  /// splitmix64: enough to spread waits, and reproducible from the seed.
+  std::uint64_t next() noexcept {
+    std::uint64_t z = (random_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31U);
+  }
+
+  crash_loop_policy policy_;
+  std::uint64_t random_;
+  std::map<unsigned, slot> slots_;
 };
 
 /// Why the master judged a worker hung (see `liveness`).
@@ -161,9 +216,10 @@ class supervisor {
   enum class outcome : std::uint8_t {
     unknown,        ///< not one of ours (a child a plugin started)
     replace,        ///< start a worker with the same id now
+    wait,           ///< start a worker with the same id after its wait (see `due`)
     removed,        ///< it was stopped on purpose: do not replace it
     shutting_down,  ///< a shutdown is under way: do not replace it
-    give_up,        ///< too many deaths too fast: the application is broken
+    give_up,        ///< too many deaths before accepting: the application is broken
     fatal,          ///< it said restarting cannot help (`fatal_exit_code`): stop
   };
 
@@ -189,11 +245,11 @@ class supervisor {
     int failed_pid = 0;             ///< with `failed`: the replacement that died
   };
 
-  /// A supervisor that gives up after `guard` says so, and gives a stopping worker `timeout` to
-  /// exit before it must be killed.
-  explicit supervisor(crash_guard guard = crash_guard{},
-                      clock::duration timeout = std::chrono::seconds(60))
-      : guard_(std::move(guard)), timeout_(timeout) {}
+  /// A supervisor that paces and gives up as `policy` says (its jitter drawn from `seed`), and
+  /// gives a stopping worker `timeout` to exit before it must be killed.
+  explicit supervisor(crash_loop_policy policy = {},
+                      clock::duration timeout = std::chrono::seconds(60), std::uint64_t seed = 1)
+      : crashes_(policy, seed), timeout_(timeout) {}
 
   [[nodiscard]] master_state state() const noexcept { return state_; }
   /// Ids 0..target()-1 are wanted.
@@ -204,7 +260,7 @@ class supervisor {
     auto it = last_exits_.find(id);
     return it == last_exits_.end() ? nullptr : &it->second;
   }
-  [[nodiscard]] crash_guard const& guard() const noexcept { return guard_; }
+  [[nodiscard]] crash_loop const& crashes() const noexcept { return crashes_; }
   /// How long a stopping worker may take to exit.
   [[nodiscard]] clock::duration timeout() const noexcept { return timeout_; }
 
@@ -232,15 +288,18 @@ class supervisor {
       for (auto& [pid, w] : workers_) {
         if (w.id == id && stop(w, now)) pids.push_back(pid);
       }
+      waiting_.erase(id);
+      crashes_.forget(id);
     }
     return pids;
   }
 
-  /// True when a worker with `id` should be started now: the master is active, `id` is wanted
-  /// and no running worker has it. Asked before replacing a dead worker, since something (a
-  /// plugin reacting to the death) may have shrunk the cluster or begun a shutdown meanwhile.
+  /// True when a worker with `id` should be started now: the master is active, `id` is wanted,
+  /// no running worker has it and it is not waiting out a crash loop's delay. Asked before
+  /// replacing a dead worker, since something (a plugin reacting to the death) may have shrunk
+  /// the cluster or begun a shutdown meanwhile.
   [[nodiscard]] bool wants(unsigned id) const noexcept {
-    if (state_ != master_state::active || id >= target_) return false;
+    if (state_ != master_state::active || id >= target_ || waiting_.contains(id)) return false;
     return std::none_of(workers_.begin(), workers_.end(),
                         [id](auto const& p) { return p.second.id == id && !p.second.stopping; });
   }
@@ -278,6 +337,8 @@ class supervisor {
     if (entry* w = find(pid)) {
       w->connected = true;
       w->connected_at = now;
+      crashes_.accepted(w->id);
+      booted_ = true;
     }
   }
   /// Records that the master judged `pid` hung (`why`) and is killing it: it is replaced when it
@@ -289,10 +350,11 @@ class supervisor {
   /// Records that `pid` exited at `now`; `out` receives its entry (when it was ours).
   ///
   /// A death counts towards giving up only when the worker never came up (its server cannot even
-  /// be built): the original's "20 deaths in 20 seconds" then still means a broken application.
-  /// Deaths of workers that were serving are always replaced, right after boot too: a request
-  /// that crashes its worker must not let a client stop the whole service, nor must the OOM
-  /// killer or an operator killing workers.
+  /// be built): `give_up_after` such deaths in a row mean a broken application. Deaths of
+  /// workers that were serving are always replaced, right after boot too: a request that crashes
+  /// its worker must not let a client stop the whole service, nor must the OOM killer or an
+  /// operator killing workers. An id whose workers keep dying young is replaced after a growing
+  /// wait (`wait`, then `due`); see `crash_loop`.
   ///
   /// A worker that ended with `fatal_exit_code` (`exit_code`, when it was not killed by a
   /// signal) said restarting cannot help: the master gives up at once, unless it was the
@@ -309,8 +371,45 @@ class supervisor {
     if (roll_failed) roll_->failed_pid = pid;
     if (out.stopping || out.id >= target_) return outcome::removed;
     if (signal == 0 && exit_code == fatal_exit_code && !roll_failed) return outcome::fatal;
-    if (!out.connected && guard_.record(now)) return outcome::give_up;
+    auto const d = crashes_.died(out.id, out.spawned_at, out.connected, booted_, now);
+    last_death_ = d;
+    if (d.give_up) return outcome::give_up;
+    // A failed roll's replacement leaves the old worker in its id: nothing to wait for.
+    if (d.delay > clock::duration::zero() && wants(out.id)) {
+      waiting_[out.id] = now + d.delay;
+      return outcome::wait;
+    }
     return outcome::replace;
+  }
+
+  /// What the crash-loop policy made of the last death `exited` judged.
+  [[nodiscard]] crash_loop::decision const& last_death() const noexcept { return last_death_; }
+
+  /// The ids whose wait is over at `now`: start them (if `wants` them, as after any death).
+  std::vector<unsigned> due(clock::time_point now) {
+    std::vector<unsigned> ids;
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (it->second <= now) {
+        ids.push_back(it->first);
+        it = waiting_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return ids;
+  }
+
+  /// When `due` will next have an id to return, if any waits.
+  [[nodiscard]] std::optional<clock::time_point> next_due() const {
+    std::optional<clock::time_point> next;
+    for (auto const& [id, at] : waiting_)
+      if (!next || at < *next) next = at;
+    return next;
+  }
+
+  /// The ids waiting out a crash loop's delay, and until when.
+  [[nodiscard]] std::map<unsigned, clock::time_point> const& waiting() const noexcept {
+    return waiting_;
   }
 
   /// Why the worker `w`, which ended with `exit_code` / `signal` and which `exited` judged `what`,
@@ -343,6 +442,7 @@ class supervisor {
     if (state_ != master_state::active) return pids;
     state_ = master_state::graceful_shutdown;
     roll_.reset();
+    waiting_.clear();
     for (auto& [pid, w] : workers_) {
       if (stop(w, now)) pids.push_back(pid);
     }
@@ -380,6 +480,7 @@ class supervisor {
     if (state_ == master_state::hard_shutdown) return false;
     state_ = master_state::hard_shutdown;
     roll_.reset();
+    waiting_.clear();
     return true;
   }
 
@@ -398,6 +499,23 @@ class supervisor {
         return false;
     }
     return true;
+  }
+
+  /// True when the cluster serves as well as its crash-loop policy lets it: every wanted id has a
+  /// worker that accepts, except ids waiting out their delay, and some worker accepts. What the
+  /// watchdog asks: a worker in a crash loop is the master's to pace, not a reason for the
+  /// service manager to restart every healthy worker with it.
+  [[nodiscard]] bool serving() const noexcept {
+    if (state_ != master_state::active) return false;
+    bool any = false;
+    for (unsigned id = 0; id < target_; ++id) {
+      bool const up = std::any_of(workers_.begin(), workers_.end(), [id](auto const& p) {
+        return p.second.id == id && !p.second.stopping && p.second.connected;
+      });
+      any = any || up;
+      if (!up && !waiting_.contains(id)) return false;
+    }
+    return any || target_ == 0;
   }
 
   //=== rolling restart ===//
@@ -497,8 +615,11 @@ class supervisor {
     return true;
   }
 
-  crash_guard guard_;
+  crash_loop crashes_;
+  crash_loop::decision last_death_;
   clock::duration timeout_;
+  std::map<unsigned, clock::time_point> waiting_;  ///< ids waiting out a crash loop's delay
+  bool booted_ = false;                            ///< some worker has accepted
   std::map<int, entry> workers_;
   std::map<unsigned, unsigned> generations_;    ///< processes started per id
   std::map<unsigned, exit_record> last_exits_;  ///< how the last process of each id ended

@@ -71,6 +71,7 @@ class debug {
   /// `warning - worker 1 (pid 1234) did not stop within 60000 ms; killing it`
   CLUSTER_DECL void on(events::worker_timeout const& event, master_api& /*master*/);
   CLUSTER_DECL void on(events::worker_hung const& event, master_api& /*master*/);
+  CLUSTER_DECL void on(events::worker_backoff const& event, master_api& /*master*/);
 
   /// `info - worker 1 waiting: 3 connections still open (pid 1234)`
   CLUSTER_DECL void on(events::worker_waiting const& event, master_api& /*master*/);

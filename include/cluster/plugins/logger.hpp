@@ -86,6 +86,7 @@ class logger {
   /// A stopping worker killed after `timeout` (warning).
   CLUSTER_DECL void on(events::worker_timeout const& e, master_api&);
   CLUSTER_DECL void on(events::worker_hung const& e, master_api&);
+  CLUSTER_DECL void on(events::worker_backoff const& e, master_api&);
   /// A stopping worker still serving connections (debug: repeated while it waits).
   CLUSTER_DECL void on(events::worker_waiting const& e, master_api&);
   /// The shutdown begins (info).

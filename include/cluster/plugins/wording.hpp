@@ -85,6 +85,14 @@ inline worded of(events::worker_hung const& e) {
   return {log_level::warning, text};
 }
 
+/// `worker 1 (pid 1234) died 3 times in a row soon after it started; its replacement waits 190 ms`
+inline worded of(events::worker_backoff const& e) {
+  return {log_level::warning, "worker " + std::to_string(e.id) + " (pid " + std::to_string(e.pid) +
+                                  ") died " + std::to_string(e.deaths) +
+                                  " times in a row soon after it started; its replacement waits " +
+                                  std::to_string(e.delay.count()) + " ms"};
+}
+
 /// `worker 1 (pid 1234) trace: #0 ...`, one line per line of `e.trace`, for line-oriented logs.
 template <class F>
 void for_each_trace_line(events::worker_hung const& e, F&& f) {

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -62,8 +63,17 @@ void maybe_break() {
 /// leaves an orphaned grandchild that exits 100 ms later (its pid is in the body).
 struct http_app {
   http_app() { maybe_break(); }
+  /// `CLUSTER_TEST_CRASH_WORKER=N`: worker N exits with status 70 on every request.
+  std::optional<unsigned> crashing_worker = [] {
+    std::optional<unsigned> id;
+    if (char const* v = std::getenv("CLUSTER_TEST_CRASH_WORKER"))
+      id = static_cast<unsigned>(std::atoi(v));
+    return id;
+  }();
   cluster::http::response handle(cluster::http::request const& req) {
     std::string_view const target = req.target();
+    // A worker that crashes on every request (a poisoned build on one worker id).
+    if (crashing_worker && crashing_worker == cluster::worker_id()) std::_Exit(70);
     if (target.starts_with("/slow")) {
       int ms = 0;
       if (auto pos = target.find("ms="); pos != std::string_view::npos) {

@@ -4,6 +4,7 @@
 
 #include <cluster/config/core_settings.hpp>
 #include <cluster/config/fixed_string.hpp>
+#include <cluster/crash_loop.hpp>
 #include <cluster/events.hpp>
 #include <cluster/master/api.hpp>
 #include <cluster/restart_state.hpp>
@@ -130,6 +131,11 @@ struct event_trace {
          " lines=" + std::to_string(frames));
   }
   template <class M>
+  void on(events::worker_backoff const& e, M&) {
+    line("worker_backoff " + who(e.id, e.pid) + " deaths=" + std::to_string(e.deaths) +
+         " delay=" + std::to_string(e.delay.count()));
+  }
+  template <class M>
   void on(events::worker_waiting const& e, M&) {
     line("worker_waiting " + who(e.id, e.pid) + " connections=" + std::to_string(e.connections));
   }
@@ -204,6 +210,29 @@ inline std::vector<endpoint> listeners_from_environment() {
 /// A plugin that handles no event: the default for `test_config`'s extra plugin.
 struct no_plugin {};
 
+/// The crash-loop policy of the test programs: the default, or as `CLUSTER_TEST_BACKOFF` says
+/// ("first_delay,max_delay,stable_uptime,give_up_after": three durations in ms and a count).
+struct env_crash_loop {
+  static constexpr fixed_string name = "crash loop";
+  using policy_slot = crash_loop_slot;
+  static inline crash_loop_policy const policy = [] {
+    crash_loop_policy p;
+    if (char const* v = std::getenv("CLUSTER_TEST_BACKOFF")) {
+      long first = 0;
+      long max = 0;
+      long stable = 0;
+      unsigned give_up = 0;
+      if (std::sscanf(v, "%ld,%ld,%ld,%u", &first, &max, &stable, &give_up) == 4) {
+        p.first_delay = std::chrono::milliseconds(first);
+        p.max_delay = std::chrono::milliseconds(max);
+        p.stable_uptime = std::chrono::milliseconds(stable);
+        p.give_up_after = give_up;
+      }
+    }
+    return p;
+  }();
+};
+
 /// The smallest resolved configuration the master accepts: a Server type, settings, listeners.
 ///
 /// `SignalPolicy` stands for the plugin in the signal slot (void: none, the master's default);
@@ -214,7 +243,9 @@ struct test_config {
   static constexpr bool server_preloaded = false;
 
   template <class Slot, class Default>
-  using slot_type = std::conditional_t<std::is_void_v<SignalPolicy>, Default, SignalPolicy>;
+  using slot_type =
+      std::conditional_t<std::is_same_v<Slot, crash_loop_slot>, env_crash_loop,
+                         std::conditional_t<std::is_void_v<SignalPolicy>, Default, SignalPolicy>>;
 
   core_settings settings_ = settings_from_environment();
   // An abstract server accepts nothing: binding a port for it would only make clients hang.

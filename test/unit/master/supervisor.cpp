@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 using cluster::master_state;
-using cluster::detail::crash_guard;
 using cluster::detail::supervisor;
 using outcome = supervisor::outcome;
 using namespace std::chrono_literals;
@@ -67,7 +66,7 @@ TEST_CASE("a graceful shutdown stops every worker once and replaces none") {
 }
 
 TEST_CASE("a crash loop gives up instead of forking forever") {
-  supervisor s(crash_guard(5, 10s));
+  supervisor s({.give_up_after = 5});
   supervisor::clock::time_point t{};
   start_all(s, s.grow(1), t);
   supervisor::entry dead;
@@ -79,67 +78,95 @@ TEST_CASE("a crash loop gives up instead of forking forever") {
   CHECK(s.exited(pid, t + 50ms, dead) == outcome::give_up);
 }
 
-TEST_CASE("workers that die now and then are always replaced") {
-  supervisor s(crash_guard(5, 10s));
+TEST_CASE("workers that die now and then, after serving a while, are replaced at once") {
+  supervisor s({.give_up_after = 5});
   supervisor::clock::time_point t{};
   start_all(s, s.grow(1), t);
   supervisor::entry dead;
   int pid = 100;
   for (int i = 1; i <= 50; ++i) {
-    REQUIRE(s.exited(pid, t + i * 3s, dead) == outcome::replace);
-    s.started(0, ++pid, t + i * 3s);
+    s.connected(pid, t + (i - 1) * 31s);
+    REQUIRE(s.exited(pid, t + i * 31s, dead) == outcome::replace);
+    s.started(0, ++pid, t + i * 31s);
   }
 }
 
+namespace {
+/// The death of `pid` at `t`, its replacement (with `next`) started when its wait, if any, is
+/// over; returns the outcome and the time the replacement started.
+std::pair<outcome, supervisor::clock::time_point> die_and_replace(supervisor& s, int pid, int next,
+                                                                  supervisor::clock::time_point t) {
+  supervisor::entry dead;
+  auto const what = s.exited(pid, t, dead);
+  if (what == outcome::wait) {
+    t = *s.next_due();
+    REQUIRE(s.due(t) == std::vector<unsigned>{dead.id});
+  }
+  if (what == outcome::replace || what == outcome::wait) s.started(dead.id, next, t);
+  return {what, t};
+}
+}  // namespace
+
 TEST_CASE("after boot, only workers that never came up count towards giving up") {
   supervisor::clock::time_point const boot{};
-  supervisor s(crash_guard(5, 10s));
-  auto const later = boot + 1h;
-  start_all(s, s.grow(1), later);
-  supervisor::entry dead;
+  supervisor s({.give_up_after = 5});
+  auto t = boot + 1h;
+  start_all(s, s.grow(1), t);
   int pid = 100;
   SECTION("serving workers that crash fast (a poisoned request) are always replaced") {
     for (int i = 0; i < 50; ++i) {
-      s.connected(pid);
-      REQUIRE(s.exited(pid, later + i * 10ms, dead) == outcome::replace);
-      s.started(0, ++pid, later + i * 10ms);
+      s.connected(pid, t);
+      auto const [what, at] = die_and_replace(s, pid, pid + 1, t + 10ms);
+      REQUIRE((what == outcome::replace || what == outcome::wait));
+      ++pid;
+      t = at;
     }
   }
   SECTION("workers that fail before they come up still give up") {
+    s.connected(pid, t);
+    (void)die_and_replace(s, pid, pid + 1, t + 10ms);
+    ++pid;
     for (int i = 0; i < 4; ++i) {
-      REQUIRE(s.exited(pid, later + i * 10ms, dead) == outcome::replace);
-      s.started(0, ++pid, later + i * 10ms);
+      auto const [what, at] = die_and_replace(s, pid, pid + 1, t + 10ms);
+      REQUIRE((what == outcome::replace || what == outcome::wait));
+      ++pid;
+      t = at;
     }
-    CHECK(s.exited(pid, later + 50ms, dead) == outcome::give_up);
+    supervisor::entry dead;
+    CHECK(s.exited(pid, t + 50ms, dead) == outcome::give_up);
   }
 }
 
 TEST_CASE("right after boot too, serving workers that die are replaced: kills do not give up") {
   // The original gave up after 20 deaths in the first 20 s whatever they were: the OOM killer or
   // an operator killing serving workers then stopped the whole service.
-  supervisor::clock::time_point const boot{};
-  supervisor s(crash_guard(5, 10s));
-  start_all(s, s.grow(1), boot);
-  supervisor::entry dead;
+  supervisor::clock::time_point t{};
+  supervisor s({.give_up_after = 5});
+  start_all(s, s.grow(1), t);
   int pid = 100;
   for (int i = 0; i < 50; ++i) {
-    s.connected(pid);
-    REQUIRE(s.exited(pid, boot + i * 10ms, dead) == outcome::replace);
-    s.started(0, ++pid, boot + i * 10ms);
+    s.connected(pid, t);
+    auto const [what, at] = die_and_replace(s, pid, pid + 1, t + 10ms);
+    REQUIRE((what == outcome::replace || what == outcome::wait));
+    ++pid;
+    t = at;
   }
   // A worker that fails before it comes up still counts.
   for (int i = 0; i < 4; ++i) {
-    REQUIRE(s.exited(pid, boot + 1s + i * 10ms, dead) == outcome::replace);
-    s.started(0, ++pid, boot + 1s + i * 10ms);
+    auto const [what, at] = die_and_replace(s, pid, pid + 1, t + 10ms);
+    REQUIRE((what == outcome::replace || what == outcome::wait));
+    ++pid;
+    t = at;
   }
-  CHECK(s.exited(pid, boot + 2s, dead) == outcome::give_up);
+  supervisor::entry dead;
+  CHECK(s.exited(pid, t + 1s, dead) == outcome::give_up);
 }
 
 //=== graceful-stop timeouts ===//
 
 TEST_CASE("a stopping worker is killed once, exactly when its timeout is over") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(2), t);
   REQUIRE(s.shrink(1, t + 1s) == std::vector<int>{101});
   CHECK(s.next_deadline() == t + 1300ms);
@@ -159,7 +186,7 @@ TEST_CASE("a stopping worker is killed once, exactly when its timeout is over") 
 
 TEST_CASE("a worker that exits within its timeout is never killed") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(2), t);
   REQUIRE(s.begin_graceful(t) == std::vector<int>{100, 101});
   supervisor::entry dead;
@@ -172,7 +199,7 @@ TEST_CASE("a worker that exits within its timeout is never killed") {
 
 TEST_CASE("workers that are never asked to stop are never overdue") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(3), t);
   CHECK(s.overdue(t + 24h).empty());
   CHECK_FALSE(s.next_deadline());
@@ -180,7 +207,7 @@ TEST_CASE("workers that are never asked to stop are never overdue") {
 
 TEST_CASE("a graceful shutdown keeps the earlier deadline of a worker already being removed") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(2), t);
   REQUIRE(s.shrink(1, t) == std::vector<int>{101});
   REQUIRE(s.begin_graceful(t + 200ms) == std::vector<int>{100});
@@ -193,7 +220,7 @@ TEST_CASE("a graceful shutdown keeps the earlier deadline of a worker already be
 
 TEST_CASE("every stopping worker past its deadline is reported by one check") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(3), t);
   REQUIRE(s.begin_graceful(t).size() == 3);
   CHECK(s.overdue(t + 10s) == std::vector<int>{100, 101, 102});
@@ -201,7 +228,7 @@ TEST_CASE("every stopping worker past its deadline is reported by one check") {
 
 TEST_CASE("a hard shutdown leaves no graceful-stop deadline to enforce") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(2), t);
   REQUIRE(s.begin_graceful(t).size() == 2);
   REQUIRE(s.begin_hard());
@@ -213,7 +240,7 @@ TEST_CASE("a hard shutdown leaves no graceful-stop deadline to enforce") {
 
 TEST_CASE("SIGQUIT while a replacement is being forked stops the replacement too") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(2), t);
   supervisor::entry dead;
   REQUIRE(s.exited(101, t + 1s, dead) == outcome::replace);
@@ -248,7 +275,7 @@ TEST_CASE("SIGTERM while a replacement is being forked kills the replacement") {
 
 TEST_CASE("SIGTTOU while a replacement is being forked stops the replacement") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(2), t);
   supervisor::entry dead;
   REQUIRE(s.exited(101, t, dead) == outcome::replace);
@@ -272,7 +299,7 @@ TEST_CASE("a worker started while active and wanted is kept") {
 
 TEST_CASE("the death of a worker being removed by spawn(-1) is not replaced") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(2), t);
   REQUIRE(s.shrink(1, t) == std::vector<int>{101});
   supervisor::entry dead;
@@ -293,7 +320,7 @@ TEST_CASE("the death of a worker being removed by spawn(-1) is not replaced") {
 
 TEST_CASE("SIGTTOU and SIGTTIN during a graceful shutdown change nothing") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(2), t);
   REQUIRE(s.begin_graceful(t).size() == 2);
   CHECK(s.shrink(1, t + 100ms).empty());
@@ -309,7 +336,7 @@ TEST_CASE("SIGTTOU and SIGTTIN during a graceful shutdown change nothing") {
 
 TEST_CASE("SIGTERM during a graceful shutdown escalates to a hard one") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard{}, 300ms);
+  supervisor s({}, 300ms);
   start_all(s, s.grow(2), t);
   REQUIRE(s.begin_graceful(t).size() == 2);
   CHECK(s.begin_hard());
@@ -321,7 +348,7 @@ TEST_CASE("SIGTERM during a graceful shutdown escalates to a hard one") {
 
 TEST_CASE("a death reported twice, or of an unknown pid, is ignored") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard(2, 10s));
+  supervisor s({.give_up_after = 2});
   start_all(s, s.grow(2), t);
   supervisor::entry dead;
   REQUIRE(s.exited(100, t, dead) == outcome::replace);
@@ -329,14 +356,14 @@ TEST_CASE("a death reported twice, or of an unknown pid, is ignored") {
   CHECK(s.exited(4242, t, dead) == outcome::unknown);
   CHECK(s.workers().size() == 1);
   CHECK(s.target() == 2);
-  // Neither counted towards the crash guard: with a limit of 2, the next real death is the 2nd.
+  // Neither counted towards giving up: with a limit of 2, the next real death is the 2nd.
   s.started(0, 200, t);
   CHECK(s.exited(200, t, dead) == outcome::give_up);
 }
 
 TEST_CASE("deaths during a hard shutdown are not replaced; the last one finishes it") {
   supervisor::clock::time_point const t{};
-  supervisor s(crash_guard(2, 10s));
+  supervisor s{};
   start_all(s, s.grow(3), t);
   REQUIRE(s.begin_hard());
   supervisor::entry dead;
@@ -539,7 +566,7 @@ TEST_CASE("stopped by a rolling restart, removed by a shrink, ended by a shutdow
 }
 
 TEST_CASE("the death that makes the master give up says so") {
-  supervisor s{crash_guard{3, 20s}};
+  supervisor s({.give_up_after = 3});
   supervisor::clock::time_point t{};
   start_all(s, s.grow(1), t);
   CHECK(reap(s, 100, t + 1s, 1).second == reason::crashed);
@@ -660,26 +687,28 @@ TEST_CASE("a hung worker is replaced, and its death says why") {
 }
 
 TEST_CASE("workers that never accept count towards giving up; hung serving ones do not") {
-  supervisor s(crash_guard(3, 60s));
+  supervisor s({.give_up_after = 3});
   supervisor::clock::time_point t{};
   start_all(s, s.grow(1), t);
-  supervisor::entry dead;
+  int pid = 100;
   for (int i = 0; i < 5; ++i) {
-    int const pid = 100 + i * 10;
-    if (i > 0) s.started(0, pid, t);
     s.connected(pid, t);
     s.hung(pid, hang::no_heartbeat);
-    CHECK(s.exited(pid, t + 1s, dead) == outcome::replace);
+    auto const [what, at] = die_and_replace(s, pid, pid + 1, t + 1s);
+    CHECK((what == outcome::replace || what == outcome::wait));
+    ++pid;
+    t = at;
   }
-  s.started(0, 900, t);
-  s.hung(900, hang::never_accepted);
-  CHECK(s.exited(900, t + 2s, dead) == outcome::replace);
-  s.started(0, 901, t);
-  s.hung(901, hang::never_accepted);
-  CHECK(s.exited(901, t + 3s, dead) == outcome::replace);
-  s.started(0, 902, t);
-  s.hung(902, hang::never_accepted);
-  CHECK(s.exited(902, t + 4s, dead) == outcome::give_up);
+  for (int i = 0; i < 2; ++i) {
+    s.hung(pid, hang::never_accepted);
+    auto const [what, at] = die_and_replace(s, pid, pid + 1, t + 1s);
+    CHECK((what == outcome::replace || what == outcome::wait));
+    ++pid;
+    t = at;
+  }
+  s.hung(pid, hang::never_accepted);
+  supervisor::entry dead;
+  CHECK(s.exited(pid, t + 1s, dead) == outcome::give_up);
 }
 
 TEST_CASE("a master paused before its first check is seen as paused too") {

@@ -30,6 +30,7 @@ CLUSTER_DECL master_core::master_core(master_sink& sink, master_plan plan)
       signals_(io_),
       deadline_(io_),
       health_(io_),
+      respawn_(io_),
       liveness_(plan.settings.liveness_timeout, plan.settings.boot_timeout),
       restart_delay_(io_),
       successor_(io_),
@@ -244,7 +245,9 @@ CLUSTER_DECL void master_core::start() {
   // it must reap every child, not only its workers, or they pile up as zombies.
   reap_all_ = ::getpid() == 1;
   core_settings const& s = plan_.settings;
-  sup_ = detail::supervisor(detail::crash_guard{}, s.timeout);
+  // The jitter of the crash loop's waits differs from master to master, like their pids.
+  sup_ = detail::supervisor(plan_.crash_loop, s.timeout,
+                            static_cast<std::uint64_t>(::getpid()) ^ os::monotonic_usec());
   credentials_ = os::resolve_credentials(s.user, s.group);
   if (!s.working_directory.empty()) {
     std::string const dir(s.working_directory);
@@ -476,6 +479,24 @@ CLUSTER_DECL void master_core::kill_overdue() {
   }
 }
 
+//=== crash loops (docs/health.md) ===//
+
+CLUSTER_DECL void master_core::arm_respawn() {
+  auto const next = sup_.next_due();
+  if (!next) {
+    respawn_.cancel();
+    return;
+  }
+  respawn_.expires_at(*next);
+  respawn_.async_wait([this](boost::system::error_code ec) {
+    if (ec || finished_) return;
+    for (unsigned id : sup_.due(clock::now())) {
+      if (sup_.wants(id)) spawn_worker(id);
+    }
+    arm_respawn();
+  });
+}
+
 //=== liveness (docs/health.md) ===//
 
 CLUSTER_DECL void master_core::arm_health() {
@@ -646,6 +667,19 @@ CLUSTER_DECL void master_core::handle_exit(os::exit_status const& status) {
       // plugin handling worker_killed may have shrunk the cluster or stopped it meanwhile.
       if (sup_.wants(w.id)) spawn_worker(w.id);
       break;
+    case outcome::wait: {
+      // The id keeps dying young: its replacement waits (docs/health.md, crash loops).
+      auto const& d = sup_.last_death();
+      auto const delay = std::chrono::ceil<std::chrono::milliseconds>(d.delay);
+      std::fprintf(stderr,
+                   "cluster: worker %u (pid %d) died %u times in a row soon after it started; "
+                   "its replacement waits %lld ms\n",
+                   w.id, w.pid, d.in_a_row, static_cast<long long>(delay.count()));
+      std::fflush(stderr);
+      sink_.deliver(events::worker_backoff{w.id, w.pid, d.in_a_row, delay});
+      arm_respawn();
+      break;
+    }
     case outcome::give_up:
       give_up(status, w);
       return;
@@ -692,21 +726,20 @@ CLUSTER_DECL void master_core::step_roll(os::exit_status const* exit,
 
 CLUSTER_DECL void master_core::give_up(os::exit_status const& status,
                                        detail::supervisor::entry const& last) {
-  auto const& guard = sup_.guard();
+  unsigned const limit = sup_.crashes().policy().give_up_after;
   std::string const why = last.last_error.empty()
                               ? "the last one ended with " + os::describe_exit(status)
                               : "the last error was: " + last.last_error;
-  auto const window = static_cast<long long>(
-      std::chrono::duration_cast<std::chrono::seconds>(guard.window()).count());
   std::fprintf(stderr,
-               "cluster: workers keep dying before they serve (%zu deaths within %lld s), so the "
-               "application looks broken; stopping gracefully. %s\n",
-               guard.limit(), window, why.c_str());
+               "cluster: workers keep dying before they serve (%u in a row), so the application "
+               "looks broken; stopping gracefully. %s\n",
+               limit, why.c_str());
+  std::fflush(stderr);
   exit_status_ = 1;
   // Gracefully: the workers that do serve finish their requests (within `timeout`).
   close();
-  notify("STATUS=gave up: workers keep dying before they serve (" + std::to_string(guard.limit()) +
-         " deaths within " + std::to_string(window) + " s); " + why);
+  notify("STATUS=gave up: workers keep dying before they serve (" + std::to_string(limit) +
+         " in a row); " + why);
 }
 
 CLUSTER_DECL void master_core::stop_for_fatal(detail::supervisor::entry const& last) {
@@ -804,7 +837,9 @@ CLUSTER_DECL std::string master_core::status_line() const {
 CLUSTER_DECL bool master_core::healthy() const {
   // Every wanted worker accepts. Only then does the watchdog get its keep-alive, so that systemd
   // restarts a service that is up but no longer serves.
-  if (!sup_.all_connected()) return false;
+  // Ids waiting out a crash loop's delay excepted: such a worker is the master's to pace, and
+  // systemd restarting the whole service for it would cut every healthy worker's requests short.
+  if (!sup_.serving()) return false;
   // A worker stuck in a handler stops beating. With the liveness check on, the master traces
   // and replaces it itself: systemd restarting the whole service for it would cut every healthy
   // worker's requests short. Without it, the watchdog is the only defence.

@@ -55,6 +55,10 @@ CLUSTER_DECL void debug::on(events::worker_hung const& event, master_api& /*mast
   print(wording::of(event));
 }
 
+CLUSTER_DECL void debug::on(events::worker_backoff const& event, master_api& /*master*/) {
+  print(wording::of(event));
+}
+
 CLUSTER_DECL void debug::on(events::worker_waiting const& event, master_api& /*master*/) {
   print(level::info,
         text::format("worker {} waiting: {} connection{} still open (pid {})", event.id,

@@ -87,6 +87,8 @@ CLUSTER_DECL void logger::on(events::worker_hung const& e, master_api&) {
   wording::for_each_trace_line(e, [&](std::string const& line) { log(head.level, line); });
 }
 
+CLUSTER_DECL void logger::on(events::worker_backoff const& e, master_api&) { log(wording::of(e)); }
+
 CLUSTER_DECL void logger::on(events::worker_waiting const& e, master_api&) {
   log(log_level::debug, text::format("worker {} (pid {}) stopping, waiting for {} connections",
                                      e.id, e.pid, e.connections));
