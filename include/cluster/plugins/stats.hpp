@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace cluster {
 
@@ -47,9 +49,12 @@ struct stats {
     std::uint64_t deaths;
     std::uint64_t rolling_restarts;
     std::uint64_t master_restarts;
+    /// Worker exits by reason, by name ("crashed", "boot timeout"): a reason a later build adds
+    /// is kept by name, one it does not know is dropped.
+    std::vector<std::pair<std::string, std::uint64_t>> exits;
   };
-  /// The version of `handover`.
-  static constexpr std::uint32_t handover_version = 1;
+  /// The version of `handover` (2: `exits`).
+  static constexpr std::uint32_t handover_version = 2;
 
   /// Count each worker's connections, open and total (two relaxed stores per connection).
   bool connections = false;

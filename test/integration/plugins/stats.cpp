@@ -209,6 +209,9 @@ TEST_CASE("stats counts a killed worker and shows its replacement with a fresh u
     return new_pid != old_pid;
   });
   CHECK(check.value("cluster_worker_deaths_total") == 1);
+  // Killed from outside: a crash, in the one taxonomy the events and the logs use.
+  CHECK(check.value("cluster_worker_exits_total", {{"reason", "crashed"}}) == 1);
+  CHECK(check.value("cluster_worker_exits_total", {{"reason", "stopped"}}) == 0);
   CHECK(new_pid != old_pid);
   CHECK(new_pid == m.worker_pid(0));
   CHECK(new_uptime >= 0);
@@ -216,6 +219,7 @@ TEST_CASE("stats counts a killed worker and shows its replacement with a fresh u
   std::string const text = report(m);
   INFO(text);
   CHECK(text.find("(deaths 1, rolling restarts 0, master restarts 0)") != std::string::npos);
+  CHECK(text.find("\nexits     crashed 1\n") != std::string::npos);
 
   // A rolling restart (SIGHUP) replaces both workers in place: one rolling restart, no death.
   m.signal(SIGHUP);
@@ -225,6 +229,12 @@ TEST_CASE("stats counts a killed worker and shows its replacement with a fresh u
   });
   CHECK(check.value("cluster_rolling_restarts_total") == 1);
   CHECK(check.value("cluster_worker_deaths_total") == 1);
+  // Each old worker stopped once its replacement accepted: once the roll is done, both are.
+  check = scrape_until(mport, [](auto const& c) {
+    return c.value("cluster_worker_exits_total", {{"reason", "stopped"}}) == 2;
+  });
+  CHECK(check.value("cluster_worker_exits_total", {{"reason", "stopped"}}) == 2);
+  CHECK(check.value("cluster_worker_exits_total", {{"reason", "crashed"}}) == 1);
 }
 
 TEST_CASE("stats' metrics endpoint survives clients that send garbage or nothing") {
@@ -340,6 +350,7 @@ TEST_CASE("stats carries its figures across a master restart and serves the same
   REQUIRE(check.ok());
   CHECK(check.value("cluster_master_restarts_total") == 1);
   CHECK(check.value("cluster_worker_deaths_total") == 1);
+  CHECK(check.value("cluster_worker_exits_total", {{"reason", "crashed"}}) == 1);  // carried over
   CHECK(check.value("cluster_start_time_seconds") == Approx(*start_time).margin(0.001));
   CHECK(*check.value("cluster_master_start_time_seconds") > *start_time);
   CHECK(check.value("cluster_workers") == 2);

@@ -65,6 +65,8 @@ CLUSTER_DECL bool stats::add_routes(detail::statistics::http_routes routes) {
 
 CLUSTER_DECL void stats::on(events::worker_killed const& ev, master_api&) {
   using reason = events::exit_reason;
+  if (auto const i = static_cast<std::size_t>(ev.reason); i < state_->exits.size())
+    ++state_->exits[i];
   if (ev.reason == reason::crashed || ev.reason == reason::exited || ev.reason == reason::killed ||
       ev.reason == reason::gave_up || ev.reason == reason::hung ||
       ev.reason == reason::boot_timeout) {
@@ -77,8 +79,17 @@ CLUSTER_DECL void stats::on(events::rolling_restart_started const&, master_api&)
 }
 
 CLUSTER_DECL void stats::on(events::restarting const& ev, master_api&) {
-  ev.state.put<stats>(handover{state_->service_start_ms, state_->deaths, state_->rolling_restarts,
-                               state_->master_restarts});
+  handover h{state_->service_start_ms,
+             state_->deaths,
+             state_->rolling_restarts,
+             state_->master_restarts,
+             {}};
+  for (std::size_t i = 0; i < state_->exits.size(); ++i) {
+    if (state_->exits[i] != 0)
+      h.exits.emplace_back(events::to_string(static_cast<events::exit_reason>(i)),
+                           state_->exits[i]);
+  }
+  ev.state.put<stats>(h);
 }
 
 CLUSTER_DECL void stats::on(events::restart const& ev, master_api& master) {
@@ -88,6 +99,11 @@ CLUSTER_DECL void stats::on(events::restart const& ev, master_api& master) {
     state_->deaths += h->deaths;
     state_->rolling_restarts += h->rolling_restarts;
     before = h->master_restarts;
+    for (auto const& [name, n] : h->exits) {
+      for (std::size_t i = 0; i < state_->exits.size(); ++i) {
+        if (events::to_string(static_cast<events::exit_reason>(i)) == name) state_->exits[i] += n;
+      }
+    }
   }
   state_->master_restarts = before + 1;
   if (!metrics.empty()) rebind(master, 50);
@@ -122,6 +138,7 @@ CLUSTER_DECL detail::statistics::figures stats::figures_of(master_api const& mas
   f.service_uptime_s = static_cast<double>(now_ms - state_->service_start_ms) / 1000;
   f.master_uptime_s = std::chrono::duration<double>(now - state_->master_started).count();
   f.deaths = state_->deaths;
+  f.exits = state_->exits;
   f.rolling_restarts = state_->rolling_restarts;
   f.master_restarts = state_->master_restarts;
   f.start_rss = state_->start_rss;

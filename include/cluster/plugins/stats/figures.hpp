@@ -3,6 +3,7 @@
 // the Prometheus text. Neither Asio nor the master: a renderer is tested on made-up figures.
 #pragma once
 
+#include <cluster/events.hpp>
 #include <cluster/linkage.hpp>
 #include <cluster/signals.hpp>
 
@@ -42,6 +43,7 @@ struct figures {
   double master_uptime_s = 0;
   std::uint64_t workers = 0;
   std::uint64_t deaths = 0;
+  std::array<std::uint64_t, events::exit_reason_count> exits{};  ///< by `events::exit_reason`
   std::uint64_t rolling_restarts = 0;
   std::uint64_t master_restarts = 0;
   std::optional<std::array<double, 3>> load;  ///< 1, 5 and 15 minutes; none if unavailable

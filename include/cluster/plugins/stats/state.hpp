@@ -3,8 +3,10 @@
 // plugin's copies and its metrics endpoint.
 #pragma once
 
+#include <cluster/events.hpp>
 #include <cluster/plugins/stats/http.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -22,7 +24,9 @@ struct state {
   std::int64_t service_start_ms = 0;
   std::int64_t master_start_ms = 0;  ///< when this master process started (Unix time, ms)
   steady::time_point master_started{};
-  std::uint64_t deaths = 0;            ///< workers that died without being asked to stop
+  std::uint64_t deaths = 0;  ///< workers that died without being asked to stop
+  /// Worker exits by reason, indexed by `events::exit_reason`.
+  std::array<std::uint64_t, events::exit_reason_count> exits{};
   std::uint64_t rolling_restarts = 0;  ///< rolling restarts of the workers
   std::uint64_t master_restarts = 0;   ///< master restarts this service went through
   std::uint64_t start_rss = 0;         ///< the master's resident memory at start (bytes)

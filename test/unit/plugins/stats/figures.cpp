@@ -24,6 +24,8 @@ st::figures sample_figures(bool counters) {
   f.master_uptime_s = 123;
   f.workers = 2;
   f.deaths = 3;
+  f.exits[static_cast<std::size_t>(cluster::events::exit_reason::crashed)] = 2;
+  f.exits[static_cast<std::size_t>(cluster::events::exit_reason::boot_timeout)] = 1;
   f.rolling_restarts = 1;
   f.master_restarts = 1;
   f.load = std::array<double, 3>{0.5, 0.25, 1.75};
@@ -47,6 +49,11 @@ TEST_CASE("the Prometheus text is valid and carries every figure") {
   REQUIRE(check.ok());
   CHECK(check.value("cluster_workers") == 2);
   CHECK(check.value("cluster_worker_deaths_total") == 3);
+  // Every reason has a sample, in the label's spelling (no spaces), zeros included.
+  CHECK(check.all("cluster_worker_exits_total").size() == cluster::events::exit_reason_count);
+  CHECK(check.value("cluster_worker_exits_total", {{"reason", "crashed"}}) == 2);
+  CHECK(check.value("cluster_worker_exits_total", {{"reason", "boot_timeout"}}) == 1);
+  CHECK(check.value("cluster_worker_exits_total", {{"reason", "gave_up"}}) == 0);
   CHECK(check.value("cluster_rolling_restarts_total") == 1);
   CHECK(check.value("cluster_master_restarts_total") == 1);
   CHECK(check.value("cluster_start_time_seconds") == Approx(1714560000.5));

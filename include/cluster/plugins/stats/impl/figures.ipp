@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -118,6 +119,14 @@ CLUSTER_DECL std::string render_report(figures const& f) {
   }
   line("workers", text::format("{} (deaths {}, rolling restarts {}, master restarts {})", f.workers,
                                f.deaths, f.rolling_restarts, f.master_restarts));
+  std::string exits;
+  for (std::size_t i = 0; i < f.exits.size(); ++i) {
+    if (f.exits[i] == 0) continue;
+    if (!exits.empty()) exits += ", ";
+    exits +=
+        text::format("{} {}", events::to_string(static_cast<events::exit_reason>(i)), f.exits[i]);
+  }
+  line("exits", exits.empty() ? std::string("none") : exits);
   line("load", f.load
                    ? text::format("{:.2f} {:.2f} {:.2f}", (*f.load)[0], (*f.load)[1], (*f.load)[2])
                    : std::string("unknown"));
@@ -231,6 +240,16 @@ CLUSTER_DECL std::string render_prometheus(figures const& f) {
            f.workers);
   x.single("cluster_worker_deaths_total", "counter",
            "Workers that died without being asked to stop.", f.deaths);
+  // Every reason, those with no exit yet too: a rate over a series that appears late misses its
+  // first increase.
+  x.family("cluster_worker_exits_total", "counter",
+           "Worker process exits by reason (crashed, exited, killed, stopped, removed, timed_out, "
+           "shutdown, gave_up, hung, boot_timeout), kept across master restarts.");
+  for (std::size_t i = 0; i < f.exits.size(); ++i) {
+    std::string reason(events::to_string(static_cast<events::exit_reason>(i)));
+    std::replace(reason.begin(), reason.end(), ' ', '_');
+    x.sample("cluster_worker_exits_total", text::format("reason=\"{}\"", reason), f.exits[i]);
+  }
   x.single("cluster_rolling_restarts_total", "counter",
            "Rolling restarts of the workers (each replaces every worker in place).",
            f.rolling_restarts);
