@@ -33,10 +33,13 @@ enum class exit_reason : std::uint8_t {
   gave_up,       ///< too many deaths before serving, or a fatal error: the master gives up
   hung,          ///< its event loop stopped beating for `liveness timeout`: killed and replaced
   boot_timeout,  ///< did not accept within `boot timeout` of its start: killed and replaced
+  max_requests,  ///< recycled after `max requests`: stopped once its replacement accepted
+  max_age,       ///< recycled after `max age`: stopped once its replacement accepted
+  max_memory,    ///< recycled for owning more than `max memory`: stopped once replaced
 };
 
 /// How many `exit_reason`s there are: they run from 0 to `exit_reason_count - 1`.
-inline constexpr std::size_t exit_reason_count = 10;
+inline constexpr std::size_t exit_reason_count = 13;
 
 /// The word for `r`, as the bundled plugins print it: "crashed", "timed out", "gave up".
 constexpr std::string_view to_string(exit_reason r) noexcept {
@@ -61,6 +64,12 @@ constexpr std::string_view to_string(exit_reason r) noexcept {
       return "hung";
     case exit_reason::boot_timeout:
       return "boot timeout";
+    case exit_reason::max_requests:
+      return "max requests";
+    case exit_reason::max_age:
+      return "max age";
+    case exit_reason::max_memory:
+      return "max memory";
   }
   return "?";
 }

@@ -46,6 +46,15 @@ struct core_settings {
   std::string_view socket_path{};
   std::chrono::milliseconds liveness_timeout{30000};  ///< 0: off
   std::chrono::milliseconds boot_timeout{60000};      ///< 0: off
+  unsigned max_requests = 0;                          ///< recycle after; 0: off
+  std::chrono::milliseconds max_age{0};               ///< recycle after; 0: off
+  unsigned max_memory = 0;                            ///< MiB of PSS; recycle above; 0: off
+  unsigned recycle_at_once = 1;                       ///< recycles under way at most
+
+  /// True when some trigger recycles workers.
+  [[nodiscard]] constexpr bool recycles() const noexcept {
+    return max_requests > 0 || max_age.count() > 0 || max_memory > 0;
+  }
 };
 
 }  // namespace cluster

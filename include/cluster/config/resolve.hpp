@@ -159,7 +159,11 @@ class resolved {
                   get<"restart timeout">(),
                   get<"socket path">(),
                   get<"liveness timeout">(),
-                  get<"boot timeout">()},
+                  get<"boot timeout">(),
+                  get<"max requests">(),
+                  get<"max age">(),
+                  get<"max memory">(),
+                  get<"recycle at once">()},
         listeners_(make_listeners(std::make_index_sequence<listen_indices.second>{})),
         plugins_(make_plugins(std::make_index_sequence<plugin_indices.second>{})),
         server_(builder.server_) {

@@ -55,6 +55,8 @@ void user_or_group_id_must_not_be_negative();
 void port_must_be_between_0_and_65535();
 void liveness_timeout_must_be_0_or_at_least_1000_ms();
 void boot_timeout_must_be_0_or_at_least_1000_ms();
+void max_age_must_be_0_or_at_least_1000_ms();
+void recycle_at_once_must_be_at_least_1();
 }  // namespace diagnostic
 
 namespace detail {
@@ -194,6 +196,40 @@ template <>
 struct setting<"boot timeout"> : detail::health_timer_setting {
   static constexpr auto reject = &diagnostic::boot_timeout_must_be_0_or_at_least_1000_ms;
   static constexpr value_type default_value{60000};
+};
+
+template <>
+struct setting<"max requests"> {
+  using value_type = unsigned;
+  static constexpr char const* expects = "a count of requests (0: never recycle for requests)";
+  static constexpr value_type default_value = 0;
+};
+
+template <>
+struct setting<"max age"> {
+  using value_type = std::chrono::milliseconds;
+  static constexpr char const* expects =
+      "0 ms (off) or a duration of at least 1000 ms (the master checks every 500 ms)";
+  static constexpr auto check = detail::off_or_health_timer;
+  static constexpr auto reject = &diagnostic::max_age_must_be_0_or_at_least_1000_ms;
+  static constexpr value_type default_value{0};
+};
+
+template <>
+struct setting<"max memory"> {
+  using value_type = unsigned;
+  static constexpr char const* expects =
+      "a size in MiB of memory a worker owns (PSS; 0: never recycle for memory)";
+  static constexpr value_type default_value = 0;
+};
+
+template <>
+struct setting<"recycle at once"> {
+  using value_type = unsigned;
+  static constexpr char const* expects = "a count of at least 1";
+  static constexpr bool check(unsigned n) { return n >= 1; }
+  static constexpr auto reject = &diagnostic::recycle_at_once_must_be_at_least_1;
+  static constexpr value_type default_value = 1;
 };
 
 //=== queries on keys ===//

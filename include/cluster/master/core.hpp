@@ -110,6 +110,7 @@ class master_core final : public detail::master_ops {
     std::string why;                            ///< "no heartbeat for 30012 ms"
     std::string request;                        ///< "GET /x from 127.0.0.1:5678, for 30010 ms"
     std::string proc;                           ///< what /proc showed, when no trace came
+    std::string recycle_why;  ///< "10000 requests, max requests 10000", when nominated
   };
 
   CLUSTER_DECL void start();
@@ -124,6 +125,8 @@ class master_core final : public detail::master_ops {
   CLUSTER_DECL void arm_deadline();
   CLUSTER_DECL void kill_overdue();
   CLUSTER_DECL void arm_respawn();
+  CLUSTER_DECL void nominate_recycles(clock::time_point now);
+  CLUSTER_DECL void step_recycle();
   CLUSTER_DECL void arm_health();
   CLUSTER_DECL void check_health();
   CLUSTER_DECL void on_hung(int pid, detail::supervisor::entry const& w, link& l, detail::hang why,
@@ -151,6 +154,8 @@ class master_core final : public detail::master_ops {
   static constexpr std::chrono::milliseconds stale_heartbeat{1000};
   /// How long a hung worker has, once sent the trace signal, to write its stack before SIGKILL.
   static constexpr std::chrono::milliseconds trace_grace{1000};
+  /// The least time between the starts of two recycles: never a burst of replacements.
+  static constexpr std::chrono::milliseconds recycle_spacing{1000};
   /// Scoreboard slots: enough for any worker count a machine runs; beyond, workers have no slot
   /// (the watchdog then trusts their `connected` report).
   static constexpr std::size_t scoreboard_slots = 1024;
@@ -186,6 +191,7 @@ class master_core final : public detail::master_ops {
   bool ready_ = false;
   bool rolling_notified_ = false;
   bool reap_all_ = false;
+  bool memory_unknown_ = false;  ///< the kernel does not report PSS: said once
   int exit_status_ = 0;
   bool finished_ = false;
 };

@@ -167,6 +167,14 @@ class liveness {
   std::optional<clock::time_point> resumed_;
 };
 
+/// Why the master recycles a worker (see `supervisor::nominate`).
+enum class recycle : std::uint8_t {
+  none,
+  requests,  ///< it answered `max requests`
+  age,       ///< it is older than `max age`
+  memory,    ///< it owns more than `max memory`
+};
+
 /// The state of a rolling restart (see `supervisor::begin_roll`): the ids left, and the slot being
 /// replaced.
 struct roll_state {
@@ -201,6 +209,8 @@ class supervisor {
     int signalled = 0;                   ///< the last signal the master's kill() sent it
     clock::time_point connected_at{};    ///< when it reported that it accepts (if `connected`)
     hang hung = hang::none;              ///< judged hung: it is being traced and killed
+    recycle recycled = recycle::none;    ///< nominated for recycling: replaced, then stopped
+    double jitter = 0;  ///< in [0, 1): how much sooner than the limits it is recycled (1/10 each)
   };
 
   /// How the last process with an id ended.
@@ -249,7 +259,7 @@ class supervisor {
   /// gives a stopping worker `timeout` to exit before it must be killed.
   explicit supervisor(crash_loop_policy policy = {},
                       clock::duration timeout = std::chrono::seconds(60), std::uint64_t seed = 1)
-      : crashes_(policy, seed), timeout_(timeout) {}
+      : crashes_(policy, seed), timeout_(timeout), random_(~seed) {}
 
   [[nodiscard]] master_state state() const noexcept { return state_; }
   /// Ids 0..target()-1 are wanted.
@@ -308,11 +318,18 @@ class supervisor {
   /// shutdown or a shrink that came while it was being forked means it is not wanted any more.
   verdict started(unsigned id, int pid, clock::time_point now) {
     if (roll_ && roll_->new_pid == 0 && roll_->id == id) roll_->new_pid = pid;
+    for (auto& r : recycles_) {
+      if (r.new_pid == 0 && r.id == id) {
+        r.new_pid = pid;
+        break;
+      }
+    }
     entry& w = workers_[pid];
     w.id = id;
     w.pid = pid;
     w.spawned_at = now;
     w.generation = ++generations_[id];
+    w.jitter = static_cast<double>(next_random() >> 11U) * 0x1.0p-53;
     if (state_ == master_state::hard_shutdown) return verdict::kill;
     if (state_ == master_state::graceful_shutdown || id >= target_) {
       stop(w, now);
@@ -424,8 +441,20 @@ class supervisor {
       if (w.hung == hang::never_accepted) return events::exit_reason::boot_timeout;
       if (what == outcome::shutting_down) return events::exit_reason::shutdown;
       if (what == outcome::removed) {
-        return w.stopping && w.id < target_ ? events::exit_reason::stopped
-                                            : events::exit_reason::removed;
+        if (w.stopping && w.id < target_) {
+          switch (w.recycled) {
+            case recycle::requests:
+              return events::exit_reason::max_requests;
+            case recycle::age:
+              return events::exit_reason::max_age;
+            case recycle::memory:
+              return events::exit_reason::max_memory;
+            case recycle::none:
+              break;
+          }
+          return events::exit_reason::stopped;
+        }
+        return events::exit_reason::removed;
       }
       if (signal != 0 && signal == w.signalled) return events::exit_reason::killed;
       if (signal == 0 && exit_code == 0) return events::exit_reason::exited;
@@ -442,6 +471,8 @@ class supervisor {
     if (state_ != master_state::active) return pids;
     state_ = master_state::graceful_shutdown;
     roll_.reset();
+    recycles_.clear();
+    nominated_.clear();
     waiting_.clear();
     for (auto& [pid, w] : workers_) {
       if (stop(w, now)) pids.push_back(pid);
@@ -480,6 +511,8 @@ class supervisor {
     if (state_ == master_state::hard_shutdown) return false;
     state_ = master_state::hard_shutdown;
     roll_.reset();
+    recycles_.clear();
+    nominated_.clear();
     waiting_.clear();
     return true;
   }
@@ -518,6 +551,86 @@ class supervisor {
     return any || target_ == 0;
   }
 
+  //=== recycling (docs/health.md) ===//
+
+  /// The limit of `what` for the worker `w`: `limit`, up to a tenth sooner by the worker's own
+  /// jitter, so that workers started together do not all come due together.
+  template <class T>
+  [[nodiscard]] static T jittered(T limit, entry const& w) noexcept {
+    return limit - static_cast<T>(static_cast<double>(limit) * 0.1 * w.jitter);
+  }
+  [[nodiscard]] static clock::duration jittered(clock::duration limit, entry const& w) noexcept {
+    return limit - std::chrono::duration_cast<clock::duration>(limit * 0.1 * w.jitter);
+  }
+
+  /// Nominates the worker `pid` for recycling (`why`): a trigger's say, not an order. Ignored
+  /// unless it serves, is not stopping and is not already nominated or being replaced.
+  void nominate(int pid, recycle why) {
+    entry* w = find(pid);
+    if (!w || why == recycle::none || state_ != master_state::active || !w->connected ||
+        w->stopping || w->recycled != recycle::none || roll_)
+      return;
+    w->recycled = why;
+    nominated_.push_back(pid);
+  }
+
+  /// Where recycling stands, and what the master must do for it now (see `recycle_step`).
+  struct recycle_action {
+    std::optional<unsigned> spawn;  ///< start a replacement with this id now
+    int replacing = 0;              ///< with `spawn`: the worker it replaces
+    std::vector<int> stop;          ///< workers whose replacement accepts: stop them gracefully
+  };
+
+  /// What recycling needs at `now`: one coordinator for every trigger. At most `at_once`
+  /// replacements are under way; the next starts no sooner than `spacing` after the last one
+  /// started; a worker is stopped only once its replacement accepts, so capacity never drops.
+  /// Nothing starts during a rolling restart, a crash loop's wait, or a shutdown. The master calls
+  /// it on its tick and after each change it may wait for (a worker started, connected, exited).
+  recycle_action recycle_step(clock::time_point now, unsigned at_once, clock::duration spacing) {
+    recycle_action act;
+    if (state_ != master_state::active) return act;
+    for (auto it = recycles_.begin(); it != recycles_.end();) {
+      entry* old = find(it->old_pid);
+      entry const* fresh = it->new_pid != 0 ? find(it->new_pid) : nullptr;
+      bool const old_serves = old && !old->stopping;
+      if (old_serves && (it->new_pid == 0 || (fresh && !fresh->connected && !fresh->stopping))) {
+        ++it;  // the replacement is being forked, or starting
+        continue;
+      }
+      // Only a replacement that accepts lets the old worker go; one that died or was removed
+      // leaves it serving (a later tick may nominate it again).
+      if (fresh && fresh->connected && !fresh->stopping && old && stop(*old, now)) {
+        act.stop.push_back(it->old_pid);
+      } else if (old_serves) {
+        old->recycled = recycle::none;
+      }
+      it = recycles_.erase(it);
+    }
+    // None starts during a roll (which replaces every worker anyway) or a crash loop's wait.
+    if (roll_ || !waiting_.empty() || recycles_.size() >= at_once) return act;
+    if (last_recycle_ && now - *last_recycle_ < spacing) return act;
+    while (!nominated_.empty()) {
+      int const pid = nominated_.front();
+      nominated_.pop_front();
+      entry* w = find(pid);
+      if (!w || w->stopping || !w->connected || w->id >= target_) continue;
+      recycles_.push_back({w->id, pid, 0});
+      last_recycle_ = now;
+      act.spawn = w->id;
+      act.replacing = pid;
+      return act;
+    }
+    return act;
+  }
+
+  /// The recycles under way: how many workers are being replaced now.
+  [[nodiscard]] std::size_t recycles_under_way() const noexcept { return recycles_.size(); }
+
+  /// True while a replacement is under way or a worker waits to be recycled.
+  [[nodiscard]] bool recycling() const noexcept {
+    return !recycles_.empty() || !nominated_.empty();
+  }
+
   //=== rolling restart ===//
 
   /// Asks for every worker to be replaced in place, one id at a time: the replacement is started,
@@ -533,6 +646,8 @@ class supervisor {
     }
     roll_.emplace();
     for (unsigned id = 0; id < target_; ++id) roll_->pending.push_back(id);
+    // The roll replaces every worker: the nominations are moot. One under way finishes first.
+    nominated_.clear();
     return true;
   }
 
@@ -619,7 +734,25 @@ class supervisor {
   crash_loop::decision last_death_;
   clock::duration timeout_;
   std::map<unsigned, clock::time_point> waiting_;  ///< ids waiting out a crash loop's delay
-  bool booted_ = false;                            ///< some worker has accepted
+  /// The worker being recycled (`old_pid`), and its replacement (`new_pid`, 0 until forked).
+  struct recycle_state {
+    unsigned id = 0;
+    int old_pid = 0;
+    int new_pid = 0;
+  };
+  std::vector<recycle_state> recycles_;
+  std::deque<int> nominated_;                      ///< workers to recycle, in order
+  std::optional<clock::time_point> last_recycle_;  ///< when the last replacement started
+  std::uint64_t random_;                           ///< the workers' recycling jitter
+
+  /// splitmix64, for the recycling jitter.
+  std::uint64_t next_random() noexcept {
+    std::uint64_t z = (random_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31U);
+  }
+  bool booted_ = false;  ///< some worker has accepted
   std::map<int, entry> workers_;
   std::map<unsigned, unsigned> generations_;    ///< processes started per id
   std::map<unsigned, exit_record> last_exits_;  ///< how the last process of each id ended

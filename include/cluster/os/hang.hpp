@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 // What the master learns of a hung worker: the stack the worker's own signal handler writes, or
-// what /proc shows of it when that handler cannot run.
+// what /proc shows of it when that handler cannot run; and the memory a worker owns.
 #pragma once
 
 #include <cluster/ipc/scoreboard.hpp>
@@ -8,6 +8,8 @@
 
 #include <signal.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace cluster::os {
@@ -45,6 +47,11 @@ CLUSTER_DECL bool send_trace_signal(int pid) noexcept;
 
 /// The pid of the process tracing `pid` (a debugger), or 0.
 [[nodiscard]] CLUSTER_DECL int tracer_of(int pid);
+
+/// The memory `pid` owns, in KiB: its proportional set size (`Pss` of /proc/<pid>/smaps_rollup,
+/// Linux 4.14 and later), where pages shared copy-on-write with the master and the other workers
+/// count a share each, never whole as in RSS. None when the kernel does not say.
+[[nodiscard]] CLUSTER_DECL std::optional<std::uint64_t> owned_memory_kib(int pid);
 
 }  // namespace cluster::os
 

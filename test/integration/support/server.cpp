@@ -58,7 +58,8 @@ void maybe_break() {
   throw std::runtime_error("broken deploy (" + std::string(path) + ")");
 }
 
-/// `/` answers `pid=P worker=N`; `/slow?ms=N` answers after N ms; `/throw` throws; `/fatal` throws
+/// `/` answers `pid=P worker=N`; `/slow?ms=N` answers after N ms; `/leak?mb=N` keeps N MiB
+/// more; `/throw` throws; `/fatal` throws
 /// `cluster::fatal_error`; `/hang` never returns; `/orphan`
 /// leaves an orphaned grandchild that exits 100 ms later (its pid is in the body).
 struct http_app {
@@ -81,6 +82,14 @@ struct http_app {
       }
       std::fprintf(stderr, "slow request started pid=%d\n", ::getpid());
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    }
+    if (target.starts_with("/leak")) {
+      // Keeps N MiB, written so that the pages are this worker's own (its PSS grows).
+      int mb = 0;
+      if (auto pos = target.find("mb="); pos != std::string_view::npos)
+        std::from_chars(target.data() + pos + 3, target.data() + target.size(), mb);
+      static std::vector<std::vector<char>> kept;
+      kept.emplace_back(static_cast<std::size_t>(mb) << 20U, 'x');
     }
     if (target == "/throw") throw std::runtime_error("handler failed on purpose");
     if (target == "/fatal") throw cluster::fatal_error("the licence expired");

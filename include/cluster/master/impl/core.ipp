@@ -337,7 +337,10 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
   // Only a worker the master can judge hung needs somewhere to write its stack.
   os::unique_fd trace(liveness_.enabled() && slot ? os::make_trace_file() : -1);
   setup.trace_fd = trace.get();
-  setup.record_requests = liveness_.heartbeat_timeout() > detail::liveness::clock::duration::zero();
+  // The request in flight names what hung a worker; their count is what `max requests` reads.
+  setup.record_requests =
+      liveness_.heartbeat_timeout() > detail::liveness::clock::duration::zero() ||
+      plan_.settings.max_requests > 0;
 
   pid_t pid;
   {
@@ -424,6 +427,7 @@ CLUSTER_DECL bool master_core::drain_channel(int pid) {
         sup_.connected(pid, clock::now());
         sink_.deliver(events::worker_connected{w->id, pid});
         step_roll();
+        step_recycle();
         if (sup_.all_connected()) on_all_connected();
         break;
       case ipc::message_type::exception:
@@ -497,10 +501,72 @@ CLUSTER_DECL void master_core::arm_respawn() {
   });
 }
 
+//=== recycling (docs/health.md) ===//
+
+CLUSTER_DECL void master_core::nominate_recycles(clock::time_point now) {
+  auto const& s = plan_.settings;
+  for (auto const& [pid, w] : sup_.workers()) {
+    if (!w.connected || w.stopping || w.recycled != detail::recycle::none) continue;
+    auto it = links_.find(pid);
+    if (it == links_.end() || it->second.hung_at) continue;
+    link& l = it->second;
+    detail::recycle why = detail::recycle::none;
+    if (s.max_requests > 0 && l.slot) {
+      auto const served = scoreboard_[*l.slot].busy_serial.load(std::memory_order_relaxed);
+      auto const limit = detail::supervisor::jittered(std::uint64_t{s.max_requests}, w);
+      if (served >= limit) {
+        why = detail::recycle::requests;
+        l.recycle_why =
+            std::to_string(served) + " requests, max requests " + std::to_string(s.max_requests);
+      }
+    }
+    if (why == detail::recycle::none && s.max_age.count() > 0) {
+      auto const limit = detail::supervisor::jittered(clock::duration(s.max_age), w);
+      if (now - w.spawned_at >= limit) {
+        why = detail::recycle::age;
+        l.recycle_why =
+            "up " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - w.spawned_at).count()) +
+            " ms, max age " + std::to_string(s.max_age.count()) + " ms";
+      }
+    }
+    if (why == detail::recycle::none && s.max_memory > 0 && !memory_unknown_) {
+      if (auto const kib = os::owned_memory_kib(pid)) {
+        if (*kib >= std::uint64_t{s.max_memory} * 1024) {
+          why = detail::recycle::memory;
+          l.recycle_why = "owns " + std::to_string(*kib / 1024) + " MiB (PSS), max memory " +
+                          std::to_string(s.max_memory) + " MiB";
+        }
+      } else if (!os::owned_memory_kib(::getpid())) {  // not this worker's end: the kernel
+        memory_unknown_ = true;
+        std::fprintf(stderr,
+                     "cluster: this kernel does not report the memory a worker owns "
+                     "(/proc/<pid>/smaps_rollup, Linux 4.14); max memory is not enforced\n");
+        std::fflush(stderr);
+      }
+    }
+    if (why != detail::recycle::none) sup_.nominate(pid, why);
+  }
+}
+
+CLUSTER_DECL void master_core::step_recycle() {
+  if (!plan_.settings.recycles()) return;
+  auto const act = sup_.recycle_step(clock::now(), plan_.settings.recycle_at_once, recycle_spacing);
+  for (int pid : act.stop) stop_worker(pid);
+  if (!act.spawn) return;
+  auto const it = links_.find(act.replacing);
+  std::fprintf(stderr, "cluster: recycling worker %u (pid %d): %s; starting its replacement\n",
+               *act.spawn, act.replacing,
+               it == links_.end() ? "due" : it->second.recycle_why.c_str());
+  std::fflush(stderr);
+  spawn_worker(*act.spawn);
+}
+
 //=== liveness (docs/health.md) ===//
 
 CLUSTER_DECL void master_core::arm_health() {
-  if (!liveness_.enabled()) return;
+  if (!liveness_.enabled() && !plan_.settings.recycles()) return;
   health_.expires_after(detail::liveness::check_interval);
   health_.async_wait([this](boost::system::error_code ec) {
     if (ec || finished_) return;
@@ -532,6 +598,10 @@ CLUSTER_DECL void master_core::check_health() {
     if (w.connected) connected_at = w.connected_at;
     auto const why = liveness_.judge(w.spawned_at, connected_at, beat, now);
     if (why != detail::hang::none) on_hung(pid, w, l, why, beat, now);
+  }
+  if (plan_.settings.recycles()) {
+    nominate_recycles(now);
+    step_recycle();
   }
 }
 
@@ -688,6 +758,7 @@ CLUSTER_DECL void master_core::handle_exit(os::exit_status const& status) {
       return;
   }
   step_roll(&status, &w);
+  step_recycle();
 }
 
 CLUSTER_DECL void master_core::step_roll(os::exit_status const* exit,

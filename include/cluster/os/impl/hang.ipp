@@ -190,4 +190,12 @@ CLUSTER_DECL int tracer_of(int pid) {
   return std::atoi(status.c_str() + at + 10);
 }
 
+CLUSTER_DECL std::optional<std::uint64_t> owned_memory_kib(int pid) {
+  std::string const rollup =
+      detail::read_file(("/proc/" + std::to_string(pid) + "/smaps_rollup").c_str());
+  auto const at = rollup.find("\nPss:");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtoull(rollup.c_str() + at + 5, nullptr, 10);
+}
+
 }  // namespace cluster::os
