@@ -36,10 +36,11 @@ enum class exit_reason : std::uint8_t {
   max_requests,  ///< recycled after `max requests`: stopped once its replacement accepted
   max_age,       ///< recycled after `max age`: stopped once its replacement accepted
   max_memory,    ///< recycled for owning more than `max memory`: stopped once replaced
+  deadline,      ///< still in a request's handler past its `request deadline`: killed, replaced
 };
 
 /// How many `exit_reason`s there are: they run from 0 to `exit_reason_count - 1`.
-inline constexpr std::size_t exit_reason_count = 13;
+inline constexpr std::size_t exit_reason_count = 14;
 
 /// The word for `r`, as the bundled plugins print it: "crashed", "timed out", "gave up".
 constexpr std::string_view to_string(exit_reason r) noexcept {
@@ -70,6 +71,8 @@ constexpr std::string_view to_string(exit_reason r) noexcept {
       return "max age";
     case exit_reason::max_memory:
       return "max memory";
+    case exit_reason::deadline:
+      return "deadline";
   }
   return "?";
 }

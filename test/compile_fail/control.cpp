@@ -25,6 +25,7 @@ int main() {
                                 .set<"timeout">(30s)
                                 .set<"liveness timeout">(1s)
                                 .set<"boot timeout">(0s)
+                                .set<"request deadline">(10s)
                                 .set<"max requests">(10000)
                                 .set<"max age">(1s)
                                 .set<"max memory">(512)

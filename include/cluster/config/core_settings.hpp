@@ -46,6 +46,7 @@ struct core_settings {
   std::string_view socket_path{};
   std::chrono::milliseconds liveness_timeout{30000};  ///< 0: off
   std::chrono::milliseconds boot_timeout{60000};      ///< 0: off
+  std::chrono::milliseconds request_deadline{0};      ///< per HTTP request; 0: off
   unsigned max_requests = 0;                          ///< recycle after; 0: off
   std::chrono::milliseconds max_age{0};               ///< recycle after; 0: off
   unsigned max_memory = 0;                            ///< MiB of PSS; recycle above; 0: off

@@ -160,6 +160,7 @@ class resolved {
                   get<"socket path">(),
                   get<"liveness timeout">(),
                   get<"boot timeout">(),
+                  get<"request deadline">(),
                   get<"max requests">(),
                   get<"max age">(),
                   get<"max memory">(),

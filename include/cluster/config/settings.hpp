@@ -57,6 +57,7 @@ void liveness_timeout_must_be_0_or_at_least_1000_ms();
 void boot_timeout_must_be_0_or_at_least_1000_ms();
 void max_age_must_be_0_or_at_least_1000_ms();
 void recycle_at_once_must_be_at_least_1();
+void request_deadline_must_be_0_or_at_least_1000_ms();
 }  // namespace diagnostic
 
 namespace detail {
@@ -196,6 +197,16 @@ template <>
 struct setting<"boot timeout"> : detail::health_timer_setting {
   static constexpr auto reject = &diagnostic::boot_timeout_must_be_0_or_at_least_1000_ms;
   static constexpr value_type default_value{60000};
+};
+
+template <>
+struct setting<"request deadline"> {
+  using value_type = std::chrono::milliseconds;
+  static constexpr char const* expects =
+      "0 ms (off) or a duration of at least 1000 ms (the master checks every 500 ms)";
+  static constexpr auto check = detail::off_or_health_timer;
+  static constexpr auto reject = &diagnostic::request_deadline_must_be_0_or_at_least_1000_ms;
+  static constexpr value_type default_value{0};
 };
 
 template <>

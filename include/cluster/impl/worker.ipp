@@ -141,6 +141,7 @@ CLUSTER_DECL int serve_connections(worker_setup const& w, int stop_fd, connectio
   conns.on_drained = [&io] { io.stop(); };
   // Only a master that checks liveness reads the request in flight: otherwise it costs nothing.
   if (w.record_requests) conns.slot = w.slot;
+  conns.request_deadline = w.request_deadline;
 
   asio::steady_timer waiting(io);
   std::function<void()> report_waiting = [&] {

@@ -45,6 +45,10 @@ struct alignas(64) worker_slot {
   std::atomic<std::int64_t> busy_since{0};
   /// Counts the handlers entered: tells the end of one request from another's.
   std::atomic<std::uint64_t> busy_serial{0};
+  /// How long that handler may run (ms) before the master kills the worker; 0: no deadline
+  /// (none is set, the route has none, or the handler is asynchronous and the worker itself
+  /// closes the connection at the deadline).
+  std::atomic<std::int64_t> busy_deadline{0};
   /// "METHOD target" of that request (cut to fit), NUL-padded, eight bytes per word.
   std::array<std::atomic<std::uint64_t>, 16> busy_request{};
   /// The client's socket address (a sockaddr_in or sockaddr_in6), zero for a unix socket.
@@ -89,7 +93,7 @@ void load_words(std::array<std::atomic<std::uint64_t>, N> const& words, unsigned
 /// `leave_request` takes.
 inline std::uint64_t enter_request(worker_slot& slot, std::string_view method,
                                    std::string_view target, void const* client,
-                                   std::size_t client_size) noexcept {
+                                   std::size_t client_size, std::int64_t deadline_ms = 0) noexcept {
   std::uint64_t const serial = slot.busy_serial.load(std::memory_order_relaxed) + 1;
   slot.busy_since.store(0, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
@@ -104,6 +108,7 @@ inline std::uint64_t enter_request(worker_slot& slot, std::string_view method,
   if (client != nullptr) std::memcpy(addr.data(), client, std::min(client_size, addr.size()));
   detail::store_words(slot.busy_client, addr.data());
   slot.busy_serial.store(serial, std::memory_order_relaxed);
+  slot.busy_deadline.store(deadline_ms, std::memory_order_relaxed);
   slot.busy_since.store(heartbeat_now(), std::memory_order_release);
   return serial;
 }

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,7 @@ struct worker_setup {
   worker_slot* slot = nullptr;   ///< this process's scoreboard slot, if it has one
   int trace_fd = -1;             ///< where its stack goes when the master finds it hung
   bool record_requests = false;  ///< record the request in flight in the slot (liveness is on)
+  std::chrono::milliseconds request_deadline{0};  ///< `request deadline`; 0: none
 };
 
 /// `pattern` (the `worker title` setting) with each `{n}` replaced by the worker id.

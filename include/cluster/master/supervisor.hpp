@@ -107,6 +107,7 @@ enum class hang : std::uint8_t {
   none,
   no_heartbeat,    ///< its event loop has not beaten for `liveness timeout`
   never_accepted,  ///< it has not reported that it accepts within `boot timeout` of its start
+  past_deadline,   ///< a request's handler has run past its `request deadline`
 };
 
 /// The master's liveness check, on a clock it is given: which workers are hung.
@@ -140,6 +141,11 @@ class liveness {
   void tick(clock::time_point now) noexcept {
     if (last_tick_ && now - *last_tick_ > 2 * check_interval) resumed_ = now;
     last_tick_ = now;
+  }
+
+  /// Since when the master has run without a pause: its last resumption, or the clock's epoch.
+  [[nodiscard]] clock::time_point running_since() const noexcept {
+    return resumed_.value_or(clock::time_point{});
   }
 
   /// Whether a worker, started at `spawned_at`, accepting since `connected_at` (if it does) and
@@ -439,6 +445,7 @@ class supervisor {
       if (w.overdue) return events::exit_reason::timed_out;
       if (w.hung == hang::no_heartbeat) return events::exit_reason::hung;
       if (w.hung == hang::never_accepted) return events::exit_reason::boot_timeout;
+      if (w.hung == hang::past_deadline) return events::exit_reason::deadline;
       if (what == outcome::shutting_down) return events::exit_reason::shutdown;
       if (what == outcome::removed) {
         if (w.stopping && w.id < target_) {

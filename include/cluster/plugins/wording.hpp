@@ -65,6 +65,9 @@ inline worded of(events::worker_killed const& e) {
       return {log_level::warning, who + "hung and was killed: " + how + "; replaced"};
     case reason::boot_timeout:
       return {log_level::warning, who + "never accepted and was killed: " + how + "; replaced"};
+    case reason::deadline:
+      return {log_level::warning,
+              who + "overran its request deadline and was killed: " + how + "; replaced"};
     case reason::max_requests:
     case reason::max_age:
     case reason::max_memory:

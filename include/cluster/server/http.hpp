@@ -17,6 +17,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -95,6 +96,22 @@ constexpr std::chrono::milliseconds request_timeout() {
   }
 }
 
+/// How long the handler of `req` may run: the server's own `request_deadline(req)` when it
+/// declares one and it says (0: no deadline for this route: an upload, a stream), else
+/// `configured` (the `request deadline` setting; 0: none).
+template <class Server>
+std::chrono::milliseconds deadline_of(Server& server, http::request const& req,
+                                      std::chrono::milliseconds configured) {
+  if constexpr (requires {
+                  {
+                    server.request_deadline(req)
+                    } -> std::convertible_to<std::optional<std::chrono::milliseconds>>;
+                }) {
+    if (std::optional<std::chrono::milliseconds> const d = server.request_deadline(req)) return *d;
+  }
+  return configured;
+}
+
 /// One HTTP connection: wait for a request, read it, call `handle`, write the response, until
 /// either side closes, a timeout passes or a graceful stop begins.
 template <class Server, class Hooks>
@@ -147,19 +164,28 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
       target = req.target();
     }
     bool keep_alive = req.keep_alive();
+    std::chrono::milliseconds const deadline = deadline_of(server, req, conns.request_deadline);
+    [[maybe_unused]] clock::time_point entered{};
+    if (deadline.count() > 0) entered = clock::now();
     http::response res;
-    {
-      // Taken before `req` is moved into the handler, and kept until it returns.
+    if constexpr (std::is_same_v<decltype(server.handle(std::move(req))),
+                                 asio::awaitable<http::response>>) {
+      // An asynchronous handler (`asio::awaitable<response> handle(request)`): other
+      // connections of this worker are served while it waits, and the worker's own sweep
+      // closes this one at its deadline (the master has nothing to kill).
       busy_scope const busy(conns.slot, req.method_string(), req.target(), peer);
-      if constexpr (std::is_same_v<decltype(server.handle(std::move(req))),
-                                   asio::awaitable<http::response>>) {
-        // An asynchronous handler (`asio::awaitable<response> handle(request)`): other
-        // connections of this worker are served while it waits.
-        res = co_await server.handle(std::move(req));
-      } else {
-        res = server.handle(std::move(req));
-      }
+      if (deadline.count() > 0) g.expire_in(deadline);
+      res = co_await server.handle(std::move(req));
+      if (!sock.is_open()) break;  // past its deadline: closed meanwhile
+      g.clear_deadline();
+    } else {
+      // Taken before `req` is moved into the handler, and kept until it returns. Past the
+      // deadline the worker's loop cannot act (the handler holds it): the master kills it.
+      busy_scope const busy(conns.slot, req.method_string(), req.target(), peer, deadline);
+      res = server.handle(std::move(req));
     }
+    // A handler that returned past its deadline is answered, and the connection then closed.
+    if (deadline.count() > 0 && clock::now() - entered >= deadline) keep_alive = false;
     res.version(version);
     // A stopping worker answers the request it has read, then closes: "Connection: close" tells
     // the client not to send another one here. The stop flag is read too: the signal may have

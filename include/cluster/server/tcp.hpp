@@ -126,6 +126,8 @@ class connection_set {
   /// The worker's scoreboard slot, where the request whose handler runs is recorded (see
   /// `ipc::enter_request`); null when it has none.
   ipc::worker_slot* slot = nullptr;
+  /// The `request deadline` setting: how long one HTTP request's handler may run; 0: none.
+  std::chrono::milliseconds request_deadline{0};
 
  private:
   void check_drained() {
@@ -144,10 +146,13 @@ using peer_address = stream_protocol::endpoint;
 /// the worker hangs in it, the master reports that request.
 class busy_scope {
  public:
+  /// `deadline`: how long the handler may run before the master kills the worker (0: no limit).
   busy_scope(ipc::worker_slot* slot, std::string_view method, std::string_view target,
-             peer_address const& peer) noexcept
+             peer_address const& peer, std::chrono::milliseconds deadline = {}) noexcept
       : slot_(slot),
-        serial_(slot ? ipc::enter_request(*slot, method, target, peer.data(), peer.size()) : 0) {}
+        serial_(slot ? ipc::enter_request(*slot, method, target, peer.data(), peer.size(),
+                                          deadline.count())
+                     : 0) {}
   busy_scope(busy_scope const&) = delete;
   busy_scope& operator=(busy_scope const&) = delete;
   ~busy_scope() {

@@ -176,8 +176,8 @@ struct event_trace {
 /// Settings from the environment, as the examples and test servers use them:
 /// `WEB_CONCURRENCY` (workers), `PORT` (0 when unset), `CLUSTER_TEST_UNIX` (a unix socket path
 /// instead of TCP), `CLUSTER_TEST_TIMEOUT_MS`, `CLUSTER_TEST_USER`, `CLUSTER_TEST_LIVENESS_MS`,
-/// `CLUSTER_TEST_BOOT_MS`, `CLUSTER_TEST_MAX_REQUESTS`, `CLUSTER_TEST_MAX_AGE_MS`,
-/// `CLUSTER_TEST_MAX_MEMORY_MB`, `CLUSTER_TEST_RECYCLE_AT_ONCE`.
+/// `CLUSTER_TEST_BOOT_MS`, `CLUSTER_TEST_DEADLINE_MS`, `CLUSTER_TEST_MAX_REQUESTS`,
+/// `CLUSTER_TEST_MAX_AGE_MS`, `CLUSTER_TEST_MAX_MEMORY_MB`, `CLUSTER_TEST_RECYCLE_AT_ONCE`.
 inline core_settings settings_from_environment(unsigned default_workers = 2) {
   core_settings s;
   s.workers = default_workers;
@@ -194,6 +194,8 @@ inline core_settings settings_from_environment(unsigned default_workers = 2) {
     s.liveness_timeout = std::chrono::milliseconds(std::atoi(t));
   if (char const* t = std::getenv("CLUSTER_TEST_BOOT_MS"))
     s.boot_timeout = std::chrono::milliseconds(std::atoi(t));
+  if (char const* t = std::getenv("CLUSTER_TEST_DEADLINE_MS"))
+    s.request_deadline = std::chrono::milliseconds(std::atoi(t));
   if (char const* n = std::getenv("CLUSTER_TEST_MAX_REQUESTS"))
     s.max_requests = static_cast<unsigned>(std::atoi(n));
   if (char const* t = std::getenv("CLUSTER_TEST_MAX_AGE_MS"))

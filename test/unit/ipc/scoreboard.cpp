@@ -72,3 +72,13 @@ TEST_CASE("a slot handed to a new worker holds no request and no trace request")
   CHECK_FALSE(ipc::read_activity(board[again]).has_value());
   CHECK(board[again].trace_requested.load() == 0);
 }
+
+TEST_CASE("a request's deadline is recorded with it, and the next request's replaces it") {
+  ipc::scoreboard board(1);
+  auto& slot = board[*board.acquire()];
+  auto const first = ipc::enter_request(slot, "GET", "/report", nullptr, 0, 10000);
+  CHECK(slot.busy_deadline.load() == 10000);
+  ipc::leave_request(slot, first);
+  (void)ipc::enter_request(slot, "POST", "/upload", nullptr, 0);  // a route without a deadline
+  CHECK(slot.busy_deadline.load() == 0);
+}

@@ -711,6 +711,27 @@ TEST_CASE("workers that never accept count towards giving up; hung serving ones 
   CHECK(s.exited(pid, t + 1s, dead) == outcome::give_up);
 }
 
+TEST_CASE("a worker killed past a request's deadline is replaced, and its death says why") {
+  supervisor s{};
+  supervisor::clock::time_point t{};
+  start_all(s, s.grow(1), t);
+  s.connected(100, t);
+  s.hung(100, hang::past_deadline);
+  supervisor::entry dead;
+  auto const what = s.exited(100, t + 40s, dead, 0, 9);
+  CHECK(what == outcome::replace);
+  CHECK(s.classify(dead, what, 0, 9, t + 40s) == cluster::events::exit_reason::deadline);
+}
+
+TEST_CASE("the master's running time starts again where it resumed") {
+  liveness l(1s, 0s);
+  liveness::clock::time_point const t0{};
+  CHECK(l.running_since() == liveness::clock::time_point{});
+  l.tick(t0 + 1s);
+  l.tick(t0 + 5s);  // paused in between
+  CHECK(l.running_since() == t0 + 5s);
+}
+
 TEST_CASE("a master paused before its first check is seen as paused too") {
   liveness l(1s, 0s);
   liveness::clock::time_point const t0{};

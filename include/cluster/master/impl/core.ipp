@@ -340,7 +340,8 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
   // The request in flight names what hung a worker; their count is what `max requests` reads.
   setup.record_requests =
       liveness_.heartbeat_timeout() > detail::liveness::clock::duration::zero() ||
-      plan_.settings.max_requests > 0;
+      plan_.settings.max_requests > 0 || plan_.settings.request_deadline.count() > 0;
+  setup.request_deadline = plan_.settings.request_deadline;
 
   pid_t pid;
   {
@@ -566,7 +567,9 @@ CLUSTER_DECL void master_core::step_recycle() {
 //=== liveness (docs/health.md) ===//
 
 CLUSTER_DECL void master_core::arm_health() {
-  if (!liveness_.enabled() && !plan_.settings.recycles()) return;
+  if (!liveness_.enabled() && !plan_.settings.recycles() &&
+      plan_.settings.request_deadline.count() == 0)
+    return;
   health_.expires_after(detail::liveness::check_interval);
   health_.async_wait([this](boost::system::error_code ec) {
     if (ec || finished_) return;
@@ -596,7 +599,19 @@ CLUSTER_DECL void master_core::check_health() {
     if (beat && l.released && *l.released > *beat) beat = l.released;
     std::optional<clock::time_point> connected_at;
     if (w.connected) connected_at = w.connected_at;
-    auto const why = liveness_.judge(w.spawned_at, connected_at, beat, now);
+    auto why = liveness_.judge(w.spawned_at, connected_at, beat, now);
+    // A synchronous handler past its request's deadline holds the worker's loop: only the
+    // master can end it. Not while the master itself did not run (its clock restarted).
+    if (why == detail::hang::none && l.slot && !l.debugged) {
+      auto const& slot = scoreboard_[*l.slot];
+      auto const since = slot.busy_since.load(std::memory_order_acquire);
+      auto const limit = slot.busy_deadline.load(std::memory_order_relaxed);
+      auto const resumed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               liveness_.running_since().time_since_epoch())
+                               .count();
+      if (since > 0 && limit > 0 && ipc::heartbeat_now() - std::max(since, resumed) >= limit)
+        why = detail::hang::past_deadline;
+    }
     if (why != detail::hang::none) on_hung(pid, w, l, why, beat, now);
   }
   if (plan_.settings.recycles()) {
@@ -633,9 +648,13 @@ CLUSTER_DECL void master_core::on_hung(int pid, detail::supervisor::entry const&
     auto const last = beat ? std::max(*beat, w.connected_at) : w.connected_at;
     l.why = "no heartbeat for " + ms(now - last) + " ms, liveness timeout " +
             ms(liveness_.heartbeat_timeout()) + " ms";
-  } else {
+  } else if (why == detail::hang::never_accepted) {
     l.why = "not accepting " + ms(now - w.spawned_at) + " ms after its start, boot timeout " +
             ms(liveness_.boot_timeout()) + " ms";
+  } else {
+    l.why = "its request past its deadline of " +
+            std::to_string(scoreboard_[*l.slot].busy_deadline.load(std::memory_order_relaxed)) +
+            " ms";
   }
   sup_.hung(pid, why);
   l.hung_at = now;
