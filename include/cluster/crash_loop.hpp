@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cluster/config/fixed_string.hpp>
+#include <cluster/policy_slot.hpp>
 
 #include <chrono>
 #include <concepts>
@@ -97,14 +98,7 @@ constexpr void check_crash_loop() {
 
 /// The crash-loop policy of `Config`: the plugin in its `crash_loop_slot`, else `restart_backoff`.
 template <class Config>
-struct crash_loop_of {
-  using type = restart_backoff;
-};
-template <class Config>
-requires requires { typename Config::template slot_type<crash_loop_slot, restart_backoff>; }
-struct crash_loop_of<Config> {
-  using type = typename Config::template slot_type<crash_loop_slot, restart_backoff>;
-};
+using crash_loop_of = policy_in<Config, crash_loop_slot, restart_backoff>;
 
 }  // namespace detail
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cluster/config/fixed_string.hpp>
+#include <cluster/policy_slot.hpp>
 
 #include <signal.h>
 
@@ -109,14 +110,7 @@ namespace detail {
 
 /// The signal policy of `Config`: the plugin in its `signals_slot`, else `default_signals`.
 template <class Config>
-struct signal_policy_of {
-  using type = default_signals;
-};
-template <class Config>
-requires requires { typename Config::template slot_type<signals_slot, default_signals>; }
-struct signal_policy_of<Config> {
-  using type = typename Config::template slot_type<signals_slot, default_signals>;
-};
+using signal_policy_of = policy_in<Config, signals_slot, default_signals>;
 
 }  // namespace detail
 

@@ -178,7 +178,7 @@ struct setting<"socket path"> {
 };
 
 namespace detail {
-/// What the two health timers share (docs/health.md): a duration, 0 or at least 1000 ms.
+/// What the master's health timers share (docs/health.md): a duration, 0 or at least 1000 ms.
 struct health_timer_setting {
   using value_type = std::chrono::milliseconds;
   static constexpr char const* expects =
@@ -200,11 +200,7 @@ struct setting<"boot timeout"> : detail::health_timer_setting {
 };
 
 template <>
-struct setting<"request deadline"> {
-  using value_type = std::chrono::milliseconds;
-  static constexpr char const* expects =
-      "0 ms (off) or a duration of at least 1000 ms (the master checks every 500 ms)";
-  static constexpr auto check = detail::off_or_health_timer;
+struct setting<"request deadline"> : detail::health_timer_setting {
   static constexpr auto reject = &diagnostic::request_deadline_must_be_0_or_at_least_1000_ms;
   static constexpr value_type default_value{0};
 };
@@ -217,11 +213,7 @@ struct setting<"max requests"> {
 };
 
 template <>
-struct setting<"max age"> {
-  using value_type = std::chrono::milliseconds;
-  static constexpr char const* expects =
-      "0 ms (off) or a duration of at least 1000 ms (the master checks every 500 ms)";
-  static constexpr auto check = detail::off_or_health_timer;
+struct setting<"max age"> : detail::health_timer_setting {
   static constexpr auto reject = &diagnostic::max_age_must_be_0_or_at_least_1000_ms;
   static constexpr value_type default_value{0};
 };
