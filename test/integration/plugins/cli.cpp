@@ -118,10 +118,10 @@ TEST_CASE("status tells the master and every worker, for a person and as JSON") 
   CHECK(json.out.find('\n') == json.out.size() - 1);
   CHECK(master_pid_in(json.out) == m.pid());
   CHECK(workers_in(json.out) == 2);
-  for (auto const* field :
-       {"\"state\":\"active\"", "\"environment\":\"development\"",
-        "\"uptime_seconds\":", "\"restarted\":false",
-        "\"listening\":[\"127.0.0.1:", "\"state\":\"ready\"", "\"generation\":1"}) {
+  for (auto const* field : {"\"state\":\"active\"", "\"environment\":\"development\"",
+                            "\"uptime_seconds\":", "\"restarted\":false",
+                            "\"listening\":[\"127.0.0.1:", "\"state\":\"ready\"",
+                            "\"generation\":1", "\"last_exit\":null"}) {
     CHECK(json.out.find(field) != std::string::npos);
   }
   // Each accepted command is one line in the master's log: who asked, and what.
@@ -175,6 +175,12 @@ TEST_CASE("spawn adds and removes workers; restart-workers waits until every one
                       std::sregex_iterator()) == 2);
   CHECK(after.find(R"("state":"ready","generation":1)") == std::string::npos);
   CHECK(after.find("\"state\":\"starting\"") == std::string::npos);
+  // Each says how its predecessor ended, in the words of the events and the metrics.
+  std::regex const replaced(R"("generation":2,"uptime_seconds":[0-9.]+,"last_exit":"stopped")");
+  CHECK(std::distance(std::sregex_iterator(after.begin(), after.end(), replaced),
+                      std::sregex_iterator()) >= 1);
+  CHECK(std::regex_search(tool({"status"}, w.env()).out,
+                          std::regex(R"(generation 2, up [0-9.]+s, the previous one: stopped\n)")));
 
   // Wrong arguments: a usage error, nothing sent.
   CHECK(tool({"spawn"}, w.env()).status == 2);

@@ -280,7 +280,10 @@ inline std::string status_json(master_api const& master, steady::time_point star
     out += "\"id\":" + std::to_string(w.id) + ",\"pid\":" + std::to_string(w.pid);
     out += ",\"state\":" + json_string(state_word(w.state));
     out += ",\"generation\":" + std::to_string(w.generation);
-    out += ",\"uptime_seconds\":" + seconds_json(now - w.spawned_at) + "}";
+    out += ",\"uptime_seconds\":" + seconds_json(now - w.spawned_at);
+    // How the previous process with this id ended: the one taxonomy of events, logs, metrics.
+    out += ",\"last_exit\":" +
+           (w.last_exit ? json_string(events::to_string(w.last_exit->reason)) : "null") + "}";
   }
   out += "]}";
   return out;
@@ -297,7 +300,10 @@ struct command_info {
 };
 
 inline constexpr command_info commands[] = {
-    {"status", "", "the master and every worker (id, pid, state, generation, uptime)", 0, false},
+    {"status", "",
+     "the master and every worker (id, pid, state, generation, uptime, how the previous one "
+     "ended)",
+     0, false},
     {"shutdown", "", "graceful shutdown; returns once the master has exited", 0, true},
     {"stop", "", "hard shutdown (workers killed); returns once the master has exited", 0, true},
     {"restart", "", "a new master takes over without downtime; returns once it serves", 0, true},
@@ -351,8 +357,11 @@ inline std::string status_text(std::string const& json) {
     std::string const state = field("state", next, &next);
     std::string const generation = field("generation", next, &next);
     std::string const uptime = field("uptime_seconds", next, &next);
-    out += text::format("worker.{:<3} pid {:<8} {}, generation {}, up {}s\n", id, pid, state,
+    std::string const last = field("last_exit", next, &next);
+    out += text::format("worker.{:<3} pid {:<8} {}, generation {}, up {}s", id, pid, state,
                         generation, uptime);
+    if (!last.empty() && last != "null") out += ", the previous one: " + last;
+    out += "\n";
     pos = next;
   }
   return out;
