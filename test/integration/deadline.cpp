@@ -38,6 +38,20 @@ TEST_CASE("a synchronous handler past its deadline: traced, killed, its connecti
   CHECK(http_get(port, "/").find("200 OK") != std::string::npos);
 }
 
+TEST_CASE("with the liveness check off, a request past its deadline is still traced") {
+  master_process m("http", {{"WEB_CONCURRENCY", "1"},
+                            {"CLUSTER_TEST_DEADLINE_MS", "1000"},
+                            {"CLUSTER_TEST_LIVENESS_MS", "0"},
+                            {"CLUSTER_TEST_BOOT_MS", "0"}});
+  int const port = m.port();
+  REQUIRE(m.workers_connected(1));
+  client c(port);
+  c.send("GET /slow?ms=8000 HTTP/1.1\r\nHost: test\r\n\r\n");
+  REQUIRE(m.wait_line("slow request started") >= 0);
+  REQUIRE(m.wait_line("worker_killed id=0 .*reason=deadline$", 5s) >= 0);
+  CHECK(m.count(R"(worker_hung_trace #\d+ .*std::this_thread::sleep_for)") == 1);
+}
+
 TEST_CASE("a route that declares no deadline runs as long as it needs") {
   master_process m("http", {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_DEADLINE_MS", "1000"}});
   int const port = m.port();

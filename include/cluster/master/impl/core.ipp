@@ -334,8 +334,10 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
   setup.title = ipc::worker_title(plan_.settings.worker_title, id);
   auto slot = scoreboard_.acquire();
   if (slot) setup.slot = &scoreboard_[*slot];
-  // Only a worker the master can judge hung needs somewhere to write its stack.
-  os::unique_fd trace(liveness_.enabled() && slot ? os::make_trace_file() : -1);
+  // Only a worker the master can judge hung, or past a request's deadline, needs somewhere to
+  // write its stack.
+  bool const traceable = liveness_.enabled() || plan_.settings.request_deadline.count() > 0;
+  os::unique_fd trace(traceable && slot ? os::make_trace_file() : -1);
   setup.trace_fd = trace.get();
   // The request in flight names what hung a worker; their count is what `max requests` reads.
   setup.record_requests =
