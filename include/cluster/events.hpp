@@ -39,8 +39,10 @@ enum class exit_reason : std::uint8_t {
   deadline,      ///< still in a request's handler past its `request deadline`: killed, replaced
 };
 
-/// How many `exit_reason`s there are: they run from 0 to `exit_reason_count - 1`.
-inline constexpr std::size_t exit_reason_count = 14;
+/// How many `exit_reason`s there are: they run from 0 to `exit_reason_count - 1` (`deadline`
+/// is the last).
+inline constexpr std::size_t exit_reason_count =
+    static_cast<std::size_t>(exit_reason::deadline) + 1;
 
 /// The word for `r`, as the bundled plugins print it: "crashed", "timed out", "gave up".
 constexpr std::string_view to_string(exit_reason r) noexcept {

@@ -21,6 +21,23 @@
 
 namespace cluster::detail {
 
+/// Uniform draws in [0, 1) from a seed (splitmix64): enough to spread waits and limits, and
+/// reproducible in tests.
+class unit_random {
+ public:
+  explicit unit_random(std::uint64_t seed) noexcept : state_(seed) {}
+  double next() noexcept {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
+    // The top 53 bits of the mixed state, as a double's mantissa.
+    return static_cast<double>((z ^ (z >> 31U)) >> 11U) * 0x1.0p-53;
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
 /// The crash-loop policy's decisions (see `crash_loop_policy`), per worker id, on a clock it is
 /// given: how long the replacement of a dead worker waits, and when the master gives up.
 class crash_loop {
@@ -76,8 +93,7 @@ class crash_loop {
     auto delay = policy_.first_delay;
     for (unsigned i = 2; i < n && delay < policy_.max_delay; ++i) delay *= policy_.growth;
     delay = std::min(delay, policy_.max_delay);
-    // Uniform in [0, 1): the top 53 bits of the next number.
-    double const u = static_cast<double>(next() >> 11U) * 0x1.0p-53;
+    double const u = random_.next();
     auto const cut = static_cast<milliseconds::rep>(static_cast<double>(delay.count()) *
                                                     policy_.jitter_percent / 100.0 * u);
     return delay - milliseconds(cut);
@@ -89,16 +105,8 @@ class crash_loop {
     unsigned unready = 0;   ///< deaths in a row of workers that never accepted
   };
 
-  /// splitmix64: enough to spread waits, and reproducible from the seed.
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (random_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31U);
-  }
-
   crash_loop_policy policy_;
-  std::uint64_t random_;
+  unit_random random_;
   std::map<unsigned, slot> slots_;
 };
 
@@ -335,7 +343,7 @@ class supervisor {
     w.pid = pid;
     w.spawned_at = now;
     w.generation = ++generations_[id];
-    w.jitter = static_cast<double>(next_random() >> 11U) * 0x1.0p-53;
+    w.jitter = random_.next();
     if (state_ == master_state::hard_shutdown) return verdict::kill;
     if (state_ == master_state::graceful_shutdown || id >= target_) {
       stop(w, now);
@@ -750,15 +758,8 @@ class supervisor {
   std::vector<recycle_state> recycles_;
   std::deque<int> nominated_;                      ///< workers to recycle, in order
   std::optional<clock::time_point> last_recycle_;  ///< when the last replacement started
-  std::uint64_t random_;                           ///< the workers' recycling jitter
+  unit_random random_;                             ///< the workers' recycling jitter
 
-  /// splitmix64, for the recycling jitter.
-  std::uint64_t next_random() noexcept {
-    std::uint64_t z = (random_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31U);
-  }
   bool booted_ = false;  ///< some worker has accepted
   std::map<int, entry> workers_;
   std::map<unsigned, unsigned> generations_;    ///< processes started per id
