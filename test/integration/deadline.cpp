@@ -94,3 +94,45 @@ TEST_CASE("an asynchronous handler past its deadline: the worker closes it, and 
   CHECK(r.find("async pid=" + std::to_string(worker)) != std::string::npos);
   CHECK(m.count("worker_killed") == 0);
 }
+
+TEST_CASE("a route's own deadline, longer than the liveness timeout, is the one that counts") {
+  // Liveness 1 s: a synchronous handler holds the loop, yet /report declares 4 s for itself.
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_LIVENESS_MS", "1000"}});
+  int const port = m.port();
+  REQUIRE(m.workers_connected(2));
+  // Within its 4 s: answered after 2.5 s, nobody killed.
+  std::string const r = http_get(port, "/report?ms=2500", 10s);
+  CHECK(r.find("200 OK") != std::string::npos);
+  CHECK(m.count("worker_killed") == 0);
+  // Past them: killed for its deadline, not judged hung by the liveness check at 1 s.
+  client c(port);
+  c.send("GET /report?ms=9000 HTTP/1.1\r\nHost: test\r\n\r\n");
+  int const first = m.wait_line("slow request started");
+  REQUIRE(first >= 0);
+  std::string const busy =
+      m.capture(R"(slow request started pid=(\d+))", 10s, static_cast<std::size_t>(first) + 1);
+  REQUIRE(!busy.empty());
+  using clock = std::chrono::steady_clock;
+  auto const asked = clock::now();
+  int const killed = m.wait_line("worker_killed id=\\d pid=" + busy + " ", 9s);
+  REQUIRE(killed >= 0);
+  CHECK(clock::now() - asked >= 3500ms);
+  CHECK(m.count("worker_killed id=\\d pid=" + busy + " .*reason=deadline$") == 1);
+  CHECK(
+      m.count(R"(is hung \(its request past its deadline of 4000 ms\) in GET /report\?ms=9000)") ==
+      1);
+  CHECK(m.count("no heartbeat") == 0);
+}
+
+TEST_CASE("a synchronous handler without a deadline stays under the liveness timeout") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_LIVENESS_MS", "1000"}});
+  int const port = m.port();
+  REQUIRE(m.workers_connected(2));
+  client c(port);
+  c.send("GET /slow?ms=9000 HTTP/1.1\r\nHost: test\r\n\r\n");
+  std::string const busy = m.capture(R"(slow request started pid=(\d+))");
+  REQUIRE(!busy.empty());
+  REQUIRE(m.wait_line("worker_killed id=\\d pid=" + busy + " .*reason=hung$", 6s) >= 0);
+  CHECK(m.count(R"(is hung \(no heartbeat for \d+ ms, liveness timeout 1000 ms\) in GET /slow)") ==
+        1);
+}

@@ -174,6 +174,19 @@ class liveness {
     return since(last) >= heartbeat_ ? hang::no_heartbeat : hang::none;
   }
 
+  /// `verdict` (what `judge` said) revised for a worker whose synchronous handler was entered at
+  /// `entered` for a request with a deadline of `deadline` (zero: none). Such a handler holds
+  /// the loop by design, for as long as its request is allowed: its deadline, not the liveness
+  /// timeout, says when it is hung (`past_deadline`), whether shorter or longer. A handler
+  /// without a deadline stays under the liveness timeout.
+  [[nodiscard]] hang judge_request(hang verdict, std::optional<clock::time_point> entered,
+                                   clock::duration deadline, clock::time_point now) const {
+    if (verdict == hang::never_accepted || !entered || deadline <= clock::duration::zero())
+      return verdict;
+    auto const from = resumed_ && *resumed_ > *entered ? *resumed_ : *entered;
+    return now - from >= deadline ? hang::past_deadline : hang::none;
+  }
+
  private:
   clock::duration heartbeat_;
   clock::duration boot_;

@@ -71,16 +71,19 @@ struct http_app {
       id = static_cast<unsigned>(std::atoi(v));
     return id;
   }();
-  /// `/upload...` is a long route: no request deadline; the others have the configured one.
+  /// `/upload...` is a long route: no request deadline; `/report...` a slow one, 4 s; the others
+  /// have the configured one.
   std::optional<std::chrono::milliseconds> request_deadline(cluster::http::request const& req) {
     if (req.target().starts_with("/upload")) return std::chrono::milliseconds(0);
+    if (req.target().starts_with("/report")) return std::chrono::milliseconds(4000);
     return std::nullopt;
   }
   cluster::http::response handle(cluster::http::request const& req) {
     std::string_view const target = req.target();
     // A worker that crashes on every request (a poisoned build on one worker id).
     if (crashing_worker && crashing_worker == cluster::worker_id()) std::_Exit(70);
-    if (target.starts_with("/slow") || target.starts_with("/upload")) {
+    if (target.starts_with("/slow") || target.starts_with("/upload") ||
+        target.starts_with("/report")) {
       int ms = 0;
       if (auto pos = target.find("ms="); pos != std::string_view::npos) {
         std::from_chars(target.data() + pos + 3, target.data() + target.size(), ms);

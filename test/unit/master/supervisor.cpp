@@ -663,6 +663,42 @@ TEST_CASE("time the master itself did not run counts against no worker") {
   CHECK(l.judge(t0, std::nullopt, std::nullopt, resumed + 3s) == hang::never_accepted);
 }
 
+TEST_CASE("a synchronous handler in a request with a deadline is judged by that deadline") {
+  liveness l(1s, 0s);
+  liveness::clock::time_point const t0{};
+  auto const connected = t0 + 100ms;
+  auto const entered = t0 + 1s;  // the loop's last beat: the handler holds it from here
+  for (auto now = t0 + 1s; now <= t0 + 6s; now += liveness::check_interval) {
+    l.tick(now);
+    auto const loop = l.judge(t0, connected, entered, now);
+    CHECK(loop == (now - entered >= 1s ? hang::no_heartbeat : hang::none));
+    // A long route's 4 s: not hung while within it, whatever the liveness timeout says...
+    CHECK(l.judge_request(loop, entered, 4s, now) ==
+          (now - entered >= 4s ? hang::past_deadline : hang::none));
+    // ...and a deadline shorter than the liveness timeout ends it sooner.
+    CHECK(l.judge_request(loop, entered, 500ms, now) ==
+          (now - entered >= 500ms ? hang::past_deadline : hang::none));
+    // Without a deadline (a route that has none, an asynchronous handler), the liveness check.
+    CHECK(l.judge_request(loop, entered, 0s, now) == loop);
+    CHECK(l.judge_request(loop, std::nullopt, 4s, now) == loop);
+  }
+  // Boot is judged before any request.
+  CHECK(l.judge_request(hang::never_accepted, entered, 4s, t0 + 2s) == hang::never_accepted);
+}
+
+TEST_CASE("a request's deadline does not count the time the master did not run") {
+  liveness l(1s, 0s);
+  liveness::clock::time_point const t0{};
+  l.tick(t0);
+  auto const entered = t0 + 100ms;
+  auto const resumed = t0 + 20s;  // the master was stopped meanwhile
+  l.tick(resumed);
+  CHECK(l.judge_request(hang::none, entered, 4s, resumed) == hang::none);
+  l.tick(resumed + 500ms);
+  CHECK(l.judge_request(hang::none, entered, 4s, resumed + 3500ms) == hang::none);
+  CHECK(l.judge_request(hang::none, entered, 4s, resumed + 4s) == hang::past_deadline);
+}
+
 TEST_CASE("both checks off: the master does not tick at all") {
   CHECK_FALSE(liveness(0s, 0s).enabled());
   CHECK(liveness(1s, 0s).enabled());

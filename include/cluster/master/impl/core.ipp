@@ -602,17 +602,16 @@ CLUSTER_DECL void master_core::check_health() {
     std::optional<clock::time_point> connected_at;
     if (w.connected) connected_at = w.connected_at;
     auto why = liveness_.judge(w.spawned_at, connected_at, beat, now);
-    // A synchronous handler past its request's deadline holds the worker's loop: only the
-    // master can end it. Not while the master itself did not run (its clock restarted).
-    if (why == detail::hang::none && l.slot && !l.debugged) {
+    // A synchronous handler in a request with a deadline holds the worker's loop for as long as
+    // its request may run: the deadline, not the liveness timeout, bounds it, and past it only
+    // the master can end it.
+    if (l.slot && !l.debugged) {
       auto const& slot = scoreboard_[*l.slot];
       auto const since = slot.busy_since.load(std::memory_order_acquire);
       auto const limit = slot.busy_deadline.load(std::memory_order_relaxed);
-      auto const resumed = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               liveness_.running_since().time_since_epoch())
-                               .count();
-      if (since > 0 && limit > 0 && ipc::heartbeat_now() - std::max(since, resumed) >= limit)
-        why = detail::hang::past_deadline;
+      std::optional<clock::time_point> entered;
+      if (since > 0) entered = clock::time_point(std::chrono::milliseconds(since));
+      why = liveness_.judge_request(why, entered, std::chrono::milliseconds(limit), now);
     }
     if (why != detail::hang::none) on_hung(pid, w, l, why, beat, now);
   }
