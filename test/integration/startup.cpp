@@ -122,6 +122,24 @@ TEST_CASE("a port in use is one error line and no worker") {
   CHECK(second.count("worker_spawned") == 0);
 }
 
+TEST_CASE("a request deadline not below timeout is one error line and no worker") {
+  master_process m("builder",
+                   {{"CLUSTER_TEST_DEADLINE_MS", "5000"}, {"CLUSTER_TEST_TIMEOUT_MS", "3000"}});
+  REQUIRE(m.wait(10s) == 1);
+  auto const& lines = m.lines();
+  REQUIRE(lines.size() == 1);  // refused before anything is bound or forked
+  CHECK(lines[0] ==
+        "cluster: the request deadline (5000 ms) is not below timeout (3000 ms): a graceful stop "
+        "would kill workers in requests still within their deadline; lower the request deadline "
+        "or raise timeout");
+  // Its good twin serves.
+  master_process good("builder",
+                      {{"CLUSTER_TEST_DEADLINE_MS", "2000"}, {"CLUSTER_TEST_TIMEOUT_MS", "3000"}});
+  int const port = good.port();
+  REQUIRE(port > 0);
+  CHECK(http_get(port, "/").find("200 OK") != std::string::npos);
+}
+
 TEST_CASE("an unknown host is one error line") {
   master_process m("http", {{"HOST", "no-such-host.invalid"}});
   REQUIRE(m.wait(20s) == 1);

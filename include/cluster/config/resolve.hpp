@@ -141,7 +141,8 @@ class resolved {
   static constexpr std::string_view branch = Env.view();
 
   /// Resolves `builder` for the environment named `environment` (the branch `Env`, or any name
-  /// when `Env` is empty). Throws `config_error` when a runtime value fails its check.
+  /// when `Env` is empty). Throws `config_error` when a runtime value fails its check, or two
+  /// settings contradict each other (`detail::timer_relation_problem`).
   explicit resolved(builder_type const& builder, std::string_view environment = Env.view(),
                     int argc = 0, char** argv = nullptr)
       : builder_(&builder),
@@ -169,6 +170,8 @@ class resolved {
         plugins_(make_plugins(std::make_index_sequence<plugin_indices.second>{})),
         server_(builder.server_) {
     validate(std::make_index_sequence<set_indices.second>{});
+    if (std::string problem = detail::timer_relation_problem(settings_); !problem.empty())
+      throw config_error(problem);
   }
 
   /// The value of setting `Key` in this environment: the branch's own value, else the value for

@@ -235,6 +235,25 @@ struct setting<"recycle at once"> {
   static constexpr value_type default_value = 1;
 };
 
+namespace detail {
+
+/// What is wrong between two resolved settings that are each fine on their own (docs/health.md,
+/// "How the timers relate"), as one line for stderr; empty when nothing is. A value passed to
+/// `.set<>()` is a constant only within its own call, so relations are checked here, at
+/// start-up, before anything is bound or forked, for constants and runtime values alike.
+inline std::string timer_relation_problem(core_settings const& s) {
+  // A graceful stop (a shutdown, a rolling or master restart, a recycle) kills a worker after
+  // `timeout`: a deadline that is not below it lets requests run that every stop would cut.
+  if (s.request_deadline.count() > 0 && s.timeout.count() > 0 && s.request_deadline >= s.timeout)
+    return "cluster: the request deadline (" + std::to_string(s.request_deadline.count()) +
+           " ms) is not below timeout (" + std::to_string(s.timeout.count()) +
+           " ms): a graceful stop would kill workers in requests still within their deadline; "
+           "lower the request deadline or raise timeout";
+  return {};
+}
+
+}  // namespace detail
+
 //=== queries on keys ===//
 
 namespace detail {

@@ -342,11 +342,25 @@ int main(int argc, char** argv) {
                         })).set<"workers">(2);
     return config.run(argc, argv);
   }
+  if (mode == "builder") {
+    // The HTTP server through the real builder, its timers given at run time as an application
+    // reads them from its environment: what start-up checks of a configuration, it checks here.
+    auto const ms = [](char const* name, long fallback) {
+      char const* v = std::getenv(name);
+      return std::chrono::milliseconds(v != nullptr ? std::atol(v) : fallback);
+    };
+    return cluster::cluster<http_app>()
+        .set<"workers">(2)
+        .set<"timeout">(cluster::runtime(ms("CLUSTER_TEST_TIMEOUT_MS", 60000)))
+        .set<"request deadline">(cluster::runtime(ms("CLUSTER_TEST_DEADLINE_MS", 0)))
+        .listen(0, "127.0.0.1")
+        .run(argc, argv);
+  }
   std::fprintf(
       stderr,
       "Usage: %s "
       "http|handover|impatient|async|container|broken|echo|polite-echo|job|stuck|fds|ops|lambda|"
-      "const-lambda\n",
+      "const-lambda|builder\n",
       argv[0]);
   return 2;
 }

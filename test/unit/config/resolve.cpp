@@ -295,6 +295,43 @@ TEST_CASE("the health timers: defaults, off, and a runtime value the check canno
                     "or a duration of at least 1000 ms (the master checks every 500 ms)");
 }
 
+TEST_CASE("a request deadline not below timeout is refused at start-up, constant or runtime") {
+  using namespace std::chrono_literals;
+  auto const message = [](char const* deadline, char const* timeout) {
+    return std::string{"cluster: the request deadline ("} + deadline +
+           " ms) is not below timeout (" + timeout +
+           " ms): a graceful stop would kill workers in requests still within their deadline; "
+           "lower the request deadline or raise timeout";
+  };
+  // Above the default timeout (60 s), and equal to a timeout of one's own.
+  auto const above = cluster::cluster<app>().set<"request deadline">(90s).listen(0);
+  CHECK_THROWS_WITH(above.resolve<"production">(), message("90000", "60000"));
+  auto const equal = cluster::cluster<app>()
+                         .set<"request deadline">(cluster::runtime(5s))
+                         .set<"timeout">(5s)
+                         .listen(0);
+  CHECK_THROWS_AS(equal.resolve<"production">(), cluster::config_error);
+  CHECK_THROWS_WITH(equal.resolve<"production">(), message("5000", "5000"));
+  // The environment's own timeout is the one compared.
+  auto const branches = cluster::cluster<app>()
+                            .set<"request deadline">(20s)
+                            .listen(0)
+                            .in<"production">()
+                            .set<"timeout">(10s);
+  CHECK_NOTHROW(branches.resolve<"development">());
+  CHECK_THROWS_WITH(branches.resolve<"production">(), message("20000", "10000"));
+  // Below it, a deadline off, or no grace at all (timeout 0): nothing to contradict.
+  auto const below =
+      cluster::cluster<app>().set<"request deadline">(4999ms).set<"timeout">(5s).listen(0);
+  CHECK(below.resolve<"production">().settings().request_deadline == 4999ms);
+  auto const off =
+      cluster::cluster<app>().set<"request deadline">(0ms).set<"timeout">(1s).listen(0);
+  CHECK_NOTHROW(off.resolve<"production">());
+  auto const no_grace =
+      cluster::cluster<app>().set<"request deadline">(10s).set<"timeout">(0ms).listen(0);
+  CHECK_NOTHROW(no_grace.resolve<"production">());
+}
+
 TEST_CASE("runtime values that fit are read exactly, up to the largest of each type") {
   using namespace std::chrono_literals;
   auto const config =
