@@ -20,6 +20,7 @@ struct fake_master_state final : detail::master_ops {
   std::string environment_ = "test";
   std::vector<std::string> addresses_{"127.0.0.1:8080"};
   std::vector<worker_info> workers_{};
+  std::vector<waiting_info> waiting_{};
   master_state state_ = master_state::active;
   bool restarted_ = false;
   int operations = 0;
@@ -41,6 +42,7 @@ struct fake_master_state final : detail::master_ops {
   [[nodiscard]] master_state state() const noexcept override { return state_; }
   [[nodiscard]] std::size_t worker_count() const noexcept override { return workers_.size(); }
   [[nodiscard]] std::vector<worker_info> workers() const override { return workers_; }
+  [[nodiscard]] std::vector<waiting_info> waiting() const override { return waiting_; }
   [[nodiscard]] std::vector<int> pids() const override {
     std::vector<int> out;
     for (auto const& w : workers_) out.push_back(w.pid);

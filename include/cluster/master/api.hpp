@@ -55,6 +55,15 @@ struct worker_info {
   std::optional<worker_exit_info> last_exit;  ///< how the previous process with this id ended
 };
 
+/// A worker id with no process for now: its workers died young, and its replacement waits out
+/// the crash-loop policy's delay (`master.waiting()`, docs/health.md).
+struct waiting_info {
+  unsigned id = 0;
+  unsigned deaths = 0;                            ///< deaths in a row of its short-lived workers
+  std::chrono::steady_clock::time_point until{};  ///< when its replacement is started
+  std::optional<worker_exit_info> last_exit;      ///< how its last worker ended
+};
+
 namespace detail {
 
 /// What `master_api` calls: implemented by the master's core. Virtual, so that a plugin calls the
@@ -74,6 +83,7 @@ class master_ops {
   virtual master_state state() const noexcept = 0;
   virtual std::size_t worker_count() const noexcept = 0;
   virtual std::vector<worker_info> workers() const = 0;
+  virtual std::vector<waiting_info> waiting() const = 0;
   virtual std::vector<int> pids() const = 0;
   virtual int pid_of(unsigned id) const noexcept = 0;
   virtual std::optional<ipc::slot_snapshot> counters_of(int pid) const noexcept = 0;
@@ -145,6 +155,8 @@ class master_api {
   [[nodiscard]] std::size_t worker_count() const noexcept { return core_->worker_count(); }
   /// The live worker processes, by id (a rolling restart has two with one id for a while).
   [[nodiscard]] std::vector<worker_info> workers() const { return core_->workers(); }
+  /// The ids whose replacement waits out a crash loop's delay, by id.
+  [[nodiscard]] std::vector<waiting_info> waiting() const { return core_->waiting(); }
   /// The pids of the live workers, ordered by worker id.
   [[nodiscard]] std::vector<int> pids() const { return core_->pids(); }
   /// The pid of the worker with `id` that is not stopping, or 0.

@@ -81,6 +81,7 @@ class master_core final : public detail::master_ops {
   [[nodiscard]] master_state state() const noexcept override { return sup_.state(); }
   [[nodiscard]] std::size_t worker_count() const noexcept override { return sup_.workers().size(); }
   [[nodiscard]] CLUSTER_DECL std::vector<worker_info> workers() const override;
+  [[nodiscard]] CLUSTER_DECL std::vector<waiting_info> waiting() const override;
   [[nodiscard]] CLUSTER_DECL std::vector<int> pids() const override;
   [[nodiscard]] CLUSTER_DECL int pid_of(unsigned id) const noexcept override;
   [[nodiscard]] CLUSTER_DECL std::optional<ipc::slot_snapshot> counters_of(

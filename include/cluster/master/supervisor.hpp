@@ -79,6 +79,12 @@ class crash_loop {
     return d;
   }
 
+  /// The deaths in a row of `id`'s short-lived workers.
+  [[nodiscard]] unsigned in_a_row(unsigned id) const {
+    auto const it = slots_.find(id);
+    return it == slots_.end() ? 0 : it->second.in_a_row;
+  }
+
   /// A worker with `id` accepted: its id's deaths before accepting no longer count.
   void accepted(unsigned id) { slots_[id].unready = 0; }
 
@@ -450,6 +456,9 @@ class supervisor {
       if (!next || at < *next) next = at;
     return next;
   }
+
+  /// The deaths in a row of `id`'s short-lived workers (see `crash_loop`).
+  [[nodiscard]] unsigned deaths_in_a_row(unsigned id) const { return crashes_.in_a_row(id); }
 
   /// The ids waiting out a crash loop's delay, and until when.
   [[nodiscard]] std::map<unsigned, clock::time_point> const& waiting() const noexcept {

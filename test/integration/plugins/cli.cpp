@@ -224,6 +224,52 @@ TEST_CASE("kill signals one worker, which is replaced and counted as killed, not
   CHECK(m.worker_pid(0) == zero);
 }
 
+TEST_CASE("status shows an id whose restart waits out a crash loop's delay") {
+  workdir w;
+  master_process m(cli_server(), w.env("2"));
+  REQUIRE(m.workers_connected(2));
+  // Worker 1 killed as soon as each replacement accepts: short-lived deaths in a row make its
+  // next replacement wait 100, 200, 400, 800 ms, then 1.6 s and 3.2 s (each up to 20 % less).
+  std::size_t at = 0;
+  for (int death = 1; death <= 7; ++death) {
+    int const victim = m.worker_pid(1);
+    REQUIRE(victim > 0);
+    ::kill(victim, SIGKILL);
+    int const killed =
+        m.wait_line("worker_killed id=1 pid=" + std::to_string(victim) + " ", 10s, at);
+    REQUIRE(killed >= 0);
+    at = static_cast<std::size_t>(killed) + 1;
+    if (death == 7) break;
+    int const up = m.wait_line("worker_connected id=1 ", 10s, at);
+    REQUIRE(up >= 0);
+    at = static_cast<std::size_t>(up) + 1;
+  }
+  // Worker 1 now waits at least 2.56 s: the tool sees it waiting, and worker 0 serving.
+  auto const json = tool({"--json", "status"}, w.env());
+  CHECK(json.status == 0);
+  std::smatch found;
+  std::regex const waiting(
+      R"("waiting":\[\{"waiting_id":1,"deaths_in_a_row":7,"restart_in_seconds":([0-9]+\.[0-9]{3}),)"
+      R"("last_exit":"[a-z_]+"\}\]\}$)");
+  std::string const line = json.out.substr(0, json.out.find('\n'));
+  REQUIRE(std::regex_search(line, found, waiting));
+  double const left = std::stod(found[1].str());
+  CHECK(left > 0.0);
+  CHECK(left <= 3.2);
+  CHECK(line.find("{\"id\":0,\"pid\":" + std::to_string(m.worker_pid(0))) != std::string::npos);
+  CHECK(line.find("{\"id\":1,") == std::string::npos);
+  auto const human = tool({"status"}, w.env());
+  CHECK(std::regex_search(
+      human.out, std::regex(R"(worker\.1   waiting      restart in [0-9.]+s, after 7 deaths )"
+                            R"(in a row, the previous one: [a-z_]+\n)")));
+  CHECK(human.out.find("worker.0   pid " + std::to_string(m.worker_pid(0))) != std::string::npos);
+  // Its wait over, worker 1 is back and no longer waiting.
+  REQUIRE(m.wait_line("worker_connected id=1 ", 10s, at) >= 0);
+  auto const after = tool({"--json", "status"}, w.env());
+  CHECK(after.out.find("\"waiting\":[]") != std::string::npos);
+  CHECK(after.out.find("{\"id\":1,") != std::string::npos);
+}
+
 TEST_CASE("restart-workers returns non-zero when a new worker cannot start") {
   workdir w;
   master_process m(cli_server(), w.env("2"));

@@ -202,6 +202,22 @@ CLUSTER_DECL std::vector<worker_info> master_core::workers() const {
   return out;
 }
 
+CLUSTER_DECL std::vector<waiting_info> master_core::waiting() const {
+  std::vector<waiting_info> out;
+  out.reserve(sup_.waiting().size());
+  for (auto const& [id, until] : sup_.waiting()) {
+    waiting_info info;
+    info.id = id;
+    info.deaths = sup_.deaths_in_a_row(id);
+    info.until = until;
+    if (auto const* last = sup_.last_exit(id))
+      info.last_exit =
+          worker_exit_info{last->pid, last->exit_code, last->signal, last->reason, last->at};
+    out.push_back(info);
+  }
+  return out;
+}
+
 CLUSTER_DECL std::vector<int> master_core::pids() const {
   std::vector<int> out;
   for (auto const& w : workers()) out.push_back(w.pid);

@@ -257,7 +257,8 @@ inline std::string seconds_json(steady::duration d) {
   return text::format("{}.{:03}", ms / 1000, ms % 1000);
 }
 
-/// The status document: the master and every live worker.
+/// The status document: the master, every live worker, and the ids waiting out a crash loop's
+/// delay (no process for now).
 inline std::string status_json(master_api const& master, steady::time_point started) {
   auto const now = steady::now();
   std::string out = "{\"master\":{\"pid\":" + std::to_string(::getpid());
@@ -285,6 +286,17 @@ inline std::string status_json(master_api const& master, steady::time_point star
     out += ",\"last_exit\":" +
            (w.last_exit ? json_string(events::to_string(w.last_exit->reason)) : "null") + "}";
   }
+  out += "],\"waiting\":[";
+  first = true;
+  for (auto const& w : master.waiting()) {
+    out += first ? "{" : ",{";
+    first = false;
+    out += "\"waiting_id\":" + std::to_string(w.id);
+    out += ",\"deaths_in_a_row\":" + std::to_string(w.deaths);
+    out += ",\"restart_in_seconds\":" + seconds_json(std::max(w.until - now, steady::duration{}));
+    out += ",\"last_exit\":" +
+           (w.last_exit ? json_string(events::to_string(w.last_exit->reason)) : "null") + "}";
+  }
   out += "]}";
   return out;
 }
@@ -302,7 +314,7 @@ struct command_info {
 inline constexpr command_info commands[] = {
     {"status", "",
      "the master and every worker (id, pid, state, generation, uptime, how the previous one "
-     "ended)",
+     "ended, or how long its restart waits)",
      0, false},
     {"shutdown", "", "graceful shutdown; returns once the master has exited", 0, true},
     {"stop", "", "hard shutdown (workers killed); returns once the master has exited", 0, true},
@@ -325,7 +337,8 @@ inline std::optional<command_info> find_command(std::string_view name,
   return std::nullopt;
 }
 
-/// The status document `json` for a person: one line for the master, one per worker.
+/// The status document `json` for a person: one line for the master, one per worker, one per id
+/// waiting out a crash loop's delay.
 inline std::string status_text(std::string const& json) {
   std::string out;
   // The document is ours and flat: the fields are read by name, in order.
@@ -350,7 +363,10 @@ inline std::string status_text(std::string const& json) {
                       field("uptime_seconds", 0), field("workers_configured", 0));
   std::size_t pos = json.find("\"workers\":[");
   if (pos == std::string::npos) return out;
-  while ((pos = json.find("{\"id\":", pos)) != std::string::npos) {
+  // A master of an earlier version has no "waiting".
+  std::size_t const waiting = json.find("\"waiting\":[", pos);
+  std::size_t const workers_end = waiting == std::string::npos ? json.size() : waiting;
+  while ((pos = json.find("{\"id\":", pos)) != std::string::npos && pos < workers_end) {
     std::size_t next = pos;
     std::string const id = field("id", pos, &next);
     std::string const pid = field("pid", next, &next);
@@ -360,6 +376,18 @@ inline std::string status_text(std::string const& json) {
     std::string const last = field("last_exit", next, &next);
     out += text::format("worker.{:<3} pid {:<8} {}, generation {}, up {}s", id, pid, state,
                         generation, uptime);
+    if (!last.empty() && last != "null") out += ", the previous one: " + last;
+    out += "\n";
+    pos = next;
+  }
+  for (pos = workers_end; (pos = json.find("{\"waiting_id\":", pos)) != std::string::npos;) {
+    std::size_t next = pos;
+    std::string const id = field("waiting_id", pos, &next);
+    std::string const deaths = field("deaths_in_a_row", next, &next);
+    std::string const in = field("restart_in_seconds", next, &next);
+    std::string const last = field("last_exit", next, &next);
+    out += text::format("worker.{:<3} waiting      restart in {}s, after {} deaths in a row", id,
+                        in, deaths);
     if (!last.empty() && last != "null") out += ", the previous one: " + last;
     out += "\n";
     pos = next;
