@@ -76,7 +76,10 @@ class master final : public master_sink {
   ///
   /// With `CLUSTER_PRINT_UNIT=service` (or `socket`) in the environment it starts nothing: it
   /// prints the systemd unit derived from this configuration (see docs/deployment.md) and
-  /// returns 0; `CLUSTER_UNIT_NAME` names the unit (default: the executable's file name).
+  /// returns 0; `CLUSTER_UNIT_NAME` names the unit (default: the executable's file name). With
+  /// `CLUSTER_CHECK=1` it checks what start-up would (the user, the working directory, the
+  /// listeners' hosts) without binding or forking anything, says "configuration OK" or what is
+  /// wrong, and returns 0 or 1.
   int run() { return run_master_core(*core_); }
 
   /// Sends `event` to every plugin that handles it, in order, each with its own view of the

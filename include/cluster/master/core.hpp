@@ -115,6 +115,9 @@ class master_core final : public detail::master_ops {
   };
 
   CLUSTER_DECL void start();
+  /// `CLUSTER_CHECK=1`: checks what start() would, without binding, forking or telling any
+  /// plugin; the exit status.
+  CLUSTER_DECL int check() const;
   CLUSTER_DECL void adopt_predecessor();
   CLUSTER_DECL void bind_listeners();
   CLUSTER_DECL void spawn_worker(unsigned id);

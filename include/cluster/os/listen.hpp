@@ -94,24 +94,55 @@ inline unique_fd open_socket(int family, int type) {
   return fd;
 }
 
-inline listener bind_tcp(endpoint const& ep, int backlog) {
+/// The addresses of `ep`'s host (the wildcard when it has none), or `startup_error`.
+struct found_addresses {
+  addrinfo* list = nullptr;
+  found_addresses() = default;
+  found_addresses(found_addresses const&) = delete;
+  found_addresses& operator=(found_addresses const&) = delete;
+  ~found_addresses() {
+    if (list != nullptr) ::freeaddrinfo(list);
+  }
+};
+
+inline void look_up(endpoint const& ep, found_addresses& out) {
   std::string const host(ep.address);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   // AI_PASSIVE with no host gives the wildcard address; AI_NUMERICSERV avoids a services lookup.
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
   std::string const port = std::to_string(ep.port);
   // A blocking lookup is right here: the master is still single-threaded and nothing is served
   // yet. (Asio's async resolver would start a thread, which makes later fork() calls unsafe.)
   if (int const rc =
-          ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
+          ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &out.list);
       rc != 0) {
+    out.list = nullptr;
     throw startup_error("cluster: cannot listen on " + endpoint_text(ep) + ": unknown host '" +
                         host + "' (" + ::gai_strerror(rc) +
                         "); use a name or address of this machine");
   }
+}
+
+/// The socket address of the unix socket `path`, or `startup_error` when it cannot be one.
+inline sockaddr_un unix_address(std::string const& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    throw startup_error("cluster: cannot listen on unix socket '" + path +
+                        "': the path must be 1 to " + std::to_string(sizeof addr.sun_path - 1) +
+                        " characters long");
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+inline listener bind_tcp(endpoint const& ep, int backlog) {
+  std::string const host(ep.address);
+  found_addresses addresses;
+  look_up(ep, addresses);
+  addrinfo* const found = addresses.list;
   // Prefer IPv6 for the wildcard so that one dual-stack socket serves both families.
   addrinfo* chosen = found;
   if (host.empty()) {
@@ -124,7 +155,6 @@ inline listener bind_tcp(endpoint const& ep, int backlog) {
   tcp_listening bound =
       listen_tcp(chosen->ai_addr, chosen->ai_addrlen,
                  {.backlog = backlog, .dual_stack = chosen->ai_family == AF_INET6 && host.empty()});
-  ::freeaddrinfo(found);
   if (!bound.fd && std::string_view(bound.failed) == "bind") {
     std::string why = std::strerror(bound.error);
     if (bound.error == EADDRINUSE)
@@ -156,14 +186,7 @@ inline bool unix_socket_alive(sockaddr_un const& addr) {
 
 inline listener bind_unix(endpoint const& ep, int backlog) {
   std::string const path(ep.address);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    throw startup_error("cluster: cannot listen on unix socket '" + path +
-                        "': the path must be 1 to " + std::to_string(sizeof addr.sun_path - 1) +
-                        " characters long");
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
+  sockaddr_un const addr = unix_address(path);
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     // A socket file left by a crashed server makes bind() fail with EADDRINUSE. Remove it only
@@ -238,6 +261,28 @@ inline std::vector<listener> inherited_listeners() {
     out.push_back(std::move(l));
   }
   return out;
+}
+
+/// Checks what can be checked of `ep` without binding it (a configuration check, while another
+/// master may hold the address): a TCP host that resolves, a unix socket path of a usable length
+/// in an existing directory. Throws `startup_error` in the words `bind_listener` would use.
+inline void check_listener(endpoint const& ep) {
+  if (ep.type == endpoint::kind::tcp) {
+    detail::found_addresses addresses;
+    detail::look_up(ep, addresses);
+    return;
+  }
+  std::string const path(ep.address);
+  (void)detail::unix_address(path);
+  std::string const dir =
+      path.find('/') == std::string::npos
+          ? std::string(".")
+          : (path.rfind('/') == 0 ? std::string("/") : path.substr(0, path.rfind('/')));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw startup_error("cluster: cannot listen on unix socket " + path + ": the directory " + dir +
+                        " does not exist; create it or choose another path");
+  }
 }
 
 /// Binds and listens on `ep`; throws `startup_error` with a one-line message a user can act on.

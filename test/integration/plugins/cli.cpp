@@ -270,6 +270,31 @@ TEST_CASE("status shows an id whose restart waits out a crash loop's delay") {
   CHECK(after.out.find("{\"id\":1,") != std::string::npos);
 }
 
+TEST_CASE("a configuration check beside a running master leaves its files and socket alone") {
+  workdir w;
+  master_process m(cli_server(), w.env("2"));
+  REQUIRE(m.workers_connected(2));
+  auto const pid_file = [&] {
+    std::ifstream in(w.pids / "master.pid");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::string const before = pid_file();
+  REQUIRE(before == std::to_string(m.pid()) + "\n");
+  struct stat socket_before {};
+  REQUIRE(::stat(w.socket.c_str(), &socket_before) == 0);
+  auto env = w.env();
+  env["CLUSTER_CHECK"] = "1";
+  auto const check = tool({}, env);
+  CHECK(check.status == 0);
+  CHECK(check.out.empty());
+  CHECK(check.err.starts_with("cluster: configuration OK: environment development, 2 workers, "));
+  CHECK(pid_file() == before);
+  struct stat socket_after {};
+  REQUIRE(::stat(w.socket.c_str(), &socket_after) == 0);
+  CHECK(socket_after.st_ino == socket_before.st_ino);
+  CHECK(master_pid_in(tool({"--json", "status"}, w.env()).out) == m.pid());
+}
+
 TEST_CASE("restart-workers returns non-zero when a new worker cannot start") {
   workdir w;
   master_process m(cli_server(), w.env("2"));

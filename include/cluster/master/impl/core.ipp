@@ -54,6 +54,7 @@ CLUSTER_DECL int run_master_core(master_core& core) { return core.run(); }
 CLUSTER_DECL int master_core::run() {
   if (char const* unit = std::getenv("CLUSTER_PRINT_UNIT"))
     return systemd::print_unit(unit, plan_.settings, plan_.listeners, plan_.signals);
+  if (char const* c = std::getenv("CLUSTER_CHECK"); c != nullptr && *c != '\0') return check();
   try {
     start();
   } catch (startup_error const& e) {
@@ -245,6 +246,37 @@ CLUSTER_DECL std::vector<std::string> master_core::addresses() const {
 }
 
 //=== start-up ===//
+
+CLUSTER_DECL int master_core::check() const {
+  // The settings, each on its own and against each other, were checked when the configuration
+  // was resolved. What is left is what start() asks of the system, short of taking anything a
+  // running master holds: no socket is bound, no file written, no plugin told.
+  core_settings const& s = plan_.settings;
+  try {
+    (void)os::resolve_credentials(s.user, s.group);
+    if (!s.working_directory.empty()) {
+      std::string const dir(s.working_directory);
+      if (::chdir(dir.c_str()) != 0) {
+        throw startup_error("cluster: cannot change to working directory " + dir + ": " +
+                            std::strerror(errno) +
+                            "; set<\"working directory\"> to an existing one");
+      }
+    }
+    for (endpoint const& ep : plan_.listeners) os::check_listener(ep);
+  } catch (startup_error const& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  std::string where;
+  for (endpoint const& ep : plan_.listeners)
+    where += (where.empty() ? "" : ", ") + os::detail::endpoint_text(ep);
+  std::fprintf(stderr,
+               "cluster: configuration OK: environment %.*s, %u workers, listening on %s; nothing "
+               "was bound or started\n",
+               static_cast<int>(plan_.environment.size()), plan_.environment.data(), s.workers,
+               where.empty() ? "nothing" : where.c_str());
+  return 0;
+}
 
 CLUSTER_DECL void master_core::start() {
   // An inherited CLUSTER_WORKER (a worker running another cluster program) would make this
