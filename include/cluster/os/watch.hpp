@@ -43,6 +43,26 @@ struct watch_filter {
   /// Paths never reported nor descended into: directories and files the program writes itself
   /// (its logs, pid files, sockets), whose changes would make a reload cause a reload.
   std::vector<std::string> excluded;
+
+  /// True when `path` is excluded or under an excluded directory.
+  [[nodiscard]] bool excludes(std::string_view path) const {
+    for (auto const& e : excluded) {
+      std::string_view x = e;
+      while (x.size() > 1 && x.back() == '/') x.remove_suffix(1);
+      if (path == x || (path.starts_with(x) && path.size() > x.size() && path[x.size()] == '/'))
+        return true;
+    }
+    return false;
+  }
+
+  /// True when a change to the file `path` (whose last component is `name`) is reported.
+  [[nodiscard]] bool wants(std::string_view path, std::string_view name) const {
+    if (is_editor_artefact(name) || excludes(path)) return false;
+    if (extensions.empty()) return true;
+    for (auto const& ext : extensions)
+      if (name.ends_with(ext)) return true;
+    return false;
+  }
 };
 
 /// Files and directory trees watched with inotify for complete changes: a file closed after
@@ -58,9 +78,7 @@ class tree_watch {
  public:
   /// A watch of nothing yet. `available()` is false when the kernel has no inotify.
   explicit tree_watch(watch_filter filter = {})
-      : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)), filter_(std::move(filter)) {
-    for (auto& e : filter_.excluded) e = trimmed(e);
-  }
+      : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)), filter_(std::move(filter)) {}
 
   [[nodiscard]] bool available() const noexcept { return static_cast<bool>(fd_); }
   /// The descriptor to wait on (readable when `read()` has something), or -1.
@@ -105,8 +123,9 @@ class tree_watch {
       for (std::size_t at = 0; at < static_cast<std::size_t>(n);) {
         inotify_event ev{};
         std::memcpy(&ev, buf.data() + at, sizeof ev);
-        std::string_view const name =
-            ev.len > 0 ? std::string_view(buf.data() + at + sizeof ev) : std::string_view{};
+        // The name is padded with NULs to `len` bytes.
+        char const* const text = buf.data() + at + sizeof ev;
+        std::string_view const name(text, ev.len > 0 ? ::strnlen(text, ev.len) : 0);
         at += sizeof ev + ev.len;
         on_event(ev, name, out);
       }
@@ -129,29 +148,13 @@ class tree_watch {
     return p;
   }
 
-  [[nodiscard]] bool excluded(std::string const& path) const {
-    for (auto const& e : filter_.excluded) {
-      if (path == e || (path.starts_with(e) && path.size() > e.size() && path[e.size()] == '/'))
-        return true;
-    }
-    return false;
-  }
-
-  [[nodiscard]] bool wanted_file(std::string const& path, std::string_view name) const {
-    if (is_editor_artefact(name) || excluded(path)) return false;
-    if (filter_.extensions.empty()) return true;
-    for (auto const& ext : filter_.extensions)
-      if (name.ends_with(ext)) return true;
-    return false;
-  }
-
   bool add_directory(std::string const& dir, bool recursive,
                      std::vector<std::string>* found = nullptr) {
     if (!fd_) {
       error_ = ENOSYS;
       return false;
     }
-    if (recursive && excluded(dir)) return true;
+    if (recursive && filter_.excludes(dir)) return true;
     int const wd = ::inotify_add_watch(fd_.get(), dir.c_str(), events | IN_MASK_ADD);
     if (wd < 0) {
       error_ = errno;
@@ -174,7 +177,7 @@ class tree_watch {
       if (::lstat(path.c_str(), &st) != 0) continue;
       if (S_ISDIR(st.st_mode)) {
         ok = add_directory(path, true, found) && ok;
-      } else if (found != nullptr && S_ISREG(st.st_mode) && wanted_file(path, name)) {
+      } else if (found != nullptr && S_ISREG(st.st_mode) && filter_.wants(path, name)) {
         found->push_back(path);
       }
     }
@@ -207,7 +210,7 @@ class tree_watch {
     std::string const path = w.path + "/" + std::string(name);
     bool const is_dir = (ev.mask & IN_ISDIR) != 0;
     if (is_dir) {
-      if (w.recursive && (ev.mask & (IN_CREATE | IN_MOVED_TO)) != 0 && !excluded(path))
+      if (w.recursive && (ev.mask & (IN_CREATE | IN_MOVED_TO)) != 0 && !filter_.excludes(path))
         add_directory(path, true, &out);
       return;
     }
@@ -216,7 +219,7 @@ class tree_watch {
     // written would be, too early).
     if ((ev.mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) == 0) return;
     if (!w.recursive && !w.names.contains(std::string(name))) return;
-    if (!wanted_file(path, name)) return;
+    if (!filter_.wants(path, name)) return;
     out.push_back(path);
   }
 
@@ -233,6 +236,113 @@ class tree_watch {
   watch_filter filter_;
   std::map<int, watch> watches_;
   int error_ = 0;
+};
+
+/// The same watch by polling, where inotify is missing or the kernel is out of watches: each
+/// `scan()` compares what it finds with the previous scan. A file is reported once it has
+/// stopped changing (its size, time and inode the same in two scans in a row), so that a file
+/// still being written is not reported half-written, as long as its writer writes at least once
+/// per scan interval; a file removed is reported at once. What existed at the first scan is the
+/// starting point, not a change.
+class poll_watch {
+ public:
+  explicit poll_watch(watch_filter filter = {}) : filter_(std::move(filter)) {}
+
+  /// Watches the directory `path` and everything under it (directories made later included).
+  void add_tree(std::string const& path) { roots_.push_back({trimmed(path), true}); }
+  /// Watches the file `path` (a rename over it is a change like any other).
+  void add_file(std::string const& path) { roots_.push_back({trimmed(path), false}); }
+
+  /// The files that changed since the last scan and have stopped changing, or were removed.
+  std::vector<std::string> scan() {
+    std::map<std::string, stamp> now;
+    for (auto const& r : roots_) {
+      if (r.tree) {
+        walk(r.path, now);
+      } else {
+        look(r.path, now);
+      }
+    }
+    std::vector<std::string> out;
+    if (first_) {
+      first_ = false;
+      known_ = std::move(now);
+      return out;
+    }
+    for (auto const& [path, st] : now) {
+      auto const was = known_.find(path);
+      bool const changed = was == known_.end() || was->second != st;
+      if (changed) {
+        settling_[path] = st;  // changed since the last scan: wait for it to stop
+      } else if (auto const s = settling_.find(path); s != settling_.end()) {
+        settling_.erase(s);
+        out.push_back(path);
+      }
+    }
+    for (auto const& [path, st] : known_) {
+      if (!now.contains(path)) {
+        settling_.erase(path);
+        out.push_back(path);
+      }
+    }
+    known_ = std::move(now);
+    return out;
+  }
+
+ private:
+  struct root {
+    std::string path;
+    bool tree = false;
+  };
+  struct stamp {
+    std::int64_t mtime_ns = 0;
+    std::int64_t size = 0;
+    std::uint64_t inode = 0;
+    friend bool operator==(stamp const&, stamp const&) = default;
+  };
+
+  static std::string trimmed(std::string p) {
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+  }
+
+  void look(std::string const& path, std::map<std::string, stamp>& into) const {
+    auto const slash = path.rfind('/');
+    std::string_view const name = slash == std::string::npos
+                                      ? std::string_view(path)
+                                      : std::string_view(path).substr(slash + 1);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !filter_.wants(path, name))
+      return;
+    into[path] =
+        stamp{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+              static_cast<std::int64_t>(st.st_size), static_cast<std::uint64_t>(st.st_ino)};
+  }
+
+  void walk(std::string const& dir, std::map<std::string, stamp>& into) const {
+    if (filter_.excludes(dir)) return;
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return;
+    while (dirent const* e = ::readdir(d)) {
+      std::string_view const name = e->d_name;
+      if (name == "." || name == "..") continue;
+      std::string const path = dir + "/" + std::string(name);
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        walk(path, into);
+      } else {
+        look(path, into);
+      }
+    }
+    ::closedir(d);
+  }
+
+  watch_filter filter_;
+  std::vector<root> roots_;
+  std::map<std::string, stamp> known_;
+  std::map<std::string, stamp> settling_;
+  bool first_ = true;
 };
 
 }  // namespace cluster::os

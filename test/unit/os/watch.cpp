@@ -156,3 +156,54 @@ TEST_CASE("what cannot be watched says why") {
   CHECK_FALSE(os::is_editor_artefact("server"));
   CHECK_FALSE(os::is_editor_artefact("#include"));
 }
+
+TEST_CASE("polling reports a file once it has stopped changing, and a removal at once") {
+  temp_dir dir("cluster-poll");
+  write(dir.path() / "old.json");
+  os::watch_filter filter;
+  filter.excluded = {(dir.path() / "logs").string()};
+  os::poll_watch w(filter);
+  w.add_tree(dir.path().string());
+  CHECK(w.scan().empty());  // the starting point: nothing changed yet
+  CHECK(w.scan().empty());
+  // Written between two scans: reported at the scan after it stopped changing.
+  write(dir.path() / "new.json", "{}");
+  CHECK(w.scan().empty());
+  CHECK(w.scan() == std::vector<std::string>{(dir.path() / "new.json").string()});
+  CHECK(w.scan().empty());
+  // Half written across several scans: nothing until it stops growing.
+  int const fd = ::open((dir.path() / "big.json").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(fd >= 0);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(::write(fd, "0123456789", 10) == 10);
+    CHECK(w.scan().empty());
+  }
+  ::close(fd);
+  CHECK(w.scan() == std::vector<std::string>{(dir.path() / "big.json").string()});
+  // A directory made later, its files; editor artefacts and excluded paths never.
+  fs::create_directories(dir.path() / "templates" / "mail");
+  fs::create_directories(dir.path() / "logs");
+  write(dir.path() / "templates" / "mail" / "welcome.html");
+  write(dir.path() / "templates" / ".welcome.html.swp");
+  write(dir.path() / "logs" / "master.log");
+  CHECK(w.scan().empty());
+  CHECK(w.scan() ==
+        std::vector<std::string>{(dir.path() / "templates" / "mail" / "welcome.html").string()});
+  // A removal.
+  fs::remove(dir.path() / "old.json");
+  CHECK(w.scan() == std::vector<std::string>{(dir.path() / "old.json").string()});
+}
+
+TEST_CASE("polling one file sees it replaced by a rename") {
+  temp_dir dir("cluster-poll");
+  fs::path const server = dir.path() / "server";
+  write(server, "v1");
+  os::poll_watch w;
+  w.add_file(server.string());
+  CHECK(w.scan().empty());
+  write(dir.path() / "server.new", "v2");
+  write(dir.path() / "neighbour");
+  fs::rename(dir.path() / "server.new", server);
+  CHECK(w.scan().empty());  // changed (a new inode): reported once it stays so
+  CHECK(w.scan() == std::vector<std::string>{server.string()});
+}
