@@ -3,8 +3,11 @@
 // written or forked, so that a new build can be checked while the old one serves.
 #include "support/harness.hpp"
 
+#include <cluster/os/check.hpp>
+
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <map>
 #include <string>
 
@@ -64,4 +67,19 @@ TEST_CASE("a configuration check reports what start-up would refuse: one line, s
   CHECK(good.wait_line(R"(^cluster: configuration OK: environment development, 2 workers, )"
                        R"(listening on 127\.0\.0\.1:0; nothing was bound or started$)",
                        1s) == 0);
+}
+
+TEST_CASE("a build's check run from a master's side: its verdict and its reason") {
+  auto const ok =
+      cluster::os::run_check(CLUSTER_TEST_SERVER, {CLUSTER_TEST_SERVER, "http"}, "", 10s);
+  CHECK(ok.ok());
+  CHECK(ok.line.starts_with("cluster: configuration OK: environment test, "));
+  ::setenv("CLUSTER_TEST_DEADLINE_MS", "5000", 1);
+  ::setenv("CLUSTER_TEST_TIMEOUT_MS", "3000", 1);
+  auto const bad =
+      cluster::os::run_check(CLUSTER_TEST_SERVER, {CLUSTER_TEST_SERVER, "builder"}, "", 10s);
+  ::unsetenv("CLUSTER_TEST_DEADLINE_MS");
+  ::unsetenv("CLUSTER_TEST_TIMEOUT_MS");
+  CHECK(bad.status == 1);
+  CHECK(bad.line.starts_with("cluster: the request deadline (5000 ms) is not below timeout"));
 }
