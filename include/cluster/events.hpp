@@ -194,6 +194,14 @@ struct restart_failed {  ///< a master restart did not happen; this master keeps
   static constexpr std::string_view name = "restart_failed";
   std::string_view why;
 };
+/// The reload plugin acts on what changed: the workers are restarted, or a new build is checked
+/// before the master restarts onto it.
+struct reload {
+  static constexpr std::string_view name = "reload";
+  std::string_view path;  ///< the first change that led to it
+  std::size_t changes;    ///< how many changes it covers
+  bool new_build;         ///< the executable changed: a master restart, after the build's check
+};
 
 //--- events delivered inside a worker process, with `this_worker&` instead of the master ---//
 //
@@ -247,7 +255,7 @@ using master_events =
     list<start, listening, worker_spawned, worker_connected, worker_killed, worker_exception,
          worker_removed, worker_timeout, worker_hung, worker_backoff, worker_waiting, closing,
          close, kill, restarting, restart, cyclic_restart, reopen, ready, rolling_restart_started,
-         rolling_restart_done, rolling_restart_failed, restart_failed>;
+         rolling_restart_done, rolling_restart_failed, restart_failed, reload>;
 
 /// Every event delivered inside a worker, with `cluster::this_worker&` (`reopen` is in both).
 using worker_events = list<worker_start, tick, worker_exit, client_connection, client_disconnection,

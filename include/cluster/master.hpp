@@ -21,9 +21,11 @@
 #include <concepts>
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace cluster {
 
@@ -96,6 +98,12 @@ class master final : public master_sink {
 
   void run_actions() final { config_.run_actions(user_); }
 
+  [[nodiscard]] std::vector<std::string> plugin_paths() const final {
+    std::vector<std::string> out;
+    boost::hana::unpack(config_.plugins(), [&](auto const&... ps) { (add_paths(ps, out), ...); });
+    return out;
+  }
+
  private:
   using deliver_fn = void (*)(master&, void const*);
 
@@ -130,6 +138,13 @@ class master final : public master_sink {
     // One call per master event, in the order of `events::master_events`.
     static constexpr auto deliveries = table(events::master_events{});
     if (deliver_fn const call = deliveries[index]) call(*this, event);
+  }
+
+  template <class Plugin>
+  static void add_paths(Plugin const& plugin, std::vector<std::string>& out) {
+    if constexpr (requires { plugin.written_paths(); }) {
+      for (auto const& p : plugin.written_paths()) out.emplace_back(p);
+    }
   }
 
   template <class Plugin, class View, class Event>

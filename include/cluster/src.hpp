@@ -18,10 +18,12 @@
 #include <cluster/plugins/impl/debug.ipp>
 #include <cluster/plugins/impl/logger.ipp>
 #include <cluster/plugins/impl/pidfiles.ipp>
+#include <cluster/plugins/impl/reload.ipp>
 #include <cluster/plugins/impl/repl.ipp>
 #include <cluster/plugins/impl/stats.ipp>
 #include <cluster/plugins/logger.hpp>
 #include <cluster/plugins/pidfiles.hpp>
+#include <cluster/plugins/reload.hpp>
 #include <cluster/plugins/repl.hpp>
 #include <cluster/plugins/stats.hpp>
 #include <cluster/plugins/stats/endpoint.hpp>

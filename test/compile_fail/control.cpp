@@ -1,6 +1,7 @@
 // expect: cluster:
 // The harness's control: this program is correct, so its compile-fail test must fail (WILL_FAIL).
 #include <cluster/config.hpp>
+#include <cluster/plugins/reload.hpp>
 
 #include <chrono>
 
@@ -18,6 +19,11 @@ struct cli_like {
   static constexpr cluster::fixed_string name = "cli";
   using requires_plugins = cluster::type_list<pidfiles_like>;
 };
+
+// The reload plugin's options: the good twins of reload_extension_without_dot.cpp and
+// reload_quiet_negative.cpp.
+[[maybe_unused]] auto const watch =
+    cluster::reload{{"config"}}.extensions({".json", ".html"}).quiet(200ms).minimum_interval(0s);
 
 int main() {
   [[maybe_unused]] auto c = cluster::cluster<app>()

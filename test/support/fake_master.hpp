@@ -23,6 +23,7 @@ struct fake_master_state final : detail::master_ops {
   std::vector<waiting_info> waiting_{};
   master_state state_ = master_state::active;
   bool restarted_ = false;
+  std::vector<std::string> command_line_{"/srv/app/server"};
   int operations = 0;
   std::vector<int> kept_from_workers{};
 
@@ -63,6 +64,13 @@ struct fake_master_state final : detail::master_ops {
   [[nodiscard]] core_settings const& settings() const noexcept override { return settings_; }
   [[nodiscard]] std::vector<std::string> addresses() const override { return addresses_; }
   [[nodiscard]] bool restarted() const noexcept override { return restarted_; }
+  [[nodiscard]] std::string_view executable() const noexcept override { return "/srv/app/server"; }
+  [[nodiscard]] std::vector<std::string> const& command_line() const noexcept override {
+    return command_line_;
+  }
+  [[nodiscard]] std::string_view start_directory() const noexcept override { return "/srv/app"; }
+  [[nodiscard]] std::vector<std::string> written_paths() const override { return {}; }
+  void announce(events::reload const& /*event*/) override { ++operations; }
   [[nodiscard]] boost::asio::io_context& io() noexcept override { return *io_; }
 
   boost::asio::io_context* io_ = nullptr;  ///< none: a plugin that needs one is not for this fake

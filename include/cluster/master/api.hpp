@@ -92,6 +92,11 @@ class master_ops {
   virtual core_settings const& settings() const noexcept = 0;
   virtual std::vector<std::string> addresses() const = 0;
   virtual bool restarted() const noexcept = 0;
+  virtual std::string_view executable() const noexcept = 0;
+  virtual std::vector<std::string> const& command_line() const noexcept = 0;
+  virtual std::string_view start_directory() const noexcept = 0;
+  virtual std::vector<std::string> written_paths() const = 0;
+  virtual void announce(events::reload const& event) = 0;
   virtual boost::asio::io_context& io() noexcept = 0;
   virtual ~master_ops() = default;
 
@@ -137,6 +142,9 @@ class master_api {
   /// Rolling restart: every worker replaced in place, the replacement accepting before the old
   /// one stops.
   void restart_workers() { core_->restart_workers(); }
+  /// Delivers `event` to every plugin (the reload plugin says what it reloads, for the logger
+  /// and debug to show).
+  void announce(events::reload const& event) { core_->announce(event); }
   /// Has every plugin reopen its files (event `reopen`), in the master, then in each worker.
   void reopen_logs() { core_->reopen_logs(); }
   /// Marks `fd` (a socket or file a plugin opened in the master) as the master's alone: each
@@ -179,6 +187,22 @@ class master_api {
   [[nodiscard]] std::vector<std::string> addresses() const { return core_->addresses(); }
   /// True when this master was started by a previous one (`restart()`), whose state it received.
   [[nodiscard]] bool restarted() const noexcept { return core_->restarted(); }
+  /// The executable a master restart runs (the path the master was started from, resolved at
+  /// start: a new build renamed over it is what runs next).
+  [[nodiscard]] std::string_view executable() const noexcept { return core_->executable(); }
+  /// The master's command line as it was started (`argv`, before the title was written over it).
+  [[nodiscard]] std::vector<std::string> const& command_line() const noexcept {
+    return core_->command_line();
+  }
+  /// The directory the master was started in (before `working directory` moved it).
+  [[nodiscard]] std::string_view start_directory() const noexcept {
+    return core_->start_directory();
+  }
+  /// Every file and directory the cluster itself writes, as absolute paths once the master has
+  /// started: the plugins' (their `written_paths()`: log and pid file directories), the unix
+  /// sockets it listens on, the control socket. What a watcher of the program's files leaves
+  /// out, so that the cluster writing its own files never reads as a change.
+  [[nodiscard]] std::vector<std::string> written_paths() const { return core_->written_paths(); }
   /// The master's event loop, for plugins that add timers or sockets of their own.
   [[nodiscard]] boost::asio::io_context& io() noexcept { return core_->io(); }
 

@@ -95,6 +95,15 @@ class master_core final : public detail::master_ops {
   [[nodiscard]] bool restarted() const noexcept override {
     return predecessor_.present() || took_over_;
   }
+  [[nodiscard]] std::string_view executable() const noexcept override { return executable_; }
+  [[nodiscard]] std::vector<std::string> const& command_line() const noexcept override {
+    return command_;
+  }
+  [[nodiscard]] std::string_view start_directory() const noexcept override {
+    return start_directory_;
+  }
+  [[nodiscard]] CLUSTER_DECL std::vector<std::string> written_paths() const override;
+  void announce(events::reload const& event) override { sink_.deliver(event); }
   [[nodiscard]] boost::asio::io_context& io() noexcept override { return io_; }
 
  private:

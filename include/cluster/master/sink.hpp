@@ -18,8 +18,10 @@
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace cluster {
 
@@ -64,6 +66,9 @@ class master_sink {
   virtual int run_worker(ipc::worker_setup const& setup) noexcept = 0;
   /// The configuration's `.do_(...)` actions, in order, once the listeners are bound.
   virtual void run_actions() = 0;
+  /// The files and directories the configuration's plugins write (each plugin's
+  /// `written_paths()`), as given: relative ones are relative to the working directory.
+  [[nodiscard]] virtual std::vector<std::string> plugin_paths() const = 0;
   virtual ~master_sink() = default;
 
  protected:

@@ -89,7 +89,8 @@ class tree_watch {
   bool add_tree(std::string const& path) { return add_directory(trimmed(path), true); }
 
   /// Watches the file `path`, including its replacement by a rename (a new inode with the same
-  /// name): its directory is watched for that one name. False when it cannot (`error()`).
+  /// name): its directory is watched for that one name. The extension filter does not apply to
+  /// it (an executable has no ending). False when it cannot (`error()`).
   bool add_file(std::string const& path) {
     std::string const p = trimmed(path);
     auto const slash = p.rfind('/');
@@ -218,8 +219,11 @@ class tree_watch {
     // without writing is seen by the IN_CREATE alone, which is not reported (a file being
     // written would be, too early).
     if ((ev.mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)) == 0) return;
-    if (!w.recursive && !w.names.contains(std::string(name))) return;
-    if (!filter_.wants(path, name)) return;
+    // A file watched by its name is wanted whatever its ending (an executable has none).
+    bool const named = w.names.contains(std::string(name));
+    if (!w.recursive && !named) return;
+    if (named ? filter_.excludes(path) || is_editor_artefact(name) : !filter_.wants(path, name))
+      return;
     out.push_back(path);
   }
 
@@ -260,7 +264,7 @@ class poll_watch {
       if (r.tree) {
         walk(r.path, now);
       } else {
-        look(r.path, now);
+        look(r.path, now, true);
       }
     }
     std::vector<std::string> out;
@@ -306,14 +310,16 @@ class poll_watch {
     return p;
   }
 
-  void look(std::string const& path, std::map<std::string, stamp>& into) const {
+  /// Records `path`, a file; `named` (watched by its name) skips the extension filter.
+  void look(std::string const& path, std::map<std::string, stamp>& into, bool named = false) const {
     auto const slash = path.rfind('/');
     std::string_view const name = slash == std::string::npos
                                       ? std::string_view(path)
                                       : std::string_view(path).substr(slash + 1);
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !filter_.wants(path, name))
-      return;
+    bool const wanted =
+        named ? !filter_.excludes(path) && !is_editor_artefact(name) : filter_.wants(path, name);
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !wanted) return;
     into[path] =
         stamp{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
               static_cast<std::int64_t>(st.st_size), static_cast<std::uint64_t>(st.st_ino)};

@@ -108,6 +108,7 @@ class debug {
 
   /// `error - restart failed: <why>; this master keeps serving`
   CLUSTER_DECL void on(events::restart_failed const& event, master_api& /*master*/);
+  CLUSTER_DECL void on(events::reload const& event, master_api& /*master*/);
 
   /// `info - reopen: log files are reopened`, in the master only (workers get the event too).
   CLUSTER_DECL void on(events::reopen const& /*event*/, master_api& /*master*/);

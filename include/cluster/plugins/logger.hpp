@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace cluster {
 
@@ -56,6 +57,8 @@ class logger {
 
   /// The directory as given.
   [[nodiscard]] std::filesystem::path const& directory() const noexcept { return dir_; }
+  /// What this plugin writes: its directory (a watcher of the program's files leaves it out).
+  [[nodiscard]] std::vector<std::filesystem::path> written_paths() const { return {dir_}; }
   /// The lowest level written to `master.log`.
   [[nodiscard]] log_level level() const noexcept { return level_; }
 
@@ -112,6 +115,7 @@ class logger {
   CLUSTER_DECL void on(events::rolling_restart_failed const& e, master_api&);
   /// A master restart that did not happen (error).
   CLUSTER_DECL void on(events::restart_failed const& e, master_api&);
+  CLUSTER_DECL void on(events::reload const& e, master_api&);
 
   //=== worker ===//
 

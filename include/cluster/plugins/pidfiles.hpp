@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace cluster {
 
@@ -46,6 +47,8 @@ class pidfiles {
 
   /// The directory as given.
   [[nodiscard]] std::filesystem::path const& directory() const noexcept { return dir_; }
+  /// What this plugin writes: its directory, where the `cli` plugin's control socket lives too.
+  [[nodiscard]] std::vector<std::filesystem::path> written_paths() const { return {dir_}; }
 
   /// The path of the file `name` (`"master"`, `"worker.0"`): `<dir>/<name>.pid`. Once the
   /// master has started, an absolute path; before, relative to the current directory.

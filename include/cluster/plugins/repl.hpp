@@ -48,6 +48,12 @@ class repl : public detail::control::endpoint {
     return out;
   }
 
+  /// What this plugin writes: its unix socket, if it has one.
+  [[nodiscard]] std::vector<std::string> written_paths() const {
+    if (tcp_ || path_.empty()) return {};
+    return {path_};
+  }
+
   /// This plugin, letting a TCP console listen on an address that is not loopback: anyone who
   /// reaches the port controls the master. Use a firewall, or better a unix socket.
   [[nodiscard]] repl allow_remote() const {

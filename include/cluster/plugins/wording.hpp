@@ -145,6 +145,15 @@ inline worded of(events::restart_failed const& e) {
           "restart failed: " + std::string(e.why) + "; this master keeps serving"};
 }
 
+/// `reload: /srv/app/config/app.json changed (and 3 more); restarting the workers`
+inline worded of(events::reload const& e) {
+  std::string text = "reload: " + std::string(e.path) + " changed";
+  if (e.changes > 1) text += " (and " + std::to_string(e.changes - 1) + " more)";
+  text += e.new_build ? "; checking the new build, then restarting the master onto it"
+                      : "; restarting the workers";
+  return {log_level::info, text};
+}
+
 }  // namespace wording
 
 }  // namespace cluster

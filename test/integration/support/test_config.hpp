@@ -99,6 +99,11 @@ struct event_trace {
     line("rolling_restart_failed pid=" + std::to_string(e.pid));
   }
   template <class M>
+  void on(events::reload const& e, M&) {
+    line("reload path=" + std::string(e.path) + " changes=" + std::to_string(e.changes) +
+         " new_build=" + (e.new_build ? "true" : "false"));
+  }
+  template <class M>
   void on(events::restart_failed const&, M&) {
     line("restart_failed");
   }

@@ -84,6 +84,29 @@ TEST_CASE("a watched file replaced by an atomic rename is reported under its own
   CHECK(seen == std::vector<std::string>{server.string()});
 }
 
+TEST_CASE("a file watched by its name is reported whatever the extension filter says") {
+  temp_dir dir("cluster-watch");
+  fs::path const server = dir.path() / "server";
+  write(server, "v1");
+  os::watch_filter filter;
+  filter.extensions = {".json"};
+  os::tree_watch w(filter);
+  REQUIRE(w.add_tree(dir.path().string()));
+  REQUIRE(w.add_file(server.string()));
+  write(dir.path() / "notes.txt");
+  write(dir.path() / "server.new", "v2");
+  fs::rename(dir.path() / "server.new", server);
+  CHECK(until_seen(w, server) == std::vector<std::string>{server.string()});
+  os::poll_watch p(filter);
+  p.add_tree(dir.path().string());
+  p.add_file(server.string());
+  CHECK(p.scan().empty());
+  write(dir.path() / "server", "v3");
+  write(dir.path() / "notes.txt", "more");
+  CHECK(p.scan().empty());
+  CHECK(p.scan() == std::vector<std::string>{server.string()});
+}
+
 TEST_CASE("directories made after the start are watched, with the files already in them") {
   temp_dir dir("cluster-watch");
   os::tree_watch w;

@@ -219,6 +219,18 @@ CLUSTER_DECL std::vector<waiting_info> master_core::waiting() const {
   return out;
 }
 
+CLUSTER_DECL std::vector<std::string> master_core::written_paths() const {
+  std::vector<std::string> out = sink_.plugin_paths();
+  for (auto const& l : listeners_)
+    if (l.name.starts_with("unix:")) out.push_back(l.name.substr(5));
+  if (plan_.settings.socket_path.starts_with('/')) out.emplace_back(plan_.settings.socket_path);
+  // Relative paths are the working directory's, where the master runs once started.
+  std::string const here = os::current_directory();
+  for (auto& p : out)
+    if (!p.starts_with('/')) p = here + "/" + p;
+  return out;
+}
+
 CLUSTER_DECL std::vector<int> master_core::pids() const {
   std::vector<int> out;
   for (auto const& w : workers()) out.push_back(w.pid);

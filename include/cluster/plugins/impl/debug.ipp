@@ -110,6 +110,10 @@ CLUSTER_DECL void debug::on(events::rolling_restart_failed const& event, master_
   print(wording::of(event));
 }
 
+CLUSTER_DECL void debug::on(events::reload const& event, master_api& /*master*/) {
+  print(wording::of(event));
+}
+
 CLUSTER_DECL void debug::on(events::restart_failed const& event, master_api& /*master*/) {
   print(wording::of(event));
 }

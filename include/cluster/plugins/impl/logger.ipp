@@ -137,6 +137,8 @@ CLUSTER_DECL void logger::on(events::rolling_restart_failed const& e, master_api
 
 CLUSTER_DECL void logger::on(events::restart_failed const& e, master_api&) { log(wording::of(e)); }
 
+CLUSTER_DECL void logger::on(events::reload const& e, master_api&) { log(wording::of(e)); }
+
 CLUSTER_DECL void logger::on(events::worker_start const&, this_worker&) {
   if (!state_) return;
   auto& s = *state_;
