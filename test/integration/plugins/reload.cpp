@@ -60,6 +60,21 @@ TEST_CASE("a changed file replaces every worker under load, with no failed reque
   master_process m(app(a), a.env());
   int const port = m.port();
   REQUIRE(m.wait_line("^cluster-event: ready") >= 0);
+  // The watch is the master's alone: no worker holds an inotify descriptor.
+  for (unsigned id : {0U, 1U}) {
+    int const pid = m.worker_pid(id);
+    REQUIRE(pid > 0);
+    for (auto const& fd : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+      std::error_code ec;
+      CHECK(fs::read_symlink(fd.path(), ec).string() != "anon_inode:inotify");
+    }
+  }
+  bool master_watches = false;
+  for (auto const& fd : fs::directory_iterator("/proc/" + std::to_string(m.pid()) + "/fd")) {
+    std::error_code ec;
+    master_watches = master_watches || fs::read_symlink(fd.path(), ec) == "anon_inode:inotify";
+  }
+  CHECK(master_watches);  // the master does: what the workers were checked for exists
   load_process load(keep_alive_load(port));
   std::this_thread::sleep_for(300ms);  // the load is under way
   std::ofstream(a.dir.path() / "config" / "app.json") << "{\"changed\": true}\n";
