@@ -148,8 +148,15 @@ TEST_CASE("a new build renamed over the executable serves under load, with no fa
   REQUIRE(m.wait_line(R"(^cluster: restart: new master \d+ is serving)", 30s) >= 0);
   bool const new_build =
       wait_until([&] { return http_get(port, "/").find("build=2") != std::string::npos; }, 10s);
-  auto const result = load.stop();
   CHECK(new_build);
+  // The new master watches in turn (from its own `ready`, before the old master left): the first
+  // build deployed again is picked up too.
+  REQUIRE(m.wait_line("^cluster-event: restart$", 20s) >= 0);
+  a.deploy(CLUSTER_PLUGIN_SERVER);
+  bool const back =
+      wait_until([&] { return http_get(port, "/").find("build=1") != std::string::npos; }, 30s);
+  auto const result = load.stop();
+  CHECK(back);
   REQUIRE(result);
   CHECK(result->failures() == 0);
   CHECK(result->ok > 100);
