@@ -225,9 +225,9 @@ CLUSTER_DECL std::vector<std::string> master_core::written_paths() const {
     if (l.name.starts_with("unix:")) out.push_back(l.name.substr(5));
   if (plan_.settings.socket_path.starts_with('/')) out.emplace_back(plan_.settings.socket_path);
   // Relative paths are the working directory's, where the master runs once started.
-  std::string const here = os::current_directory();
+  std::string const here = os::current_directory() + "/";
   for (auto& p : out)
-    if (!p.starts_with('/')) p = here + "/" + p;
+    if (!p.starts_with('/')) p.insert(0, here);
   return out;
 }
 
