@@ -76,7 +76,7 @@ TEST_CASE("a changed file replaces every worker under load, with no failed reque
   }
   CHECK(master_watches);  // the master does: what the workers were checked for exists
   load_process load(keep_alive_load(port));
-  std::this_thread::sleep_for(300ms);  // the load is under way
+  REQUIRE(load.wait_running());
   std::ofstream(a.dir.path() / "config" / "app.json") << "{\"changed\": true}\n";
   REQUIRE(m.wait_line(R"(^cluster: reload: .*/config/app\.json changed; restarting the workers$)",
                       10s) >= 0);
@@ -137,7 +137,7 @@ TEST_CASE("a new build renamed over the executable serves under load, with no fa
   REQUIRE(m.wait_line("^cluster-event: ready") >= 0);
   CHECK(http_get(port, "/").find("build=1") != std::string::npos);
   load_process load(keep_alive_load(port));
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(load.wait_running());
   a.deploy(CLUSTER_PLUGIN_SERVER_V2);
   REQUIRE(
       m.wait_line(R"(^cluster: reload: .*/server changed; checking the new build, then restarting )"
