@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -34,6 +35,14 @@ inline bool is_editor_artefact(std::string_view name) {
          ends(".swo") || ends(".tmp") || ends(".part") || ends("___jb_tmp___") ||
          ends("___jb_old___") || name.starts_with(".#") ||
          (name.size() > 1 && name.front() == '#' && name.back() == '#');
+}
+
+/// `path` in the one spelling the watches compare: `.` and `..` resolved lexically, no trailing
+/// slash (`/srv/app/./logs/` is `/srv/app/logs`).
+inline std::string normal_path(std::string const& path) {
+  std::string p = std::filesystem::path(path).lexically_normal().string();
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
 }
 
 /// What a watch reports, and what it leaves out.
@@ -78,7 +87,9 @@ class tree_watch {
  public:
   /// A watch of nothing yet. `available()` is false when the kernel has no inotify.
   explicit tree_watch(watch_filter filter = {})
-      : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)), filter_(std::move(filter)) {}
+      : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)), filter_(std::move(filter)) {
+    for (auto& e : filter_.excluded) e = normal_path(e);
+  }
 
   [[nodiscard]] bool available() const noexcept { return static_cast<bool>(fd_); }
   /// The descriptor to wait on (readable when `read()` has something), or -1.
@@ -86,13 +97,13 @@ class tree_watch {
 
   /// Watches the directory `path` and every directory under it, now and created later. False
   /// when it cannot (`error()` says why: the kernel is out of watches, the path is missing).
-  bool add_tree(std::string const& path) { return add_directory(trimmed(path), true); }
+  bool add_tree(std::string const& path) { return add_directory(normal_path(path), true); }
 
   /// Watches the file `path`, including its replacement by a rename (a new inode with the same
   /// name): its directory is watched for that one name. The extension filter does not apply to
   /// it (an executable has no ending). False when it cannot (`error()`).
   bool add_file(std::string const& path) {
-    std::string const p = trimmed(path);
+    std::string const p = normal_path(path);
     auto const slash = p.rfind('/');
     std::string const dir = slash == std::string::npos ? "."
                             : slash == 0               ? "/"
@@ -143,11 +154,6 @@ class tree_watch {
 
   static constexpr std::uint32_t events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE |
                                           IN_MOVED_FROM | IN_DELETE_SELF | IN_ONLYDIR;
-
-  static std::string trimmed(std::string p) {
-    while (p.size() > 1 && p.back() == '/') p.pop_back();
-    return p;
-  }
 
   bool add_directory(std::string const& dir, bool recursive,
                      std::vector<std::string>* found = nullptr) {
@@ -250,12 +256,14 @@ class tree_watch {
 /// starting point, not a change.
 class poll_watch {
  public:
-  explicit poll_watch(watch_filter filter = {}) : filter_(std::move(filter)) {}
+  explicit poll_watch(watch_filter filter = {}) : filter_(std::move(filter)) {
+    for (auto& e : filter_.excluded) e = normal_path(e);
+  }
 
   /// Watches the directory `path` and everything under it (directories made later included).
-  void add_tree(std::string const& path) { roots_.push_back({trimmed(path), true}); }
+  void add_tree(std::string const& path) { roots_.push_back({normal_path(path), true}); }
   /// Watches the file `path` (a rename over it is a change like any other).
-  void add_file(std::string const& path) { roots_.push_back({trimmed(path), false}); }
+  void add_file(std::string const& path) { roots_.push_back({normal_path(path), false}); }
 
   /// The files that changed since the last scan and have stopped changing, or were removed.
   std::vector<std::string> scan() {
@@ -304,11 +312,6 @@ class poll_watch {
     std::uint64_t inode = 0;
     friend bool operator==(stamp const&, stamp const&) = default;
   };
-
-  static std::string trimmed(std::string p) {
-    while (p.size() > 1 && p.back() == '/') p.pop_back();
-    return p;
-  }
 
   /// Records `path`, a file; `named` (watched by its name) skips the extension filter.
   void look(std::string const& path, std::map<std::string, stamp>& into, bool named = false) const {

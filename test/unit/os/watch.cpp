@@ -230,3 +230,24 @@ TEST_CASE("polling one file sees it replaced by a rename") {
   CHECK(w.scan().empty());  // changed (a new inode): reported once it stays so
   CHECK(w.scan() == std::vector<std::string>{server.string()});
 }
+
+TEST_CASE("paths are compared in one spelling: a tree given as dir/. still leaves dir/logs out") {
+  temp_dir dir("cluster-watch");
+  fs::create_directory(dir.path() / "logs");
+  os::watch_filter filter;
+  filter.excluded = {(dir.path() / "." / "logs" / "").string()};
+  os::tree_watch w(filter);
+  REQUIRE(w.add_tree((dir.path() / ".").string()));
+  CHECK(w.watched() == 1);  // logs/ is not watched
+  write(dir.path() / "logs" / "master.log");
+  write(dir.path() / "mark");
+  CHECK(until_seen(w, dir.path() / "mark") ==
+        std::vector<std::string>{(dir.path() / "mark").string()});
+  os::poll_watch p(filter);
+  p.add_tree((dir.path() / "." / "").string());
+  CHECK(p.scan().empty());
+  write(dir.path() / "logs" / "master.log", "more");
+  write(dir.path() / "other");
+  CHECK(p.scan().empty());
+  CHECK(p.scan() == std::vector<std::string>{(dir.path() / "other").string()});
+}
