@@ -45,6 +45,26 @@ inline std::string normal_path(std::string const& path) {
   return p;
 }
 
+namespace detail {
+
+/// Calls `fn(path, name, st)` for each entry of the directory `dir` but `.` and `..`, `st` from
+/// lstat(); nothing for a directory that cannot be read.
+template <class Fn>
+void for_each_entry(std::string const& dir, Fn&& fn) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent const* e = ::readdir(d)) {
+    std::string_view const name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string const path = dir + "/" + std::string(name);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) fn(path, name, st);
+  }
+  ::closedir(d);
+}
+
+}  // namespace detail
+
 /// What a watch reports, and what it leaves out.
 struct watch_filter {
   /// Only files with one of these endings (".json", ".html"); empty: any file.
@@ -173,22 +193,15 @@ class tree_watch {
     if (!recursive) return true;
     // Directories already there are watched too; with `found`, the files already there are
     // reported (a directory that appeared after start: its files are new).
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) return true;
     bool ok = true;
-    while (dirent const* e = ::readdir(d)) {
-      std::string_view const name = e->d_name;
-      if (name == "." || name == "..") continue;
-      std::string const path = dir + "/" + std::string(name);
-      struct stat st {};
-      if (::lstat(path.c_str(), &st) != 0) continue;
-      if (S_ISDIR(st.st_mode)) {
-        ok = add_directory(path, true, found) && ok;
-      } else if (found != nullptr && S_ISREG(st.st_mode) && filter_.wants(path, name)) {
-        found->push_back(path);
-      }
-    }
-    ::closedir(d);
+    detail::for_each_entry(
+        dir, [&](std::string const& path, std::string_view name, struct stat const& st) {
+          if (S_ISDIR(st.st_mode)) {
+            ok = add_directory(path, true, found) && ok;
+          } else if (found != nullptr && S_ISREG(st.st_mode) && filter_.wants(path, name)) {
+            found->push_back(path);
+          }
+        });
     return ok;
   }
 
@@ -330,21 +343,14 @@ class poll_watch {
 
   void walk(std::string const& dir, std::map<std::string, stamp>& into) const {
     if (filter_.excludes(dir)) return;
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) return;
-    while (dirent const* e = ::readdir(d)) {
-      std::string_view const name = e->d_name;
-      if (name == "." || name == "..") continue;
-      std::string const path = dir + "/" + std::string(name);
-      struct stat st {};
-      if (::lstat(path.c_str(), &st) != 0) continue;
-      if (S_ISDIR(st.st_mode)) {
-        walk(path, into);
-      } else {
-        look(path, into);
-      }
-    }
-    ::closedir(d);
+    detail::for_each_entry(
+        dir, [&](std::string const& path, std::string_view /*name*/, struct stat const& st) {
+          if (S_ISDIR(st.st_mode)) {
+            walk(path, into);
+          } else {
+            look(path, into);
+          }
+        });
   }
 
   watch_filter filter_;
