@@ -124,8 +124,9 @@ TEST_CASE("a directory made after the start is watched; editor artefacts are not
   std::ofstream(a.dir.path() / "config" / ".app.json.swp") << "swap";
   std::ofstream(a.dir.path() / "config" / "app.json~") << "backup";
   std::ofstream(a.dir.path() / "config" / "sites" / "shop.json") << "{}\n";
-  REQUIRE(m.wait_line(R"(^cluster: reload: .*/config/sites/shop\.json changed; restarting the )"
-                      R"(workers$)",
+  // The file may be seen twice, by the new directory's scan and by its own event: one reload.
+  REQUIRE(m.wait_line(R"(^cluster: reload: .*/config/sites/shop\.json changed( \(and 1 more\))?; )"
+                      R"(restarting the workers$)",
                       10s) >= 0);
   CHECK(m.count("^cluster: reload: ") == 1);
 }
