@@ -111,6 +111,7 @@ class master_core final : public detail::master_ops {
   /// written to if it hangs, and what the master found when it judged it hung.
   struct link {
     std::unique_ptr<descriptor> channel;
+    std::unique_ptr<descriptor> exit_watch;  ///< its pidfd: readable once the worker has ended
     std::optional<std::size_t> slot;
     os::unique_fd trace;
     std::optional<clock::time_point> hung_at;   ///< judged hung then: traced, then killed
@@ -132,6 +133,8 @@ class master_core final : public detail::master_ops {
   CLUSTER_DECL void spawn_worker(unsigned id);
   [[noreturn]] CLUSTER_DECL void become_worker(ipc::worker_setup const& setup, int master_end);
   CLUSTER_DECL void watch_channel(int pid);
+  CLUSTER_DECL void watch_exit(int pid);
+  CLUSTER_DECL void arm_sweep();
   CLUSTER_DECL bool drain_channel(int pid);
   CLUSTER_DECL void on_all_connected();
   CLUSTER_DECL void stop_worker(int pid);
@@ -172,6 +175,9 @@ class master_core final : public detail::master_ops {
   /// Scoreboard slots: enough for any worker count a machine runs; beyond, workers have no slot
   /// (the watchdog then trusts their `connected` report).
   static constexpr std::size_t scoreboard_slots = 1024;
+  /// How often every worker's status is asked for, whatever signals or pidfds said: the last
+  /// line of defence should both be lost.
+  static constexpr std::chrono::milliseconds reap_sweep_interval{1000};
 
   master_sink& sink_;
   master_plan plan_;
@@ -180,6 +186,7 @@ class master_core final : public detail::master_ops {
   boost::asio::steady_timer deadline_;  ///< the next graceful-stop deadline, if any
   boost::asio::steady_timer health_;    ///< the liveness check's tick
   boost::asio::steady_timer respawn_;   ///< the next replacement a crash loop made wait
+  boost::asio::steady_timer sweep_;     ///< the reaping sweep's tick
   detail::liveness liveness_;
   detail::delayed_restart restart_delay_;  ///< a restart delayed as cyclic
   std::vector<os::listener> listeners_;
@@ -204,6 +211,7 @@ class master_core final : public detail::master_ops {
   bool ready_ = false;
   bool rolling_notified_ = false;
   bool reap_all_ = false;
+  bool pidfds_ = false;  ///< each worker's end is watched as a descriptor (Linux 5.3 and later)
   bool memory_unknown_ = false;  ///< the kernel does not report PSS: said once
   int exit_status_ = 0;
   bool finished_ = false;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cluster/os/fd.hpp>
+#include <cluster/os/process.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -29,6 +30,36 @@ struct check_child {
   unique_fd output;
 };
 
+/// In the child of start_check(): with the check's output on `out`, becomes `executable`.
+[[noreturn]] inline void exec_check(std::string const& executable, std::vector<char*> const& argv,
+                                    std::string const& directory, int out,
+                                    std::string const& cannot) {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  int const null = ::open("/dev/null", O_RDONLY);
+  if (null >= 0) ::dup2(null, 0);
+  ::dup2(out, 1);
+  ::dup2(out, 2);
+  ::close_range(3, ~0U, 0);
+  for (char const* v :
+       {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "CLUSTER_HANDOFF_FD", "CLUSTER_WORKER"})
+    ::unsetenv(v);
+  ::setenv("CLUSTER_CHECK", "1", 1);
+  if (!directory.empty() && ::chdir(directory.c_str()) != 0) {
+    std::string const text = cannot + std::strerror(errno) + " (changing to " + directory + ")\n";
+    [[maybe_unused]] auto n = ::write(2, text.data(), text.size());
+    ::_exit(127);
+  }
+  ::execv(executable.c_str(), argv.data());
+  std::string const text = cannot + std::strerror(errno) + "\n";
+  [[maybe_unused]] auto n = ::write(2, text.data(), text.size());
+  ::_exit(127);
+}
+
 /// Starts `executable` with the command line `arguments` (`argv[0]` first) in `directory` and
 /// `CLUSTER_CHECK=1` in its environment, as a fresh process: default signal dispositions, no
 /// blocked signal, stdin from /dev/null, no descriptor of the caller's beyond its two outputs,
@@ -51,34 +82,15 @@ inline check_child start_check(std::string const& executable,
   if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2");
   unique_fd read_end(fds[0]);
   unique_fd write_end(fds[1]);
-  pid_t const pid = ::fork();
-  if (pid < 0) throw_errno("fork");
-  if (pid == 0) {
-    for (int sig = 1; sig < NSIG; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-    }
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int const null = ::open("/dev/null", O_RDONLY);
-    if (null >= 0) ::dup2(null, 0);
-    ::dup2(write_end.get(), 1);
-    ::dup2(write_end.get(), 2);
-    ::close_range(3, ~0U, 0);
-    for (char const* v :
-         {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "CLUSTER_HANDOFF_FD", "CLUSTER_WORKER"})
-      ::unsetenv(v);
-    ::setenv("CLUSTER_CHECK", "1", 1);
-    if (!directory.empty() && ::chdir(directory.c_str()) != 0) {
-      std::string const text = cannot + std::strerror(errno) + " (changing to " + directory + ")\n";
-      [[maybe_unused]] auto n = ::write(2, text.data(), text.size());
-      ::_exit(127);
-    }
-    ::execv(executable.c_str(), argv.data());
-    std::string const text = cannot + std::strerror(errno) + "\n";
-    [[maybe_unused]] auto n = ::write(2, text.data(), text.size());
-    ::_exit(127);
+  // No handler of the master's may run in the child before exec(): Asio's would write into the
+  // signal pipe the child shares with the master, which would act on the child's signal.
+  pid_t pid;
+  {
+    signal_block blocked;
+    pid = ::fork();
+    if (pid == 0) exec_check(executable, argv, directory, write_end.get(), cannot);
   }
+  if (pid < 0) throw_errno("fork");
   write_end.reset();
   ::fcntl(read_end.get(), F_SETFL, ::fcntl(read_end.get(), F_GETFL) | O_NONBLOCK);
   return {pid, std::move(read_end)};

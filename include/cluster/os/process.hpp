@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,6 +116,20 @@ inline std::optional<exit_status> reap(pid_t child) {
   if (WIFEXITED(status)) out.code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) out.signal = WTERMSIG(status);
   return out;
+}
+
+/// A descriptor that becomes readable once the child `pid` has ended (a pidfd), or -1 with errno
+/// set: ENOSYS on a kernel older than Linux 5.3. Close-on-exec, as pidfds always are.
+///
+/// Unlike SIGCHLD, a pidfd cannot be coalesced, blocked or read by another process: the master
+/// learns of each worker's end through its event loop even should a signal be lost.
+inline int open_pidfd(pid_t pid) noexcept {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
 }
 
 /// Leaves a worker process without running the master's destructors.

@@ -7,6 +7,8 @@
 #include <cluster/server/http.hpp>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,11 +19,13 @@
 
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -234,6 +238,39 @@ struct fd_report {
   }
 };
 
+/// An abstract worker built the way many existing Asio programs are: its own io_context, with a
+/// `signal_set` for SIGHUP, as a server would have for reloading its configuration. Whatever Asio
+/// state the worker inherited from the master must not mix with this one.
+struct asio_signals_job {
+  void work(cluster::worker_context& ctx) {
+    boost::asio::io_context io;
+    boost::asio::signal_set signals(io, SIGHUP);
+    std::function<void()> wait = [&] {
+      signals.async_wait([&](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        std::fprintf(stderr, "asio job %u got signal %d pid=%d\n", ctx.id(), sig, ::getpid());
+        wait();
+      });
+    };
+    wait();
+    boost::asio::steady_timer poll(io);
+    std::function<void()> check = [&] {
+      poll.expires_after(std::chrono::milliseconds(20));
+      poll.async_wait([&](boost::system::error_code ec) {
+        if (ec) return;
+        if (ctx.stopping()) {
+          signals.cancel();
+          return;
+        }
+        check();
+      });
+    };
+    check();
+    std::fprintf(stderr, "asio job %u running pid=%d\n", ctx.id(), ::getpid());
+    io.run();
+  }
+};
+
 /// An abstract worker that never finishes: a graceful stop must end with a timeout kill.
 struct stuck_job {
   void work() {
@@ -312,6 +349,13 @@ int run() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As if every SIGCHLD were lost: the master must learn of its workers' ends without them.
+  if (std::getenv("CLUSTER_TEST_BLOCK_SIGCHLD") != nullptr) {
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+  }
   std::string_view const mode = argc > 1 ? argv[1] : "http";
   if (mode == "http") return run<http_app>();
   if (mode == "handover") return run<http_app, void, handover_probe>();
@@ -324,6 +368,7 @@ int main(int argc, char** argv) {
   if (mode == "job") return run<polite_job>();
   if (mode == "fds") return run<fd_report>();
   if (mode == "stuck") return run<stuck_job>();
+  if (mode == "asio-signals") return run<asio_signals_job>();
   if (mode == "ops") return run<http_app, void, operations>();
   if (mode == "lambda") {
     cluster::testing::preloaded_config cfg(cluster::job([] {
@@ -356,11 +401,12 @@ int main(int argc, char** argv) {
         .listen(0, "127.0.0.1")
         .run(argc, argv);
   }
-  std::fprintf(
-      stderr,
-      "Usage: %s "
-      "http|handover|impatient|async|container|broken|echo|polite-echo|job|stuck|fds|ops|lambda|"
-      "const-lambda|builder\n",
-      argv[0]);
+  std::fprintf(stderr,
+               "Usage: %s "
+               "http|handover|impatient|async|container|broken|echo|polite-echo|job|stuck|asio-"
+               "signals|fds|ops|"
+               "lambda|"
+               "const-lambda|builder\n",
+               argv[0]);
   return 2;
 }

@@ -31,6 +31,7 @@ CLUSTER_DECL master_core::master_core(master_sink& sink, master_plan plan)
       deadline_(io_),
       health_(io_),
       respawn_(io_),
+      sweep_(io_),
       liveness_(plan.settings.liveness_timeout, plan.settings.boot_timeout),
       restart_delay_(io_),
       successor_(io_),
@@ -333,6 +334,22 @@ CLUSTER_DECL void master_core::start() {
   for (auto const& b : plan_.signals) signals_.add(b.signal);
   signals_.add(SIGCHLD);
   wait_signal();
+  // A worker's end is learnt from its pidfd; SIGCHLD only wakes the master early, and the sweep
+  // catches what both might miss. A kernel without pidfds leaves the signal and the sweep.
+  {
+    int const probe = os::open_pidfd(::getpid());
+    pidfds_ = probe >= 0;
+    if (pidfds_) {
+      ::close(probe);
+    } else {
+      std::fprintf(stderr,
+                   "cluster: no pidfd on this kernel (%s; Linux 5.3 or later has them): workers' "
+                   "ends are noticed by SIGCHLD, and by a sweep every %lld ms should one be "
+                   "lost\n",
+                   std::strerror(errno), static_cast<long long>(reap_sweep_interval.count()));
+    }
+  }
+  arm_sweep();
   if (predecessor_.present()) {
     predecessor_.watch([this](restart_state const& state) {
       took_over_ = true;
@@ -407,9 +424,14 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
 
   pid_t pid;
   {
+    // Asio keeps process-wide state (the pipe its signal handler writes to, the epoll and timer
+    // descriptors): prepared here so that the child can get its own, and not read or write the
+    // master's.
     os::signal_block blocked;
+    io_.notify_fork(boost::asio::execution_context::fork_prepare);
     pid = ::fork();
     if (pid == 0) become_worker(setup, master_end.get());
+    io_.notify_fork(boost::asio::execution_context::fork_parent);
   }
   if (pid < 0) {
     if (slot) scoreboard_.release(*slot);
@@ -426,6 +448,12 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
   l.slot = slot;
   l.trace = std::move(trace);
   watch_channel(pid);
+  if (pidfds_) {
+    if (int const fd = os::open_pidfd(pid); fd >= 0) {
+      l.exit_watch = std::make_unique<descriptor>(io_, fd);
+      watch_exit(pid);
+    }
+  }
   // A shutdown or a shrink may have come while this worker was decided on and forked (a plugin
   // reacting to an event): it must not be left running unsupervised.
   switch (verdict) {
@@ -442,6 +470,21 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
 }
 
 CLUSTER_DECL void master_core::become_worker(ipc::worker_setup const& setup, int master_end) {
+  // Still with every signal blocked. Asio's own record of the master's signals goes first (else
+  // a signal_set of the worker's for SIGHUP would find it "already handled" and never install a
+  // handler); then its process-wide descriptors are replaced by the child's own: until then the
+  // worker shared the master's signal pipe, and a worker's io_context could read the byte the
+  // master's SIGCHLD wrote (a worker's death never seen), or write one the master took for its
+  // own signal.
+  boost::system::error_code ignored;
+  signals_.clear(ignored);
+  try {
+    io_.notify_fork(boost::asio::execution_context::fork_child);
+  } catch (std::exception const& e) {
+    std::fprintf(stderr, "cluster: worker %u cannot set up its event loop: %s\n", setup.id,
+                 e.what());
+    os::exit_child(1);
+  }
   os::reset_signals_in_child();
   // SIGTERM when the master dies, even by SIGKILL; if it already died, leave now.
   if (!os::follow_parent(setup.master_pid, SIGTERM)) os::exit_child(0);
@@ -454,12 +497,36 @@ CLUSTER_DECL void master_core::become_worker(ipc::worker_setup const& setup, int
   ::close(master_end);
   for (auto& [other, l] : links_) {
     if (l.channel) ::close(l.channel->native_handle());
+    if (l.exit_watch) ::close(l.exit_watch->native_handle());
     if (l.trace) ::close(l.trace.get());
   }
   if (int const fd = successor_.handoff_fd(); fd >= 0) ::close(fd);
   if (int const fd = predecessor_.handoff_fd(); fd >= 0) ::close(fd);
   for (int const fd : master_only_) ::close(fd);
   os::exit_child(sink_.run_worker(setup));
+}
+
+CLUSTER_DECL void master_core::watch_exit(int pid) {
+  auto it = links_.find(pid);
+  if (it == links_.end() || !it->second.exit_watch) return;
+  it->second.exit_watch->async_wait(descriptor::wait_read,
+                                    [this, pid](boost::system::error_code ec) {
+                                      // Cancelled when the worker was reaped by another path
+                                      // (SIGCHLD, the sweep): its link, and this descriptor, are
+                                      // gone.
+                                      if (ec || finished_) return;
+                                      if (auto status = os::reap(pid)) handle_exit(*status);
+                                      finish_if_done();
+                                    });
+}
+
+CLUSTER_DECL void master_core::arm_sweep() {
+  sweep_.expires_after(reap_sweep_interval);
+  sweep_.async_wait([this](boost::system::error_code ec) {
+    if (ec || finished_) return;
+    reap();
+    if (!finished_) arm_sweep();
+  });
 }
 
 CLUSTER_DECL void master_core::watch_channel(int pid) {
