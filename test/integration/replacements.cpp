@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // A hundred worker replacements leave the master without zombies or leaked descriptors.
 #include "support/harness.hpp"
+#include "support/invariants.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,25 +24,6 @@ std::size_t open_descriptors(int pid) {
     ++n;
   }
   return n;
-}
-
-/// The children of `parent`, with their state letter (`Z` for a zombie nobody reaped).
-std::map<int, char> children_of(int parent) {
-  std::map<int, char> out;
-  for (auto const& e : std::filesystem::directory_iterator("/proc")) {
-    std::string const name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string const text = read_small_file((e.path() / "stat").string());
-    // "pid (comm) S ppid ...": the command may hold spaces and parentheses; the last ')' ends it.
-    auto const close = text.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(text.substr(close + 2));
-    char state = 0;
-    int ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent) out[std::stoi(name)] = state;
-  }
-  return out;
 }
 
 }  // namespace

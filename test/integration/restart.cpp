@@ -3,6 +3,7 @@
 // deploys, state handover and restart storms.
 #include "../support/temp_dir.hpp"
 #include "support/harness.hpp"
+#include "support/invariants.hpp"
 #include "support/load.hpp"
 
 #include <catch2/catch.hpp>
@@ -23,47 +24,6 @@ using namespace cluster::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-/// The children of `parent` as (pid, state letter), read from /proc.
-std::map<int, char> children_of(int parent) {
-  std::map<int, char> out;
-  for (auto const& entry : fs::directory_iterator("/proc")) {
-    std::string const name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string const text = read_small_file((entry.path() / "stat").string());
-    auto const close = text.rfind(')');
-    if (close == std::string::npos || close + 4 >= text.size()) continue;
-    char const state = text[close + 2];
-    int const ppid = std::atoi(text.c_str() + close + 4);
-    if (ppid == parent) out[std::stoi(name)] = state;
-  }
-  return out;
-}
-
-/// The live (non-zombie) children of `parent`.
-std::set<int> live_children(int parent) {
-  std::set<int> out;
-  for (auto const& [pid, state] : children_of(parent)) {
-    if (state != 'Z' && state != 'X') out.insert(pid);
-  }
-  return out;
-}
-
-/// What `pid` holds open, by kind (`socket`, `pipe`, `anon_inode:[eventpoll]`, ...): compared
-/// between two masters, a leak shows as one more of some kind.
-std::map<std::string, int> descriptor_kinds(int pid) {
-  std::map<std::string, int> out;
-  for (auto const& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    std::error_code ec;
-    std::string target = fs::read_symlink(entry.path(), ec).string();
-    if (ec) continue;
-    if (auto colon = target.find(":["); colon != std::string::npos && target[0] != 'a')
-      target.resize(colon);  // socket:[123] -> socket
-    if (target.starts_with("/")) target = "file";
-    ++out[target];
-  }
-  return out;
-}
 
 /// Waits until `pid` (a child of the test: a master re-parented to it) has exited, and reaps it.
 bool wait_gone(int pid, std::chrono::milliseconds limit = 20s) {

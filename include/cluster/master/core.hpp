@@ -34,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -134,6 +135,7 @@ class master_core final : public detail::master_ops {
   [[noreturn]] CLUSTER_DECL void become_worker(ipc::worker_setup const& setup, int master_end);
   CLUSTER_DECL void watch_channel(int pid);
   CLUSTER_DECL void watch_exit(int pid);
+  CLUSTER_DECL void spawn_failed(unsigned id, std::string const& why);
   CLUSTER_DECL void arm_sweep();
   CLUSTER_DECL bool drain_channel(int pid);
   CLUSTER_DECL void on_all_connected();
@@ -178,15 +180,22 @@ class master_core final : public detail::master_ops {
   /// How often every worker's status is asked for, whatever signals or pidfds said: the last
   /// line of defence should both be lost.
   static constexpr std::chrono::milliseconds reap_sweep_interval{1000};
+  /// The first wait after fork() fails, doubled at each failure in a row up to the limit.
+  static constexpr std::chrono::milliseconds fork_retry_first{100};
+  static constexpr std::chrono::milliseconds fork_retry_limit{5000};
 
   master_sink& sink_;
   master_plan plan_;
   boost::asio::io_context io_{1};
   boost::asio::signal_set signals_;
-  boost::asio::steady_timer deadline_;  ///< the next graceful-stop deadline, if any
-  boost::asio::steady_timer health_;    ///< the liveness check's tick
-  boost::asio::steady_timer respawn_;   ///< the next replacement a crash loop made wait
-  boost::asio::steady_timer sweep_;     ///< the reaping sweep's tick
+  boost::asio::steady_timer deadline_;    ///< the next graceful-stop deadline, if any
+  boost::asio::steady_timer health_;      ///< the liveness check's tick
+  boost::asio::steady_timer respawn_;     ///< the next replacement a crash loop made wait
+  boost::asio::steady_timer sweep_;       ///< the reaping sweep's tick
+  boost::asio::steady_timer fork_retry_;  ///< the next attempt at workers fork() refused
+  std::set<unsigned> unforked_;           ///< ids whose fork() failed, tried again then
+  unsigned fork_failures_ = 0;            ///< in a row, for the retry's backoff
+  bool fork_retry_pending_ = false;
   detail::liveness liveness_;
   detail::delayed_restart restart_delay_;  ///< a restart delayed as cyclic
   std::vector<os::listener> listeners_;

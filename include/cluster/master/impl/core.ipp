@@ -21,6 +21,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <set>
+#include <system_error>
+#include <utility>
 
 namespace cluster {
 
@@ -32,6 +35,7 @@ CLUSTER_DECL master_core::master_core(master_sink& sink, master_plan plan)
       health_(io_),
       respawn_(io_),
       sweep_(io_),
+      fork_retry_(io_),
       liveness_(plan.settings.liveness_timeout, plan.settings.boot_timeout),
       restart_delay_(io_),
       successor_(io_),
@@ -400,7 +404,14 @@ CLUSTER_DECL void master_core::adopt_predecessor() {
 //=== workers ===//
 
 CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
-  auto [master_end, worker_end] = ipc::make_channel();
+  std::pair<os::unique_fd, os::unique_fd> channel;
+  try {
+    channel = ipc::make_channel();
+  } catch (std::system_error const& e) {
+    spawn_failed(id, e.code().message());  // out of descriptors
+    return;
+  }
+  auto& [master_end, worker_end] = channel;
   ipc::worker_setup setup;
   setup.id = id;
   setup.master_pid = ::getpid();
@@ -434,11 +445,15 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
     io_.notify_fork(boost::asio::execution_context::fork_parent);
   }
   if (pid < 0) {
+    int const error = errno;
     if (slot) scoreboard_.release(*slot);
-    std::fprintf(stderr, "cluster: cannot fork worker %u: %s\n", id, std::strerror(errno));
-    exit_status_ = 1;
-    destroy();
+    spawn_failed(id, std::strerror(error));
     return;
+  }
+  if (fork_failures_ > 0) {
+    std::fprintf(stderr, "cluster: forked worker %u after %u failed attempts\n", id,
+                 fork_failures_);
+    fork_failures_ = 0;
   }
   worker_end.reset();
   auto const now = clock::now();
@@ -467,6 +482,30 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
       break;
   }
   sink_.deliver(events::worker_spawned{id, pid});
+}
+
+CLUSTER_DECL void master_core::spawn_failed(unsigned id, std::string const& why) {
+  // Out of processes (RLIMIT_NPROC, a cgroup's pids.max), memory or descriptors: the workers
+  // that run keep serving, and the missing ones are tried again, less and less often.
+  ++fork_failures_;
+  unforked_.insert(id);
+  auto const delay = std::min<std::chrono::milliseconds>(
+      fork_retry_first * (1U << std::min(fork_failures_ - 1, 16U)), fork_retry_limit);
+  std::fprintf(stderr,
+               "cluster: cannot fork worker %u: %s; trying again in %lld ms, serving with %zu "
+               "workers\n",
+               id, why.c_str(), static_cast<long long>(delay.count()), sup_.workers().size());
+  if (fork_retry_pending_) return;
+  fork_retry_pending_ = true;
+  fork_retry_.expires_after(delay);
+  fork_retry_.async_wait([this](boost::system::error_code ec) {
+    fork_retry_pending_ = false;
+    if (ec || finished_) return;
+    std::set<unsigned> const ids = std::exchange(unforked_, {});
+    for (unsigned const again : ids) {
+      if (sup_.wants(again)) spawn_worker(again);
+    }
+  });
 }
 
 CLUSTER_DECL void master_core::become_worker(ipc::worker_setup const& setup, int master_end) {

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: BSL-1.0
+// Faults injected while a load generator runs on loopback, each followed by the invariants of
+// support/invariants.hpp. What may fail is written down in each case: nothing, except requests
+// in flight on a process that was killed (docs/reliability.md).
+#include "support/harness.hpp"
+#include "support/invariants.hpp"
+#include "support/load.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace cluster::testing;
+
+namespace {
+
+/// A load generator on `port` with `connections` keep-alive connections, bounded to 120 s.
+std::vector<std::string> load_args(int port, int connections) {
+  return {"--port",        std::to_string(port),
+          "--connections", std::to_string(connections),
+          "--max-seconds", "120"};
+}
+
+void wait_connected(master_process& m, unsigned workers) {
+  for (unsigned id = 0; id < workers; ++id) {
+    REQUIRE(m.wait_line("worker_connected id=" + std::to_string(id)) >= 0);
+  }
+}
+
+std::string describe(load_summary const& r) {
+  return "requests=" + std::to_string(r.requests) + " ok=" + std::to_string(r.ok) +
+         " lost=" + std::to_string(r.lost) + " fresh_failed=" + std::to_string(r.fresh_failed) +
+         " connect_errors=" + std::to_string(r.connect_errors) +
+         " non200=" + std::to_string(r.non200);
+}
+
+}  // namespace
+
+TEST_CASE("a hundred workers SIGKILLed at random moments under load: only their requests fail") {
+  constexpr unsigned workers = 4;
+  constexpr int connections = 8;
+  master_process m("http", {{"WEB_CONCURRENCY", std::to_string(workers)},
+                            {"CLUSTER_TEST_BACKOFF", "0,0,30000,20"}});
+  int const port = m.port();
+  wait_connected(m, workers);
+  auto const before = snapshot(m, port);
+  load_process load(load_args(port, connections));
+  REQUIRE(load.wait_running());
+
+  auto const seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937 random(seed);
+  std::set<int> victims;
+  while (victims.size() < 100) {
+    int const victim = m.worker_pid(static_cast<unsigned>(random() % workers));
+    // A worker already killed and not yet replaced is not killed twice.
+    if (victim <= 0 || victims.contains(victim) || !alive(victim)) {
+      std::this_thread::sleep_for(1ms);
+      continue;
+    }
+    ::kill(victim, SIGKILL);
+    victims.insert(victim);
+    std::this_thread::sleep_for(std::chrono::milliseconds(random() % 30));
+  }
+  check_invariants(m, port, workers, before);
+  CHECK(m.count("worker_killed .* signal=9") == victims.size());
+  CHECK(m.count("closing") == 0);
+  auto const progress = load.progress();
+  REQUIRE(progress);
+  REQUIRE(load.wait_ok(progress->ok + 500, 20s));
+  auto const result = load.stop();
+  REQUIRE(result);
+  INFO(describe(*result));
+  // The listening socket never refused anyone and every answer was a 200; what failed was in
+  // flight on a killed worker: at most one request per connection per kill.
+  CHECK(result->connect_errors == 0);
+  CHECK(result->non200 == 0);
+  CHECK(result->lost + result->fresh_failed <= victims.size() * connections);
+}
+
+TEST_CASE("the master stopped for three seconds under load: workers serve on, nothing fails") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  wait_connected(m, 2);
+  auto const before = snapshot(m, port);
+  load_process load(load_args(port, 8));
+  REQUIRE(load.wait_running());
+  auto const start = load.wait_ok(200, 20s);
+  REQUIRE(start);
+
+  m.signal(SIGSTOP);
+  REQUIRE(wait_until([&] { return process_state(m.pid()) == 'T'; }));
+  auto const stopped_at = clock::now();
+  // Without their master, the workers still answer.
+  REQUIRE(load.wait_ok(start->ok + 1000, 20s));
+  std::this_thread::sleep_for(3s - (clock::now() - stopped_at));
+  m.signal(SIGCONT);
+
+  auto const resumed = load.progress();
+  REQUIRE(resumed);
+  REQUIRE(load.wait_ok(resumed->ok + 1000, 20s));
+  auto const result = load.stop();
+  REQUIRE(result);
+  INFO(describe(*result));
+  CHECK(result->failures() == 0);
+  check_invariants(m, port, 2, before);
+  // The master acts again: a worker killed now is replaced.
+  int const victim = m.worker_pid(0);
+  ::kill(victim, SIGKILL);
+  REQUIRE(m.wait_line("worker_connected id=0 pid=(?!" + std::to_string(victim) + ")") >= 0);
+  check_invariants(m, port, 2, before);
+  CHECK(m.count("closing") == 0);
+}
+
+namespace {
+
+/// A process of the test's running as `uid` and doing nothing: it takes one of that user's
+/// processes until it is ended.
+class placeholder {
+ public:
+  explicit placeholder(uid_t uid) : pid_(::fork()) {
+    if (pid_ == 0) {
+      if (::setgid(uid) != 0 || ::setuid(uid) != 0) ::_exit(1);
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      for (;;) ::pause();
+    }
+  }
+  placeholder(placeholder const&) = delete;
+  placeholder& operator=(placeholder const&) = delete;
+  ~placeholder() { end(); }
+  [[nodiscard]] bool running() const { return alive(pid_) && process_uid(pid_) != 0; }
+  void end() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  static unsigned process_uid(int pid) {
+    std::string const text = read_small_file("/proc/" + std::to_string(pid) + "/status");
+    auto const at = text.find("\nUid:\t");
+    return at == std::string::npos ? 0 : static_cast<unsigned>(std::stoul(text.substr(at + 6)));
+  }
+  int pid_;
+};
+
+}  // namespace
+
+TEST_CASE("fork() failing: the master says so, tries again less and less often, serves on") {
+  // RLIMIT_NPROC counts the processes of a user, and root ignores it: the master runs as a user
+  // of its own (unique per test run) allowed four processes: a placeholder, the master and its
+  // two workers.
+  auto const uid = static_cast<uid_t>(40000 + ::getpid() % 20000);
+  placeholder held(uid);
+  REQUIRE(wait_until([&] { return held.running(); }));
+  master_process m(
+      program{{CLUSTER_AS_USER, std::to_string(uid), "4", CLUSTER_TEST_SERVER, "http"}},
+      {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  wait_connected(m, 2);
+  auto const before = snapshot(m, port);
+  load_process load(load_args(port, 8));
+  REQUIRE(load.wait_running());
+
+  m.signal(SIGTTIN);  // a third worker: fork() fails with EAGAIN
+  REQUIRE(m.wait_line("^cluster: cannot fork worker 2: Resource temporarily unavailable; trying "
+                      "again in 100 ms, serving with 2 workers$") >= 0);
+  REQUIRE(m.wait_line("^cluster: cannot fork worker 2: .*; trying again in 200 ms") >= 0);
+  REQUIRE(m.wait_line("^cluster: cannot fork worker 2: .*; trying again in 400 ms") >= 0);
+  auto const during = load.progress();
+  REQUIRE(during);
+  REQUIRE(load.wait_ok(during->ok + 500, 20s));
+
+  // Room for one more process: the next attempt succeeds.
+  held.end();
+  REQUIRE(m.wait_line("^cluster: forked worker 2 after [0-9]+ failed attempts$", 20s) >= 0);
+  REQUIRE(m.wait_line("worker_connected id=2") >= 0);
+  auto const result = load.stop();
+  REQUIRE(result);
+  INFO(describe(*result));
+  CHECK(result->failures() == 0);
+  CHECK(m.count("closing") == 0);
+
+  // Back to two workers, the master holds what it held before the failures.
+  m.signal(SIGTTOU);
+  REQUIRE(m.wait_line("worker_killed id=2") >= 0);
+  check_invariants(m, port, 2, before);
+}
+
+TEST_CASE("the master SIGKILLed under load: its workers follow within a second, the port is free") {
+  std::map<std::string, std::string> const env{{"WEB_CONCURRENCY", "2"}};
+  auto first = std::make_unique<master_process>("http", env);
+  int const port = first->port();
+  wait_connected(*first, 2);
+  std::vector<int> const workers{first->worker_pid(0), first->worker_pid(1)};
+  load_process load(load_args(port, 8));
+  REQUIRE(load.wait_running());
+
+  first->signal(SIGKILL);
+  // PR_SET_PDEATHSIG: the kernel tells each worker as its master dies.
+  for (int pid : workers) CHECK(wait_until([&] { return !alive(pid); }, 1s));
+  REQUIRE(first->wait(5s).has_value());
+
+  // A new master binds the same port at once.
+  auto env2 = env;
+  env2["PORT"] = std::to_string(port);
+  master_process second("http", env2);
+  CHECK(second.port() == port);
+  wait_connected(second, 2);
+  auto const after = load.progress();
+  REQUIRE(after);
+  REQUIRE(load.wait_ok(after->ok + 500, 20s));
+  auto const result = load.stop();
+  REQUIRE(result);
+  INFO(describe(*result));
+  // Requests in flight when the master died, and connections refused until the second master
+  // listened, fail; every answer that came was a 200.
+  CHECK(result->non200 == 0);
+  first.reset();
+}
