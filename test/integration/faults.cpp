@@ -228,3 +228,117 @@ TEST_CASE("the master SIGKILLed under load: its workers follow within a second, 
   CHECK(result->non200 == 0);
   first.reset();
 }
+
+TEST_CASE("ten master restarts in a row under load, the later ones delayed as cyclic: none fails") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"},
+                            {"CLUSTER_TEST_RESTART_THRESHOLD_MS", "1000"},
+                            {"CLUSTER_TEST_RESTART_TIMEOUT_MS", "300"}});
+  int const port = m.port();
+  wait_connected(m, 2);
+  auto const descriptors = descriptor_kinds(m.pid());
+  auto const listener = listening_inode(port);
+  load_process load(load_args(port, 8));
+  REQUIRE(load.wait_running());
+
+  int current = m.pid();
+  for (int i = 0; i < 10; ++i) {
+    INFO("restart " << i + 1 << " of master " << current);
+    std::size_t const from = m.lines().size();
+    ::kill(current, SIGUSR2);
+    std::string const next =
+        m.capture(R"(cluster: restart: new master (\d+) is serving)", 30s, from);
+    REQUIRE_FALSE(next.empty());
+    if (i == 0) {
+      CHECK(m.wait(20s) == 0);
+    } else {
+      CHECK(wait_gone(current));
+    }
+    current = std::stoi(next);
+    REQUIRE(m.wait_line("cluster-event: restart$", 10s, from) >= 0);
+  }
+  // Restarts less than a second apart: the later ones waited out the cyclic delay.
+  CHECK(m.count("cluster: cyclic restart") >= 1);
+  REQUIRE(wait_until([&] { return live_children(current).size() == 2; }));
+  for (auto const& [pid, state] : children_of(current)) CHECK(state != 'Z');
+  CHECK(descriptor_kinds(current) == descriptors);
+  CHECK(listening_inode(port) == listener);
+  auto const result = load.stop();
+  REQUIRE(result);
+  INFO(describe(*result));
+  CHECK(result->failures() == 0);
+  ::kill(current, SIGQUIT);
+  CHECK(wait_gone(current));
+}
+
+namespace {
+
+/// The ids the master's live workers have, once that has not changed for half a second (the
+/// master has settled), as last reported; empty if it never settles within `limit`.
+std::set<unsigned> settled_ids(master_process& m, std::chrono::milliseconds limit = 30s) {
+  auto const ids_now = [&] {
+    std::set<int> const live = live_children(m.pid());
+    std::set<unsigned> ids;
+    for (unsigned id = 0; id < 64; ++id) {
+      int const pid = m.worker_pid(id);
+      if (pid > 0 && live.contains(pid)) ids.insert(id);
+    }
+    // Every live child must be a reported worker, and no zombie waits.
+    return ids.size() == live.size() ? ids : std::set<unsigned>{999};
+  };
+  auto const until = clock::now() + limit;
+  std::set<unsigned> last = ids_now();
+  auto since = clock::now();
+  while (clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+    auto const ids = ids_now();
+    if (ids != last) {
+      last = ids;
+      since = clock::now();
+    } else if (clock::now() - since >= 500ms && !last.contains(999)) {
+      return last;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("a burst of mixed control signals settles; spaced signals are then obeyed exactly") {
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}});
+  int const port = m.port();
+  wait_connected(m, 2);
+  load_process load(load_args(port, 8));
+  REQUIRE(load.wait_running());
+
+  // Signals of one kind coalesce while pending: a burst has no exact expected outcome, but the
+  // master must come out of it with every worker it wants, and serving.
+  for (int round = 0; round < 20; ++round) {
+    for (int sig : {SIGTTIN, SIGTTIN, SIGUSR1, SIGTTOU, SIGHUP, SIGTTIN, SIGTTOU}) m.signal(sig);
+  }
+  auto const after_burst = settled_ids(m);
+  REQUIRE_FALSE(after_burst.empty());
+  unsigned const n = static_cast<unsigned>(after_burst.size());
+  // Ids stay dense: 0..n-1.
+  CHECK(*after_burst.rbegin() == n - 1);
+  CHECK(m.count("closing") == 0);
+
+  // Spaced, each one awaited: obeyed one for one.
+  for (int i = 0; i < 3; ++i) {
+    std::size_t const from = m.lines().size();
+    m.signal(SIGTTIN);
+    REQUIRE(m.wait_line("worker_connected id=" + std::to_string(n + i) + " ", 10s, from) >= 0);
+  }
+  {
+    std::size_t const from = m.lines().size();
+    m.signal(SIGTTOU);
+    REQUIRE(m.wait_line("worker_killed id=" + std::to_string(n + 2) + " ", 10s, from) >= 0);
+  }
+  auto const final_ids = settled_ids(m);
+  CHECK(final_ids.size() == n + 2);
+  auto const result = load.stop();
+  REQUIRE(result);
+  INFO(describe(*result));
+  // Rolling restarts (SIGHUP) and scaling down stop workers gracefully: nothing fails.
+  CHECK(result->failures() == 0);
+  CHECK(http_get(port, "/").find("200 OK") != std::string::npos);
+}

@@ -25,13 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Waits until `pid` (a child of the test: a master re-parented to it) has exited, and reaps it.
-bool wait_gone(int pid, std::chrono::milliseconds limit = 20s) {
-  bool const gone = wait_until([&] { return !alive(pid); }, limit);
-  ::waitpid(pid, nullptr, WNOHANG);
-  return gone;
-}
-
 /// A load generator on `port`: 50 keep-alive connections, bounded to 120 s.
 std::vector<std::string> load_args(int port) {
   return {"--port", std::to_string(port), "--connections", "50", "--max-seconds", "120"};

@@ -3,6 +3,7 @@
 // stale files are replaced, and a master restart hands the files to the new master.
 #include "../../support/temp_dir.hpp"
 #include "../support/harness.hpp"
+#include "../support/load.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -224,4 +225,36 @@ TEST_CASE("pidfiles hands every file to the new master of a restart (SIGUSR2)") 
   CHECK(wait_until([&] { return !alive(successor); }, 20s));
   ::waitpid(successor, nullptr, WNOHANG);
   CHECK(wait_until([&] { return files_in(w.pids).empty(); }));
+}
+
+TEST_CASE("a pid directory lost after start is reported, and the cluster serves on") {
+  workdir w;
+  master_process m(pidfiles_server(), w.env("2"));
+  int const port = m.port();
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  load_process load({"--port", std::to_string(port), "--connections", "8", "--max-seconds", "60"});
+  REQUIRE(load.wait_running());
+
+  // Root writes through any permission bits: the directory is made unusable by being replaced
+  // with a file.
+  fs::remove_all(w.pids);
+  write_file(w.pids, "not a directory\n");
+  m.signal(SIGTTIN);
+  REQUIRE(m.wait_line("^cluster: pidfiles: cannot write " + w.pids.string() +
+                      "/worker\\.2\\.pid: Not a directory$") >= 0);
+  REQUIRE(m.wait_line("worker_connected id=2") >= 0);
+  auto const during = load.progress();
+  REQUIRE(during);
+  REQUIRE(load.wait_ok(during->ok + 500, 20s));
+
+  // Given its directory back, the next worker's file is written again.
+  fs::remove(w.pids);
+  fs::create_directory(w.pids);
+  m.signal(SIGTTIN);
+  REQUIRE(m.wait_line("worker_connected id=3") >= 0);
+  REQUIRE(wait_until([&] { return pid_in(w.pids / "worker.3.pid") == m.worker_pid(3); }));
+  auto const result = load.stop();
+  REQUIRE(result);
+  CHECK(result->failures() == 0);
+  CHECK(m.count("closing") == 0);
 }

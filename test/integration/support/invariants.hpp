@@ -65,6 +65,13 @@ inline std::map<std::string, int> descriptor_kinds(int pid) {
   return out;
 }
 
+/// Waits until `pid` (a child of the test: a master re-parented to it) has exited, and reaps it.
+inline bool wait_gone(int pid, std::chrono::milliseconds limit = 20s) {
+  bool const gone = wait_until([&] { return !alive(pid); }, limit);
+  ::waitpid(pid, nullptr, WNOHANG);
+  return gone;
+}
+
 /// The inode of the socket listening on TCP `port` (IPv4 or IPv6), or empty.
 inline std::string listening_inode(int port) {
   char hex[8];
