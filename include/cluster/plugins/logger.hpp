@@ -14,6 +14,7 @@
 #include <array>
 #include <charconv>
 #include <cstddef>
+#include <cstdint>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -178,6 +179,9 @@ class logger {
     int master_fd = -1;
     int access_fd = -1;
     int error_fd = -1;
+    // Master: master.log could not be written (a full disk); lines lost since.
+    bool master_failing = false;
+    std::uint64_t master_lost = 0;
     // Worker: buffered access lines, and the formatted time of the current second.
     std::string buffer;
     std::time_t stamp_second = -1;
@@ -212,7 +216,8 @@ class logger {
 
   //--- writing ---//
 
-  CLUSTER_DECL static void write_all(int fd, char const* data, std::size_t size);
+  /// Writes everything, or stops at the first error: its errno, or 0.
+  CLUSTER_DECL static int write_all(int fd, char const* data, std::size_t size);
 
   /// The buffered access lines, in one write() to the file opened O_APPEND: whole lines, so
   /// lines of different workers never interleave.

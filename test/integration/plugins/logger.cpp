@@ -7,9 +7,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -417,4 +420,75 @@ TEST_CASE("workers running as another user get their files, and reopen them afte
   CHECK_FALSE(file_has(d / "workers.error.log.1", "reopening log files"));
   m.signal(SIGQUIT);
   REQUIRE(m.wait(15s) == 0);
+}
+
+namespace {
+
+/// A tmpfs of `size` mounted on `dir` for the life of the object: a disk that fills up.
+class small_disk {
+ public:
+  small_disk(fs::path dir, std::string const& size) : dir_(std::move(dir)) {
+    std::string const options = "size=" + size;
+    mounted_ = ::mount("tmpfs", dir_.c_str(), "tmpfs", 0, options.c_str()) == 0;
+    if (!mounted_) error_ = std::strerror(errno);
+  }
+  small_disk(small_disk const&) = delete;
+  small_disk& operator=(small_disk const&) = delete;
+  ~small_disk() {
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+  }
+  [[nodiscard]] bool mounted() const { return mounted_; }
+  [[nodiscard]] std::string const& error() const { return error_; }
+
+ private:
+  fs::path dir_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+}  // namespace
+
+TEST_CASE("a full disk loses log lines, said on stderr, and the cluster serves on") {
+  temp_dir dir("logger-full");
+  small_disk disk(dir.path(), "256k");
+  INFO("mount tmpfs: " << disk.error());
+  REQUIRE(disk.mounted());
+  fs::path const master_log = dir.path() / "master.log";
+  master_process m = start(dir.path());
+  int const port = m.port();
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  load_process load({"--port", std::to_string(port), "--connections", "8", "--max-seconds", "60"});
+  REQUIRE(load.wait_running());
+  // Access lines fill the disk.
+  REQUIRE(wait_until([&] { return fs::space(dir.path()).available < 1024; }, 30s));
+
+  // The last page of master.log may still have room: the master writes lines (each SIGUSR1 makes
+  // one, "log files reopened") until one does not fit.
+  std::string const cannot = "^cluster: logger: cannot write " + master_log.string() +
+                             ": No space left on device; its lines are lost until it can$";
+  bool said = false;
+  for (int i = 0; i < 500 && !said; ++i) {
+    std::size_t const from = m.lines().size();
+    m.signal(SIGUSR1);
+    REQUIRE(m.wait_line("cluster-event: reopen", 10s, from) >= 0);
+    said = m.count(cannot) > 0;
+  }
+  REQUIRE(said);
+  m.signal(SIGTTIN);
+  REQUIRE(m.wait_line("worker_connected id=2") >= 0);
+  auto const during = load.progress();
+  REQUIRE(during);
+  REQUIRE(load.wait_ok(during->ok + 500, 20s));
+
+  // Room again: the master's next line is written, after a word about the lost ones.
+  auto const stopped = load.stop();
+  REQUIRE(stopped);
+  CHECK(stopped->failures() == 0);
+  fs::resize_file(dir.path() / "workers.access.log", 0);
+  m.signal(SIGTTOU);
+  REQUIRE(m.wait_line("^cluster: logger: " + master_log.string() +
+                      " written again, after [1-9][0-9]* lost lines$") >= 0);
+  CHECK(file_has(master_log, "lines could not be written before this one"));
+  CHECK(m.count("cannot write") == 1);
+  CHECK(http_get(port, "/").find("200 OK") != std::string::npos);
 }

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -261,17 +262,18 @@ CLUSTER_DECL void logger::reopen_onto(std::string const& path, int fd, bool give
   ::close(fresh);
 }
 
-CLUSTER_DECL void logger::write_all(int fd, char const* data, std::size_t size) {
-  if (fd < 0) return;
+CLUSTER_DECL int logger::write_all(int fd, char const* data, std::size_t size) {
+  if (fd < 0) return 0;
   while (size > 0) {
     ssize_t const n = ::write(fd, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return;  // a full disk loses lines; it must not stop the server
+      return errno;  // a full disk loses lines; it must not stop the server
     }
     data += n;
     size -= static_cast<std::size_t>(n);
   }
+  return 0;
 }
 
 CLUSTER_DECL void logger::log(worded const& line) const { log(line.level, line.text); }
@@ -281,7 +283,30 @@ CLUSTER_DECL void logger::log(log_level level, std::string_view text) const {
   static constexpr std::array<std::string_view, 4> names{"debug", "info", "warning", "error"};
   std::string const line =
       text::format("{} {} {}\n", iso_timestamp(), names[static_cast<std::size_t>(level)], text);
-  write_all(state_->master_fd, line.data(), line.size());
+  auto& s = *state_;
+  int const error = write_all(s.master_fd, line.data(), line.size());
+  // Said on the master's stderr (the terminal, the journal) once when lines start being lost,
+  // and once when they stop.
+  if (error != 0) {
+    ++s.master_lost;
+    if (!s.master_failing) {
+      s.master_failing = true;
+      std::fprintf(stderr,
+                   "cluster: logger: cannot write %s: %s; its lines are lost until it can\n",
+                   s.master_path.c_str(), std::strerror(error));
+      std::fflush(stderr);
+    }
+  } else if (s.master_failing) {
+    s.master_failing = false;
+    std::string const note =
+        text::format("{} warning {} lines could not be written before this one\n", iso_timestamp(),
+                     s.master_lost);
+    write_all(s.master_fd, note.data(), note.size());
+    std::fprintf(stderr, "cluster: logger: %s written again, after %llu lost lines\n",
+                 s.master_path.c_str(), static_cast<unsigned long long>(s.master_lost));
+    std::fflush(stderr);
+    s.master_lost = 0;
+  }
 }
 
 CLUSTER_DECL std::string logger::iso_timestamp() {
