@@ -100,3 +100,26 @@ TEST_CASE("HTTP requests pipelined or split across reads are each answered once"
     CHECK(c.receive(answers(1)).find("200 OK") != std::string::npos);
   }
 }
+
+TEST_CASE("bytes that are not HTTP are answered 400, a head too large 431; the worker serves on") {
+  master_process m("http", {{"WEB_CONCURRENCY", "1"}});
+  int const port = m.port();
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  int const worker = m.worker_pid(0);
+  auto const refused = [&](std::string const& bytes) {
+    client c(port);
+    c.send(bytes);
+    return c.receive_all();
+  };
+  std::string const garbage = refused(std::string("garbage\0\xff\r\n\r\n", 13));
+  CHECK(garbage.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+  CHECK(garbage.find("Connection: close\r\n") != std::string::npos);
+  std::string const bad_version = refused("GET / HTTP/9.9\r\nHost: test\r\n\r\n");
+  CHECK(bad_version.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+  std::string const huge_head =
+      refused("GET / HTTP/1.1\r\nHost: test\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
+  CHECK(huge_head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+  CHECK(http_get(port, "/").find("200 OK") != std::string::npos);
+  CHECK(m.worker_pid(0) == worker);
+  CHECK(m.count("worker_killed") == 0);
+}

@@ -70,6 +70,12 @@ class http_reader {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
 };
 
+/// The answer to a connection whose bytes do not parse as an HTTP request (`why`, the reader's
+/// error): 400, or 431 for a head beyond the reader's limit and 413 for a body beyond it, each
+/// closing the connection. Nothing when the connection just ended (the client closed it, or a
+/// timeout did).
+[[nodiscard]] CLUSTER_DECL std::optional<http::response> refusal(boost::system::error_code why);
+
 /// Writes `res` whole to `sock`: the error, and the bytes written.
 CLUSTER_DECL asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_response(
     stream& sock, http::response& res);
@@ -153,8 +159,12 @@ asio::awaitable<void> http_session(Server& server, stream sock, connection_set& 
     }
     g.clear_deadline();
     // end_of_stream (client closed), operation_aborted (closed by a timeout), or a request Beast
-    // could not parse: the connection ends; none of these is the application's fault.
-    if (rec) break;
+    // could not parse: the connection ends; none of these is the application's fault. What did
+    // not parse is told why first, as any HTTP server would.
+    if (rec) {
+      if (auto refused = refusal(rec)) co_await write_response(sock, *refused);
+      break;
+    }
     http::request req = reader.release();
     unsigned const version = req.version();
     [[maybe_unused]] std::string method;

@@ -13,6 +13,8 @@
 #include <boost/beast/http/write.hpp>
 
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <tuple>
 
 namespace cluster::detail {
@@ -39,6 +41,22 @@ CLUSTER_DECL asio::awaitable<std::tuple<boost::system::error_code, std::size_t>>
 }
 
 CLUSTER_DECL http::request http_reader::release() { return parser_->release(); }
+
+CLUSTER_DECL std::optional<http::response> refusal(boost::system::error_code why) {
+  namespace bh = boost::beast::http;
+  if (why.category() != bh::make_error_code(bh::error::bad_method).category() ||
+      why == bh::error::end_of_stream || why == bh::error::partial_message)
+    return std::nullopt;
+  auto status = http::status::bad_request;
+  if (why == bh::error::header_limit) status = http::status::request_header_fields_too_large;
+  if (why == bh::error::body_limit) status = http::status::payload_too_large;
+  http::response res{status, 11};
+  res.set(http::field::content_type, "text/plain");
+  res.keep_alive(false);
+  res.body() = std::string(bh::obsolete_reason(status)) + "\n";
+  res.prepare_payload();
+  return res;
+}
 
 CLUSTER_DECL asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_response(
     stream& sock, http::response& res) {
