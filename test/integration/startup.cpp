@@ -140,6 +140,16 @@ TEST_CASE("a request deadline not below timeout is one error line and no worker"
   CHECK(http_get(port, "/").find("200 OK") != std::string::npos);
 }
 
+TEST_CASE("a missing working directory is one error line and no worker") {
+  master_process m("http", {{"CLUSTER_TEST_CHDIR", "/no/such/working/directory"}});
+  REQUIRE(m.wait(10s) == 1);
+  CHECK(m.wait_line("^cluster: cannot change to working directory /no/such/working/directory: No "
+                    "such file or directory; set<\"working directory\"> to an existing one$",
+                    1s) >= 0);
+  CHECK(m.count("worker_spawned") == 0);
+  CHECK(m.count("listening on") == 0);
+}
+
 TEST_CASE("an unknown host is one error line") {
   master_process m("http", {{"HOST", "no-such-host.invalid"}});
   REQUIRE(m.wait(20s) == 1);

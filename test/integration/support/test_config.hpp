@@ -182,13 +182,15 @@ struct event_trace {
 /// `WEB_CONCURRENCY` (workers), `PORT` (0 when unset), `CLUSTER_TEST_UNIX` (a unix socket path
 /// instead of TCP), `CLUSTER_TEST_TIMEOUT_MS`, `CLUSTER_TEST_USER`, `CLUSTER_TEST_LIVENESS_MS`,
 /// `CLUSTER_TEST_BOOT_MS`, `CLUSTER_TEST_DEADLINE_MS`, `CLUSTER_TEST_MAX_REQUESTS`,
-/// `CLUSTER_TEST_MAX_AGE_MS`, `CLUSTER_TEST_MAX_MEMORY_MB`, `CLUSTER_TEST_RECYCLE_AT_ONCE`.
+/// `CLUSTER_TEST_CHDIR` (the working directory), `CLUSTER_TEST_MAX_AGE_MS`,
+/// `CLUSTER_TEST_MAX_MEMORY_MB`, `CLUSTER_TEST_RECYCLE_AT_ONCE`.
 inline core_settings settings_from_environment(unsigned default_workers = 2) {
   core_settings s;
   s.workers = default_workers;
   if (char const* w = std::getenv("WEB_CONCURRENCY"))
     s.workers = static_cast<unsigned>(std::atoi(w));
   if (char const* u = std::getenv("CLUSTER_TEST_USER")) s.user.name = u;
+  if (char const* d = std::getenv("CLUSTER_TEST_CHDIR")) s.working_directory = d;
   if (char const* t = std::getenv("CLUSTER_TEST_TIMEOUT_MS"))
     s.timeout = std::chrono::milliseconds(std::atoi(t));
   if (char const* t = std::getenv("CLUSTER_TEST_RESTART_THRESHOLD_MS"))
