@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -36,6 +37,16 @@ void wait_connected(master_process& m, unsigned workers) {
   for (unsigned id = 0; id < workers; ++id) {
     REQUIRE(m.wait_line("worker_connected id=" + std::to_string(id)) >= 0);
   }
+}
+
+/// Waits for `more` answers beyond those so far, then stops the generator: its summary.
+load_summary more_then_stop(load_process& load, std::uint64_t more = 500) {
+  auto const now = load.progress();
+  REQUIRE(now);
+  REQUIRE(load.wait_ok(now->ok + more, 20s));
+  auto const result = load.stop();
+  REQUIRE(result);
+  return *result;
 }
 
 std::string describe(load_summary const& r) {
@@ -76,17 +87,13 @@ TEST_CASE("a hundred workers SIGKILLed at random moments under load: only their 
   check_invariants(m, port, workers, before);
   CHECK(m.count("worker_killed .* signal=9") == victims.size());
   CHECK(m.count("closing") == 0);
-  auto const progress = load.progress();
-  REQUIRE(progress);
-  REQUIRE(load.wait_ok(progress->ok + 500, 20s));
-  auto const result = load.stop();
-  REQUIRE(result);
-  INFO(describe(*result));
+  auto const result = more_then_stop(load);
+  INFO(describe(result));
   // The listening socket never refused anyone and every answer was a 200; what failed was in
   // flight on a killed worker: at most one request per connection per kill.
-  CHECK(result->connect_errors == 0);
-  CHECK(result->non200 == 0);
-  CHECK(result->lost + result->fresh_failed <= victims.size() * connections);
+  CHECK(result.connect_errors == 0);
+  CHECK(result.non200 == 0);
+  CHECK(result.lost + result.fresh_failed <= victims.size() * connections);
 }
 
 TEST_CASE("the master stopped for three seconds under load: workers serve on, nothing fails") {
@@ -107,13 +114,9 @@ TEST_CASE("the master stopped for three seconds under load: workers serve on, no
   std::this_thread::sleep_for(3s - (clock::now() - stopped_at));
   m.signal(SIGCONT);
 
-  auto const resumed = load.progress();
-  REQUIRE(resumed);
-  REQUIRE(load.wait_ok(resumed->ok + 1000, 20s));
-  auto const result = load.stop();
-  REQUIRE(result);
-  INFO(describe(*result));
-  CHECK(result->failures() == 0);
+  auto const result = more_then_stop(load, 1000);
+  INFO(describe(result));
+  CHECK(result.failures() == 0);
   check_invariants(m, port, 2, before);
   // The master acts again: a worker killed now is replaced.
   int const victim = m.worker_pid(0);
@@ -187,7 +190,8 @@ TEST_CASE("fork() failing: the master says so, tries again less and less often, 
   load_process load(load_args(port, 8));
   REQUIRE(load.wait_running());
   placeholders held(uid, limit - tasks_of(uid));
-  REQUIRE(tasks_of(uid) >= limit);
+  // Each placeholder takes its task once it has switched to the user.
+  REQUIRE(wait_until([&] { return tasks_of(uid) >= limit; }));
 
   m.signal(SIGTTIN);  // a third worker: fork() fails with EAGAIN
   REQUIRE(m.wait_line("^cluster: cannot fork worker 2: Resource temporarily unavailable; trying "
@@ -234,15 +238,11 @@ TEST_CASE("the master SIGKILLed under load: its workers follow within a second, 
   master_process second("http", env2);
   CHECK(second.port() == port);
   wait_connected(second, 2);
-  auto const after = load.progress();
-  REQUIRE(after);
-  REQUIRE(load.wait_ok(after->ok + 500, 20s));
-  auto const result = load.stop();
-  REQUIRE(result);
-  INFO(describe(*result));
+  auto const result = more_then_stop(load);
+  INFO(describe(result));
   // Requests in flight when the master died, and connections refused until the second master
   // listened, fail; every answer that came was a 200.
-  CHECK(result->non200 == 0);
+  CHECK(result.non200 == 0);
   first.reset();
 }
 
