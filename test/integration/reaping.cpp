@@ -18,6 +18,8 @@ TEST_CASE(
                    {{"WEB_CONCURRENCY", "4"}, {"CLUSTER_TEST_BACKOFF", "0,0,30000,20"}});
   for (int id = 0; id < 4; ++id) {
     REQUIRE(m.wait_line("asio job " + std::to_string(id) + " running") >= 0);
+    // The worker's own line may come before the master's about it, which names its pid.
+    REQUIRE(m.wait_line("worker_connected id=" + std::to_string(id)) >= 0);
   }
   std::size_t from = m.lines().size();
   for (int i = 0; i < 40; ++i) {
@@ -42,6 +44,7 @@ TEST_CASE("a signal a worker's own signal_set catches stays in that worker") {
   master_process m("asio-signals", {{"WEB_CONCURRENCY", "2"}});
   REQUIRE(m.wait_line("asio job 0 running") >= 0);
   REQUIRE(m.wait_line("asio job 1 running") >= 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
   int const worker = m.worker_pid(1);
   std::size_t from = m.lines().size();
   for (int i = 0; i < 10; ++i) {

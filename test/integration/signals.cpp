@@ -85,6 +85,9 @@ TEST_CASE("SIGUSR1 reaches the plugins of job workers that wait in sleep_for") {
   master_process m("job", {{"WEB_CONCURRENCY", "2"}});
   REQUIRE(m.wait_line("job 0 running") >= 0);
   REQUIRE(m.wait_line("job 1 running") >= 0);
+  // A worker's own line may come before the master's about it, which names its pid.
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
   int const w0 = m.worker_pid(0);
   int const w1 = m.worker_pid(1);
   m.signal(SIGUSR1);
