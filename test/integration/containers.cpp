@@ -27,6 +27,7 @@ std::string status_field(int pid, std::string const& key) {
   auto const at = text.find("\n" + key + ":");
   if (at == std::string::npos) return {};
   auto const start = text.find_first_not_of(" \t", at + key.size() + 2);
+  if (start == std::string::npos) return {};
   return text.substr(start, text.find('\n', start) - start);
 }
 
@@ -51,7 +52,9 @@ int find_in_namespace(int init, int ns_pid) {
     std::string const name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     if (fs::read_symlink(entry.path() / "ns" / "pid", ec) != ns || ec) continue;
+    // A process can end between the listing and this read: its status is then empty.
     std::string const nspid = status_field(std::stoi(name), "NSpid");
+    if (nspid.empty()) continue;
     auto const last = nspid.find_last_of(" \t");
     if (std::stoi(last == std::string::npos ? nspid : nspid.substr(last + 1)) == ns_pid)
       return std::stoi(name);
