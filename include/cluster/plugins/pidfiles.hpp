@@ -25,9 +25,10 @@ namespace cluster {
 /// that still hold the pid it wrote, so that files another master took over stay intact.
 ///
 /// *Errors* (at start-up, before anything is bound or forked; see docs/plugins/pidfiles.md): the
-/// directory is missing or not a directory (it is not created), a live cluster master already
-/// owns `master.pid`, or the file cannot be written. A `master.pid` naming a process that is
-/// gone, or one that is not a cluster master, is stale: it is replaced, with a line saying so.
+/// directory is empty (`pidfiles{""}`), missing or not a directory (it is not created), a live
+/// cluster master already owns `master.pid`, or the file cannot be written. A `master.pid` naming a
+/// process that is gone, or one that is not a cluster master, is stale: it is replaced, with a line
+/// saying so.
 ///
 /// *Restart:* a master started by a master restart (SIGUSR2) takes the files over from its
 /// predecessor once all its workers accept; the predecessor, exiting, leaves them alone.

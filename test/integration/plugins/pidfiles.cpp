@@ -118,6 +118,19 @@ TEST_CASE("pidfiles refuses to start without its directory, before any worker") 
                               "another one");
     CHECK_FALSE(fs::exists(w.pids));  // not created silently
   }
+  SECTION("empty") {
+    auto env = w.env();
+    env["CLUSTER_TEST_PIDS"] = "";
+    master_process m(pidfiles_server(), env);
+    CHECK(m.wait(10s) == 1);
+    REQUIRE(m.lines().size() == 1);
+    CHECK(m.lines()[0] ==
+          "cluster: pidfiles: the pid directory is empty; pass one, e.g. "
+          "cluster::pidfiles{\"pids\"}");
+    // Nothing is written anywhere: the working directory holds only the empty `pids`.
+    CHECK(files_in(w.dir.path()) == std::set<std::string>{"pids"});
+    CHECK(files_in(w.pids).empty());
+  }
   SECTION("not a directory") {
     fs::path const file = w.dir.path() / "a-file";
     write_file(file, "x\n");

@@ -32,6 +32,12 @@ CLUSTER_DECL std::filesystem::path pidfiles::path_of(std::string_view file) cons
 CLUSTER_DECL int pidfiles::pidof(std::string_view file) const { return read_pid(path_of(file)); }
 
 CLUSTER_DECL void pidfiles::on(events::start const& /*event*/, master_api& master) {
+  // First: an empty path has no absolute form, and the messages below would name no directory.
+  if (dir_.empty()) {
+    throw startup_error(
+        "cluster: pidfiles: the pid directory is empty; pass one, e.g. "
+        "cluster::pidfiles{\"pids\"}");
+  }
   std::error_code ec;
   where_ = std::filesystem::absolute(dir_, ec);
   if (ec) where_ = dir_;
