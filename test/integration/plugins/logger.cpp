@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: BSL-1.0
 // The logger plugin: its three files, level filtering, access lines, worker stderr, rotation
-// under load without a lost or torn line, and its start-up errors.
+// under load without a lost or torn line, the documented logrotate recipe, and its start-up
+// errors.
 #include "../../support/temp_dir.hpp"
 #include "../support/harness.hpp"
 #include "../support/load.hpp"
+#include "../support/tool.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -339,6 +342,137 @@ TEST_CASE("SIGUSR1 under load: rotated files, no access line lost, duplicated or
   CHECK(file_has(d / "workers.error.log.2", "stderr line from"));
   CHECK(file_has(d / "workers.error.log", "stderr line from"));
   CHECK(file_has(d / "master.log", "info closed: every worker is gone"));
+}
+
+namespace {
+
+/// Where Debian's package `logrotate` puts the program (scripts/install-deps installs it).
+constexpr char const* logrotate_program = "/usr/sbin/logrotate";
+
+/// The logrotate configuration shown in docs/plugins/logger.md (its code block with a
+/// `postrotate` script), read from the page itself so that the page and this test cannot part.
+std::string documented_logrotate() {
+  std::ifstream page(fs::path(CLUSTER_SOURCE_DIR) / "docs/plugins/logger.md");
+  std::string block;
+  bool inside = false;
+  for (std::string line; std::getline(page, line);) {
+    if (line.starts_with("```")) {
+      if (inside && block.find("postrotate") != std::string::npos) return block;
+      inside = !inside;
+      block.clear();
+    } else if (inside) {
+      block += line + '\n';
+    }
+  }
+  return {};
+}
+
+/// `text` with every `from` replaced by `to`; `count` is how many there were.
+std::string replace_all(std::string text, std::string const& from, std::string const& to,
+                        std::size_t& count) {
+  count = 0;
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+    ++count;
+  }
+  return text;
+}
+
+/// The documented recipe for a master logging to `logs` whose pid is in `pid_dir`/master.pid:
+/// only the page's two directories, /var/log/app/ and /run/app/, are replaced.
+std::string logrotate_recipe(fs::path const& logs, fs::path const& pid_dir) {
+  std::string const documented = documented_logrotate();
+  INFO("the logrotate recipe of docs/plugins/logger.md:\n" << documented);
+  REQUIRE_FALSE(documented.empty());
+  std::size_t in_logs = 0;
+  std::size_t in_pids = 0;
+  std::string recipe = replace_all(documented, "/var/log/app/", logs.string() + "/", in_logs);
+  recipe = replace_all(recipe, "/run/app/", pid_dir.string() + "/", in_pids);
+  REQUIRE(in_logs > 0);  // the log files rotated
+  REQUIRE(in_pids > 0);  // the pid file read
+  return recipe;
+}
+
+/// What `logrotate --force` made of `recipe`, run with its own state file in `dir`.
+tool_outcome run_logrotate(fs::path const& dir, std::string const& recipe) {
+  INFO("logrotate is needed at " << logrotate_program << ": run scripts/install-deps");
+  REQUIRE(::access(logrotate_program, X_OK) == 0);
+  fs::path const conf = dir / "logrotate.conf";
+  std::ofstream(conf) << recipe;
+  return run_tool(logrotate_program,
+                  {"--force", "--state", (dir / "logrotate.state").string(), conf.string()}, {});
+}
+
+/// A master of the logger test program logging to `logs`, its pid files in `pids`.
+master_process start_with_pidfiles(fs::path const& logs, fs::path const& pids) {
+  fs::create_directory(logs);
+  fs::create_directory(pids);
+  return master_process(program{{CLUSTER_PLUGIN_SERVER}},
+                        {{"LOGGER_DIR", logs.string()}, {"LOGGER_PIDS", pids.string()}});
+}
+
+}  // namespace
+
+TEST_CASE(
+    "the logrotate recipe of docs/plugins/logger.md rotates the files and the master "
+    "reopens them") {
+  temp_dir dir("logrotate");
+  fs::path const logs = dir.path() / "log";
+  fs::path const pids = dir.path() / "run";
+  master_process m = start_with_pidfiles(logs, pids);
+  int const port = m.port();
+  REQUIRE(port > 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  REQUIRE(read_whole(pids / "master.pid") == std::to_string(m.pid()) + "\n");
+  REQUIRE_FALSE(http_get(port, "/before").empty());
+  REQUIRE(wait_until([&] { return file_has(logs / "workers.access.log", "GET /before "); }));
+
+  std::size_t const from = m.lines().size();
+  auto const rotated = run_logrotate(dir.path(), logrotate_recipe(logs, pids));
+  INFO("logrotate stdout:\n" << rotated.out << "logrotate stderr:\n" << rotated.err);
+  CHECK(rotated.status == 0);
+  REQUIRE(fs::exists(logs / "master.log.1"));
+  CHECK(file_has(logs / "workers.access.log.1", "GET /before "));
+
+  // The signal came: the master wrote its next lines to a new master.log, not the rotated one.
+  REQUIRE(m.wait_line("^cluster-event: reopen$", 10s, from) >= 0);
+  REQUIRE(wait_until([&] { return file_has(logs / "master.log", "info log files reopened"); }));
+  m.signal(SIGTTIN);
+  REQUIRE(m.wait_line("worker_connected id=2", 10s, from) >= 0);
+  REQUIRE(wait_until([&] { return file_has(logs / "master.log", "info worker 2 connected"); }));
+  CHECK_FALSE(file_has(logs / "master.log.1", "log files reopened"));
+  CHECK_FALSE(file_has(logs / "master.log.1", "worker 2 "));
+  // And the workers, within a quarter of a second, append to a new access log.
+  REQUIRE(wait_until([&] {
+    REQUIRE_FALSE(http_get(port, "/after").empty());
+    return file_has(logs / "workers.access.log", "GET /after ");
+  }));
+
+  m.signal(SIGQUIT);
+  REQUIRE(m.wait(15s) == 0);
+}
+
+TEST_CASE("the logrotate recipe reading a wrong pid file fails, and logrotate says so") {
+  temp_dir dir("logrotate");
+  fs::path const logs = dir.path() / "log";
+  fs::path const pids = dir.path() / "run";
+  master_process m = start_with_pidfiles(logs, pids);
+  REQUIRE(m.port() > 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  REQUIRE(fs::exists(pids / "master.pid"));
+
+  // The mistake: a `pids/` below the directory given to cluster::pidfiles, where no file is.
+  auto const rotated = run_logrotate(dir.path(), logrotate_recipe(logs, pids / "pids"));
+  INFO("logrotate stdout:\n" << rotated.out << "logrotate stderr:\n" << rotated.err);
+  CHECK(rotated.status > 0);
+  CHECK(rotated.err.find("postrotate") != std::string::npos);
+  // The files were moved, and without the signal the master writes on into the rotated one.
+  CHECK(fs::exists(logs / "master.log.1"));
+  CHECK_FALSE(fs::exists(logs / "master.log"));
+  CHECK(m.count("^cluster-event: reopen$") == 0);
+
+  m.signal(SIGQUIT);
+  REQUIRE(m.wait(15s) == 0);
 }
 
 TEST_CASE("the logger refuses to start without a usable directory, before any worker") {

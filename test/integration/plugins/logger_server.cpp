@@ -2,6 +2,7 @@
 // The program the logger tests run: an HTTP cluster logging to LOGGER_DIR at LOGGER_LEVEL.
 #include <cluster/cluster.hpp>
 #include <cluster/plugins/logger.hpp>
+#include <cluster/plugins/pidfiles.hpp>
 #include <cluster/server/http.hpp>
 
 #include "../support/test_config.hpp"
@@ -64,5 +65,8 @@ int main(int argc, char** argv) {
   char const* as_nobody = std::getenv("LOGGER_AS_NOBODY");
   if (as_nobody && std::string_view(as_nobody) == "1")
     return config.set<"user">("nobody").run(argc, argv);
+  // LOGGER_PIDS=dir: pid files in dir as well, where a logrotate script finds the master.
+  if (char const* pids = std::getenv("LOGGER_PIDS"))
+    return config.use(cluster::pidfiles{pids}).run(argc, argv);
   return config.run(argc, argv);
 }
