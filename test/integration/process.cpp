@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // What each worker process looks like: title, environment, descriptors, credentials.
 #include "support/harness.hpp"
+#include "support/invariants.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,6 +24,33 @@ TEST_CASE("the master and each worker carry their process titles") {
   CHECK(cmdline(m.pid()) == "cluster master");
   CHECK(cmdline(m.worker_pid(0)) == "cluster worker 0");
   CHECK(cmdline(m.worker_pid(1)) == "cluster worker 1");
+}
+
+TEST_CASE("titles show whole when the command line is shorter, and a restart keeps its arguments") {
+  // Started as `h http`: seven bytes of arguments, shorter than every title.
+  master_process m(program{{"/bin/bash", "-c", "exec -a h \"$0\" http", CLUSTER_TEST_SERVER}},
+                   {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_TITLE_PROBE", "seen"}});
+  REQUIRE(m.port() > 0);
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  CHECK(cmdline(m.pid()) == "cluster master");
+  CHECK(cmdline(m.worker_pid(0)) == "cluster worker 0");
+  CHECK(cmdline(m.worker_pid(1)) == "cluster worker 1");
+  // The variables the title wrote over were moved first: workers still read them.
+  CHECK(http_get(m.port(), "/env/CLUSTER_TEST_TITLE_PROBE").find("seen") != std::string::npos);
+
+  // The successor is exec'd with the original arguments (mode `http`), not with the title.
+  m.signal(SIGUSR2);
+  std::string const next = m.capture(R"(cluster: restart: new master (\d+) is serving)", 20s);
+  REQUIRE_FALSE(next.empty());
+  int const successor = std::stoi(next);
+  CHECK(m.wait(20s) == 0);
+  REQUIRE(wait_until([&] { return live_children(successor).size() == 2; }));
+  CHECK(cmdline(successor) == "cluster master");
+  for (int pid : live_children(successor)) CHECK(cmdline(pid).starts_with("cluster worker "));
+  CHECK(http_get(m.port(), "/env/CLUSTER_TEST_TITLE_PROBE").find("seen") != std::string::npos);
+  ::kill(successor, SIGTERM);
+  CHECK(wait_until([&] { return !alive(successor); }, 20s));
 }
 
 TEST_CASE("workers inherit no descriptor an exec'd program would keep") {
