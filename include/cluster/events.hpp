@@ -84,7 +84,14 @@ struct start {
 };  ///< the master is starting (before binding)
 struct listening {
   static constexpr std::string_view name = "listening";
-};                       ///< every listener is bound (or adopted)
+};  ///< every listener is bound (or adopted)
+/// The start was refused: a plugin or a listener could not start (a port in use, a missing
+/// directory). No worker was forked; the master exits with status 1 next. Delivered to every
+/// plugin, whether its own `start` ran or not, so that what one wrote is removed.
+struct start_refused {
+  static constexpr std::string_view name = "start_refused";
+  std::string_view why;  ///< the message printed on stderr, without its "cluster: " prefix
+};
 struct worker_spawned {  ///< "worker": a worker process was forked
   static constexpr std::string_view name = "worker_spawned";
   unsigned id;
@@ -255,7 +262,7 @@ using master_events =
     list<start, listening, worker_spawned, worker_connected, worker_killed, worker_exception,
          worker_removed, worker_timeout, worker_hung, worker_backoff, worker_waiting, closing,
          close, kill, restarting, restart, cyclic_restart, reopen, ready, rolling_restart_started,
-         rolling_restart_done, rolling_restart_failed, restart_failed, reload>;
+         rolling_restart_done, rolling_restart_failed, restart_failed, reload, start_refused>;
 
 /// Every event delivered inside a worker, with `cluster::this_worker&` (`reopen` is in both).
 using worker_events = list<worker_start, tick, worker_exit, client_connection, client_disconnection,

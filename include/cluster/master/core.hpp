@@ -126,6 +126,9 @@ class master_core final : public detail::master_ops {
   };
 
   CLUSTER_DECL void start();
+  /// Says why the start was refused, lets the plugins undo what they did, removes the unix
+  /// sockets bound; the exit status (1).
+  CLUSTER_DECL int refuse_start(std::string const& message);
   /// `CLUSTER_CHECK=1`: checks what start() would, without binding, forking or telling any
   /// plugin; the exit status.
   CLUSTER_DECL int check() const;

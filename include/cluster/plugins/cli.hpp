@@ -147,6 +147,8 @@ class endpoint {
   CLUSTER_DECL void on(events::closing const& /*event*/, master_api& /*master*/);
   /// The master exits next: the socket closes, which ends the waits of `shutdown` and `stop`.
   CLUSTER_DECL void on(events::close const& /*event*/, master_api& /*master*/);
+  /// The start was refused after the socket was opened: it closes and its file goes.
+  CLUSTER_DECL void on(events::start_refused const& /*event*/, master_api& /*master*/);
 
  protected:
   std::chrono::steady_clock::time_point started_{};  ///< when this master started

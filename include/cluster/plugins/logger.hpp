@@ -97,6 +97,8 @@ class logger {
   CLUSTER_DECL void on(events::closing const& e, master_api&);
   /// Every worker is gone (info): the last line of a master.
   CLUSTER_DECL void on(events::close const&, master_api&);
+  /// `start refused, the master exits: cannot listen on ...`: a master that never served.
+  CLUSTER_DECL void on(events::start_refused const& e, master_api&);
   /// A signal to every worker (info).
   CLUSTER_DECL void on(events::kill const& e, master_api&);
   /// A master restart begins (info).

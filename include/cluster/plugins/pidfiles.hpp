@@ -83,6 +83,10 @@ class pidfiles {
   /// Removes every file this master wrote that still holds the pid it wrote.
   CLUSTER_DECL void on(events::close const& /*event*/, master_api& /*master*/);
 
+  /// The start was refused after this plugin started (a later plugin or a listener failed):
+  /// `master.pid` goes, so that the next start finds no stale file.
+  CLUSTER_DECL void on(events::start_refused const& /*event*/, master_api& master);
+
  private:
   /// What the process named by a `master.pid` is.
   enum class owner : unsigned char { gone, master, other };

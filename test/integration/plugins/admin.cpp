@@ -8,7 +8,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -246,8 +249,26 @@ TEST_CASE("without a token, commands over HTTP are off; a bad token file stops t
     CHECK(m.wait(15s) == std::optional<int>{1});
     CHECK(m.count(line) == 1);
     CHECK(m.count("worker_connected") == 0);
+    // Neither master.pid (written before the cli plugin refused) nor the control socket stays.
     CHECK_FALSE(fs::exists(w.pids / "cluster.sock"));
+    CHECK(fs::is_empty(w.pids));
   };
+  SECTION("the port in use: the control socket, opened before the listener failed, goes too") {
+    workdir w;
+    int const fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    bool const held = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                      ::listen(fd, 1) == 0 &&
+                      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+    auto env = w.env();
+    env["PORT"] = std::to_string(ntohs(a.sin_port));
+    if (held) refused(w, env, "^cluster: cannot listen on 127.0.0.1:" + env["PORT"] + ": ");
+    ::close(fd);
+    CHECK(held);
+  }
   SECTION("a token file others may read") {
     workdir w(token, 0644);
     refused(

@@ -9,7 +9,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -506,6 +509,75 @@ TEST_CASE("the logger refuses to start without a usable directory, before any wo
     CHECK(m.seen_pids().empty());
   }
   CHECK_FALSE(fs::exists(missing));  // never created
+}
+
+TEST_CASE(
+    "a start refused after the pid file was written leaves no file, and master.log says why") {
+  // A port held by this test, as another program would hold it.
+  struct held_port {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int port = 0;
+    held_port() {
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      socklen_t len = sizeof a;
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd, 1) == 0 &&
+          ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+        port = ntohs(a.sin_port);
+    }
+    held_port(held_port const&) = delete;
+    held_port& operator=(held_port const&) = delete;
+    ~held_port() { ::close(fd); }
+  } const held;
+  REQUIRE(held.port > 0);
+  std::string const taken = "127.0.0.1:" + std::to_string(held.port);
+
+  temp_dir dir("logger-refused");
+  fs::path const logs = dir.path() / "log";
+  fs::path const pids = dir.path() / "run";
+  fs::create_directories(logs);
+  fs::create_directories(pids);
+  auto const env = [&](std::map<std::string, std::string> more) {
+    more["CLUSTER_TEST_EVENTS"] = "0";
+    more["LOGGER_DIR"] = logs.string();
+    more["LOGGER_PIDS"] = pids.string();
+    return more;
+  };
+  // Refused by the stats plugin (after logger and pidfiles started), then by the listener.
+  std::vector<std::map<std::string, std::string>> const refusals{
+      env({{"LOGGER_METRICS", taken}}),
+      env({{"LOGGER_METRICS", "127.0.0.1:0"}, {"PORT", std::to_string(held.port)}}),
+  };
+  for (auto const& e : refusals) {
+    master_process m(program{{CLUSTER_PLUGIN_SERVER}}, e);
+    REQUIRE(m.wait(10s) == 1);
+    // The refusal is the last line (the stats plugin says where metrics would have been first).
+    auto const lines = m.lines();
+    REQUIRE_FALSE(lines.empty());
+    std::string const refusal = lines.back();
+    INFO(refusal);
+    CHECK(refusal.starts_with("cluster: "));
+    CHECK(refusal.find(std::to_string(held.port)) != std::string::npos);
+    CHECK(refusal.find("in use") != std::string::npos);
+    CHECK(m.seen_pids().empty());
+    CHECK(fs::is_empty(pids));
+    // master.log ends with the refusal and its reason, after the line that began the start.
+    auto const log = lines_of(logs / "master.log");
+    REQUIRE(log.size() >= 2);
+    CHECK(log[log.size() - 2].find(" starting (") != std::string::npos);
+    CHECK(log.back().ends_with(" error start refused, the master exits: " + refusal.substr(9)));
+  }
+
+  // The next start finds nothing stale, serves, and its shutdown empties the directory again.
+  master_process m(program{{CLUSTER_PLUGIN_SERVER}},
+                   env({{"LOGGER_METRICS", "127.0.0.1:0"}, {"WEB_CONCURRENCY", "1"}}));
+  REQUIRE(m.port() > 0);
+  REQUIRE(wait_until([&] { return fs::exists(pids / "worker.0.pid"); }));
+  m.signal(SIGTERM);
+  CHECK(m.wait(20s) == 0);
+  CHECK(m.count("stale") == 0);
+  CHECK(fs::is_empty(pids));
 }
 
 TEST_CASE("workers running as another user get their files, and reopen them after rotation") {

@@ -3,6 +3,7 @@
 #include <cluster/cluster.hpp>
 #include <cluster/plugins/logger.hpp>
 #include <cluster/plugins/pidfiles.hpp>
+#include <cluster/plugins/stats.hpp>
 #include <cluster/server/http.hpp>
 
 #include "../support/test_config.hpp"
@@ -65,8 +66,15 @@ int main(int argc, char** argv) {
   char const* as_nobody = std::getenv("LOGGER_AS_NOBODY");
   if (as_nobody && std::string_view(as_nobody) == "1")
     return config.set<"user">("nobody").run(argc, argv);
-  // LOGGER_PIDS=dir: pid files in dir as well, where a logrotate script finds the master.
-  if (char const* pids = std::getenv("LOGGER_PIDS"))
+  // LOGGER_PIDS=dir: pid files in dir as well, where a logrotate script finds the master; with
+  // LOGGER_METRICS=host:port, the stats plugin after them (the README's order).
+  if (char const* pids = std::getenv("LOGGER_PIDS")) {
+    if (char const* metrics = std::getenv("LOGGER_METRICS")) {
+      return config.use(cluster::pidfiles{pids})
+          .use(cluster::stats{.metrics = metrics})
+          .run(argc, argv);
+    }
     return config.use(cluster::pidfiles{pids}).run(argc, argv);
+  }
   return config.run(argc, argv);
 }

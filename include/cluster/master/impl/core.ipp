@@ -63,19 +63,30 @@ CLUSTER_DECL int master_core::run() {
   try {
     start();
   } catch (startup_error const& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    remove_unix_sockets();
-    return 1;
+    return refuse_start(e.what());
   } catch (std::exception const& e) {
-    std::fprintf(stderr, "cluster: cannot start: %s\n", e.what());
-    remove_unix_sockets();
-    return 1;
+    return refuse_start(std::string("cluster: cannot start: ") + e.what());
   }
   // Not through spawn(int): a count above INT_MAX is a valid setting and must not turn negative.
   for (unsigned id : sup_.grow(plan_.settings.workers)) spawn_worker(id);
   if (!finished_) io_.run();
   remove_unix_sockets();
   return exit_status_;
+}
+
+CLUSTER_DECL int master_core::refuse_start(std::string const& message) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  // The plugins that started remove what they wrote (a pid file, a control socket) and the
+  // logger says why; one failing here must not hide the reason the start was refused.
+  std::string_view why = message;
+  if (why.starts_with("cluster: ")) why.remove_prefix(9);
+  try {
+    sink_.deliver(events::start_refused{why});
+  } catch (std::exception const& e) {
+    std::fprintf(stderr, "cluster: while refusing the start: %s\n", e.what());
+  }
+  remove_unix_sockets();
+  return 1;
 }
 
 //=== operations ===//

@@ -1761,4 +1761,9 @@ CLUSTER_DECL void detail::control::endpoint::on(events::close const& /*event*/,
   if (auto s = server_.lock()) s->stop();
 }
 
+CLUSTER_DECL void detail::control::endpoint::on(events::start_refused const& /*event*/,
+                                                master_api& /*master*/) {
+  if (auto s = server_.lock()) s->stop();
+}
+
 }  // namespace cluster

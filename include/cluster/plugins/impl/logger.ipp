@@ -103,6 +103,10 @@ CLUSTER_DECL void logger::on(events::close const&, master_api&) {
   log(log_level::info, "closed: every worker is gone; the master exits");
 }
 
+CLUSTER_DECL void logger::on(events::start_refused const& e, master_api&) {
+  log(log_level::error, text::format("start refused, the master exits: {}", e.why));
+}
+
 CLUSTER_DECL void logger::on(events::kill const& e, master_api&) {
   log(log_level::info,
       text::format("sending signal {} ({}) to every worker", e.signal, os::signal_name(e.signal)));

@@ -113,6 +113,10 @@ CLUSTER_DECL void pidfiles::on(events::close const& /*event*/, master_api& /*mas
   wrote_master_ = false;
 }
 
+CLUSTER_DECL void pidfiles::on(events::start_refused const& /*event*/, master_api& master) {
+  on(events::close{}, master);
+}
+
 CLUSTER_DECL std::filesystem::path pidfiles::worker_file(unsigned id) const {
   return path_of("worker." + std::to_string(id));
 }
