@@ -2,6 +2,7 @@
 // A custom plugin: appends a line to a file when a worker dies too often, with settings of its own.
 #pragma once
 
+#include <cluster/os/process.hpp>
 #include <cluster/plugin.hpp>
 #include <cluster/plugins/pidfiles.hpp>
 
@@ -55,7 +56,7 @@ struct cluster::setting<"alarm file"> {
   static constexpr value_type default_value = "alarm.log";
 };
 
-/// Appends `death alarm: worker 0 died 4 times within 10000 ms (last: signal 9, pid 1234);
+/// Appends `death alarm: worker 0 died 4 times within 10000 ms (last: SIGKILL, pid 1234);
 /// master 1200 (/srv/app/pids/master.pid)` to the alarm file when one worker dies more than
 /// `alarm deaths` times within `alarm window`. A monitoring agent watching that file learns
 /// that the application crashes in a loop, which the master alone hides by replacing workers.
@@ -88,8 +89,7 @@ struct death_alarm {
 
     // A plugin reaches another only if it requires it (`requires_plugins` above).
     auto const& pids = master.template plugin<cluster::pidfiles>();
-    std::string const how = event.signal != 0 ? "signal " + std::to_string(event.signal)
-                                              : "exit code " + std::to_string(event.exit_code);
+    std::string const how = cluster::os::describe_exit(event.exit_code, event.signal);
     std::string const line =
         timestamp() + " death alarm: worker " + std::to_string(event.id) + " died " +
         std::to_string(recent.size()) + " times within " + std::to_string(window.count()) +

@@ -195,7 +195,7 @@ struct rolling_restart_done {  ///< every worker of a rolling restart has been r
 struct rolling_restart_failed {  ///< a replacement died before it accepted; the old ones serve on
   static constexpr std::string_view name = "rolling_restart_failed";
   int pid;               ///< the replacement that died
-  std::string_view why;  ///< "it ended with signal 11 (Segmentation fault)", ...
+  std::string_view why;  ///< "it ended with SIGSEGV", ...
 };
 struct restart_failed {  ///< a master restart did not happen; this master keeps serving
   static constexpr std::string_view name = "restart_failed";

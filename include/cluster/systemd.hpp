@@ -46,8 +46,11 @@ struct unit_options {
 
 namespace detail {
 
-/// `SIGQUIT` for SIGQUIT; the number as text for signals without a name.
-inline std::string signal_name(int signal) { return os::signal_name(signal); }
+/// `SIGQUIT` for SIGQUIT; the number as text for signals without a name, as systemd reads it.
+inline std::string signal_name(int signal) {
+  std::string name = os::signal_name(signal);
+  return name.starts_with("SIG") ? name : std::to_string(signal);
+}
 
 /// `value` with systemd's specifiers (`%n`, `%h`, ...) made literal: `%` becomes `%%`. Control
 /// characters become spaces, since a line break would end the setting.

@@ -109,7 +109,7 @@ TEST_CASE("custom_plugin's death alarm fires when a worker dies more than twice 
   CHECK(std::regex_search(
       line,
       std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ death alarm: worker 0 died 3 times within )"
-                 R"(10000 ms \(last: signal 9, pid \d+\); master )" +
+                 R"(10000 ms \(last: SIGKILL, pid \d+\); master )" +
                  std::to_string(m.pid()) + " \\(" + (dir.path() / "pids").string() +
                  R"(/master\.pid\)\n$)")));
   m.signal(SIGQUIT);

@@ -76,6 +76,21 @@ TEST_CASE("giving up stops gracefully: a request in flight on a serving worker i
   CHECK(m.wait(20s) == std::optional<int>{1});
 }
 
+TEST_CASE("giving up on workers killed by a signal before they serve names the signal") {
+  temp_dir dir("cluster-give-up-signal");
+  auto const broken = dir.path() / "broken";
+  std::ofstream(broken) << "kill\n";
+  master_process m("http", {{"WEB_CONCURRENCY", "2"},
+                            {"CLUSTER_TEST_BREAK_FILE", broken.string()},
+                            {"CLUSTER_TEST_BACKOFF", "20,100,30000,5"}});
+  REQUIRE(m.wait(20s) == std::optional<int>{1});
+  CHECK(
+      m.count(
+          R"(^cluster: workers keep dying before they serve \(5 in a row\), so the )"
+          R"(application looks broken; stopping gracefully\. the last one ended with SIGKILL$)") ==
+      1);
+}
+
 TEST_CASE("a server that reports a fatal error stops the master at once, with status 78") {
   temp_dir dir("cluster-fatal");
   auto const broken = dir.path() / "broken";

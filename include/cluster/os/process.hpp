@@ -81,18 +81,16 @@ struct exit_status {
   int signal = 0;  ///< the signal that killed the child, or 0
 };
 
-/// The name of `signal` (`SIGKILL`), or its number as text when it has none.
+/// How every message names `signal`: `SIGKILL`, or `signal 64` for a number without a name
+/// (the real-time signals, a number no signal has).
 inline std::string signal_name(int signal) {
   char const* abbrev = ::sigabbrev_np(signal);
-  return abbrev != nullptr ? std::string("SIG") + abbrev : std::to_string(signal);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
 }
 
-/// Describes how a process ended, for messages: `exit code 3`, `signal 9 (Killed)`.
+/// Describes how a process ended, for messages: `exit code 3`, `SIGKILL`.
 inline std::string describe_exit(int code, int signal) {
-  if (signal != 0) {
-    char const* name = ::strsignal(signal);
-    return "signal " + std::to_string(signal) + " (" + (name ? name : "?") + ")";
-  }
+  if (signal != 0) return signal_name(signal);
   return "exit code " + std::to_string(code);
 }
 

@@ -19,7 +19,7 @@ enum class colors : unsigned char {
 };
 
 /// Prints every event of the master as one line on stderr: `info - worker 2 spawned (pid 1234)`,
-/// `warning - worker 0 died (signal 9, pid 1234)`, `info - shutdown complete`.
+/// `warning - worker 0 (pid 1234) crashed: killed by SIGKILL`, `info - shutdown complete`.
 ///
 /// Each line is `<level> - <what happened>`, the level being `info`, `warning` or `error`, and
 /// is written with a single `write(2)`, so that it never interleaves with other writers of the
@@ -58,7 +58,7 @@ class debug {
   /// `info - worker 2 connected`
   CLUSTER_DECL void on(events::worker_connected const& event, master_api& /*master*/);
 
-  /// `warning - worker 0 (pid 1234) crashed: killed by signal 9 (SIGKILL)`; a worker the master
+  /// `warning - worker 0 (pid 1234) crashed: killed by SIGKILL`; a worker the master
   /// stopped, removed or signalled itself is an `info` line (the wording is `logger`'s too).
   CLUSTER_DECL void on(events::worker_killed const& event, master_api& /*master*/);
 
@@ -82,7 +82,7 @@ class debug {
   /// `info - shutdown complete`
   CLUSTER_DECL void on(events::close const& /*event*/, master_api& /*master*/);
 
-  /// `info - kill: signal 15 to every worker`
+  /// `info - kill: SIGTERM to every worker`
   CLUSTER_DECL void on(events::kill const& event, master_api& /*master*/);
 
   /// `info - restarting: a new master takes over`

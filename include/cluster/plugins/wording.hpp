@@ -28,16 +28,14 @@ struct worded {
 
 namespace wording {
 
-/// `killed by signal 9 (SIGKILL)` or `exited with status 3`.
+/// `killed by SIGKILL` or `exited with status 3`.
 inline std::string how_it_ended(int exit_code, int signal) {
-  if (signal != 0) {
-    return "killed by signal " + std::to_string(signal) + " (" + os::signal_name(signal) + ")";
-  }
+  if (signal != 0) return "killed by " + os::signal_name(signal);
   return "exited with status " + std::to_string(exit_code);
 }
 
-/// A worker's end, by the master's reason: `worker 0 (pid 1234) crashed: killed by signal 9
-/// (SIGKILL)` is a warning; a worker the master stopped, removed or signalled is info.
+/// A worker's end, by the master's reason: `worker 0 (pid 1234) crashed: killed by SIGKILL` is a
+/// warning; a worker the master stopped, removed or signalled is info.
 inline worded of(events::worker_killed const& e) {
   using reason = events::exit_reason;
   std::string const who =

@@ -125,7 +125,7 @@ TEST_CASE("the logger writes its three files and the master's life, deaths inclu
   ::kill(first, SIGKILL);
   REQUIRE(wait_until([&] {
     return file_has(master_log, "warning worker 0 (pid " + std::to_string(first) +
-                                    ") crashed: killed by signal 9 (SIGKILL)");
+                                    ") crashed: killed by SIGKILL");
   }));
   REQUIRE(m.wait_line("worker_connected id=0 pid=(?!" + std::to_string(first) + ")") >= 0);
   int const second = m.worker_pid(0);
@@ -174,6 +174,21 @@ TEST_CASE("at level warning master.log has the warnings and no info line") {
     INFO(l);
     CHECK(std::regex_match(l, master_re));
     CHECK(l.find(" info ") == std::string::npos);
+  }
+}
+
+TEST_CASE("a hard shutdown names the signal the master sends and the one its workers died of") {
+  temp_dir dir("logger");
+  fs::path const master_log = dir.path() / "master.log";
+  master_process m = start(dir.path());
+  REQUIRE(m.wait_line("worker_connected id=1") >= 0);
+  m.signal(SIGTERM);
+  REQUIRE(m.wait(15s) == 0);
+  CHECK(file_has(master_log, " info sending SIGKILL to every worker"));
+  for (unsigned id = 0; id < 2; ++id) {
+    CHECK(file_has(master_log, " info worker " + std::to_string(id) + " (pid " +
+                                   std::to_string(m.worker_pid(id)) +
+                                   ") stopped by the shutdown: killed by SIGKILL"));
   }
 }
 

@@ -47,7 +47,7 @@ namespace {
 
 /// Set when the file named by `CLUSTER_TEST_BREAK_FILE` exists as a worker starts: its content
 /// says how the worker fails (`throw`: its server cannot be built; `hang`: it never accepts;
-/// `fatal`: it throws `cluster::fatal_error`).
+/// `fatal`: it throws `cluster::fatal_error`; `kill`: it dies of SIGKILL, reporting nothing).
 /// A test creates the file to make a freshly started master (a bad deploy) fail.
 void maybe_break() {
   char const* path = std::getenv("CLUSTER_TEST_BREAK_FILE");
@@ -59,6 +59,7 @@ void maybe_break() {
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   if (how == "fatal") throw cluster::fatal_error("no configuration (" + std::string(path) + ")");
+  if (how == "kill") std::raise(SIGKILL);
   throw std::runtime_error("broken deploy (" + std::string(path) + ")");
 }
 

@@ -3,6 +3,7 @@
 // once into cluster::compiled (see <cluster/src.hpp>).
 #pragma once
 
+#include <cluster/os/process.hpp>
 #include <cluster/plugins/debug.hpp>
 #include <cluster/plugins/wording.hpp>
 #include <cluster/text.hpp>
@@ -78,7 +79,7 @@ CLUSTER_DECL void debug::on(events::close const& /*event*/, master_api& /*master
 }
 
 CLUSTER_DECL void debug::on(events::kill const& event, master_api& /*master*/) {
-  print(level::info, text::format("kill: signal {} to every worker", event.signal));
+  print(level::info, text::format("kill: {} to every worker", os::signal_name(event.signal)));
 }
 
 CLUSTER_DECL void debug::on(events::restarting const& /*event*/, master_api& /*master*/) {

@@ -108,8 +108,7 @@ CLUSTER_DECL void logger::on(events::start_refused const& e, master_api&) {
 }
 
 CLUSTER_DECL void logger::on(events::kill const& e, master_api&) {
-  log(log_level::info,
-      text::format("sending signal {} ({}) to every worker", e.signal, os::signal_name(e.signal)));
+  log(log_level::info, text::format("sending {} to every worker", os::signal_name(e.signal)));
 }
 
 CLUSTER_DECL void logger::on(events::restarting const&, master_api&) {
