@@ -46,6 +46,6 @@ int main(int argc, char** argv) {
       .set<"workers">(2)
       .use(cluster::pidfiles{pids != nullptr ? pids : "pids"})  // and pids/cluster.sock
       .use(cluster::cli{}.command<"scale", "N">("run N workers (1 to 64)", &scale))
-      .listen(cluster::runtime(port), cluster::runtime(std::string{"127.0.0.1"}))
+      .listen(cluster::runtime(port), "127.0.0.1")
       .run(argc, argv);
 }

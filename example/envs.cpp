@@ -71,8 +71,7 @@ int main(int argc, char** argv) {
       .in<"development">()
         .set<"workers">(1)
         .set<"restart threshold">(1000)
-        .listen(cluster::runtime(from_env("PORT", 3000)),
-                cluster::runtime(std::string{"127.0.0.1"}))
+        .listen(cluster::runtime(from_env("PORT", 3000)), "127.0.0.1")
       .in<"production">()
         .set<"workers">(cluster::runtime(from_env("WEB_CONCURRENCY", 4)))
         .set<"timeout">(30000)

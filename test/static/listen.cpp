@@ -37,6 +37,15 @@ void known_at_run_time(int port, std::string const& host, std::string const& pat
                                 .listen(cluster::runtime(path));
 }
 
+// listen_runtime_port_host_not_text.cpp: a runtime port with a literal host, and a constant port
+// with a runtime host.
+void mixed(int port, std::string const& host) {
+  [[maybe_unused]] auto c = cluster::cluster<app>()
+                                .listen(cluster::runtime(port), "127.0.0.1")
+                                .listen(cluster::runtime(port), "::1")
+                                .listen(8080, cluster::runtime(host));
+}
+
 // listen_on_abstract_server.cpp: an abstract cluster is configured without listen().
 void abstract_cluster() { [[maybe_unused]] auto c = cluster::cluster<jobs>().set<"workers">(2); }
 

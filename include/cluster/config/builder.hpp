@@ -318,6 +318,36 @@ class cluster {
         {endpoint::kind::tcp, static_cast<long>(port.value), std::string{host.value}}});
   }
 
+  /// Listens on a port known only at run time of `host` given as a literal, the usual form with
+  /// `PORT` from the environment: `.listen(cluster::runtime(port), "127.0.0.1")`.
+  /// The endpoint is resolved at start-up either way: the host is copied.
+  template <class Port, class Host>
+  [[nodiscard]] auto listen(runtime_value<Port> port, Host const& host) const {
+    check_listen();
+    static_assert(detail::plain_integer<Port>,
+                  "cluster: .listen(cluster::runtime(port)) takes a whole number");
+    static_assert(detail::constant_text<Host>,
+                  "cluster: .listen(cluster::runtime(port), host) takes the host as a literal, "
+                  "e.g. \"127.0.0.1\", or as cluster::runtime(text) when it is known only at run "
+                  "time");
+    if constexpr (detail::constant_text<Host>) {
+      return append(
+          op::listen<detail::owned_endpoint>{{endpoint::kind::tcp, static_cast<long>(port.value),
+                                              std::string{std::string_view{host}}}});
+    } else {
+      return *this;
+    }
+  }
+
+  /// Listens on a constant port of a host known only at run time:
+  /// `.listen(8080, cluster::runtime(host))`.
+  template <class Host>
+  [[nodiscard]] auto listen(detail::port_number port, runtime_value<Host> host) const {
+    check_listen();
+    return append(op::listen<detail::owned_endpoint>{
+        {endpoint::kind::tcp, static_cast<long>(port.value), std::string{host.value}}});
+  }
+
   /// Listens on a unix socket at a path known only at run time.
   [[nodiscard]] auto listen(runtime_value<std::string> path) const {
     check_listen();

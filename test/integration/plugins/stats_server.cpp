@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
       .use(cluster::testing::event_trace{})
       .use(report_on_reopen{})
       .set<"workers">(cluster::runtime(cluster::testing::count_from_env("WEB_CONCURRENCY", 2)))
-      .listen(cluster::runtime(cluster::testing::count_from_env("PORT", 0)),
-              cluster::runtime(std::string("127.0.0.1")))
+      // A port known at run time with a literal host.
+      .listen(cluster::runtime(cluster::testing::count_from_env("PORT", 0)), "127.0.0.1")
       .run(argc, argv);
 }
