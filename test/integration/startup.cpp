@@ -125,6 +125,30 @@ TEST_CASE("a fatal error in a serving worker stops the master gracefully") {
   CHECK(m.wait(20s) == std::optional<int>{78});
 }
 
+TEST_CASE("the master says it is ready, with the port bound, once every worker accepts") {
+  master_process m("http", {{"WEB_CONCURRENCY", "3"}});
+  int const ready = m.wait_line(R"(^cluster: ready)", 20s);
+  REQUIRE(ready >= 0);
+  auto const lines = m.lines();
+  std::string const& line = lines[static_cast<std::size_t>(ready)];
+  // Port 0 in the configuration: the line names the port the system chose.
+  CHECK(line == "cluster: ready on 127.0.0.1:" + std::to_string(m.port()) + " (3 workers)");
+  // Every worker had reported that it accepts before the line, and the line comes once.
+  std::size_t connected = 0;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(ready); ++i)
+    connected += lines[i].find("worker_connected id=") != std::string::npos ? 1 : 0;
+  CHECK(connected == 3);
+  CHECK(served_by(http_get(m.port(), "/")) > 0);
+  // Scaling up later does not say it again.
+  m.signal(SIGTTIN);
+  REQUIRE(m.wait_line("worker_connected id=3") >= 0);
+  CHECK(m.count("^cluster: ready") == 1);
+
+  // Workers that listen on nothing (an abstract cluster) are ready once they all run.
+  master_process jobs("job", {{"WEB_CONCURRENCY", "1"}});
+  CHECK(jobs.wait_line(R"(^cluster: ready \(1 worker\)$)", 20s) >= 0);
+}
+
 TEST_CASE("a port in use is one error line and no worker") {
   master_process first("http", {{"WEB_CONCURRENCY", "1"}});
   int const port = first.port();

@@ -634,6 +634,15 @@ CLUSTER_DECL void master_core::on_all_connected() {
   } else {
     notify("READY=1\n" + status_line());
   }
+  // A fixed, parseable line, like "listening on": scripts and tests wait for it to know that the
+  // cluster serves, without sending it a request.
+  std::string line = "cluster: ready";
+  for (std::size_t i = 0; i < listeners_.size(); ++i)
+    line += (i == 0 ? " on " : ", ") + listeners_[i].name;
+  unsigned const n = sup_.target();
+  line += " (" + std::to_string(n) + (n == 1 ? " worker)\n" : " workers)\n");
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
 }
 
 CLUSTER_DECL void master_core::stop_worker(int pid) {
