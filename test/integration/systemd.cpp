@@ -96,30 +96,11 @@ class notify_socket {
   std::string path_ = (dir_.path() / "notify").string();
 };
 
-/// A listening TCP socket on 127.0.0.1, port chosen by the kernel, as a .socket unit would make.
-struct activation_socket {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int port = 0;
-  activation_socket() {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 128) != 0)
-      throw std::runtime_error("cannot listen on 127.0.0.1");
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
-  activation_socket(activation_socket const&) = delete;
-  activation_socket& operator=(activation_socket const&) = delete;
-  ~activation_socket() { ::close(fd); }
-};
-
 }  // namespace
 
 TEST_CASE("socket activation and notifications through a master's life") {
   notify_socket notify;
-  activation_socket sock;
+  listening_socket sock;
   // 400 ms: keep-alives every 200 ms, so that silence is seen quickly. The liveness check off:
   // the watchdog is then the only defence against a stuck worker.
   master_process m(program{{CLUSTER_TEST_SERVER, "http"}, sock.fd},
@@ -193,7 +174,7 @@ TEST_CASE("socket activation and notifications through a master's life") {
 
 TEST_CASE("workers inherit neither the notification socket nor the activation variables") {
   notify_socket notify;
-  activation_socket sock;
+  listening_socket sock;
   master_process m(
       program{{CLUSTER_TEST_SERVER, "http"}, sock.fd},
       {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "5000000"}, {"WEB_CONCURRENCY", "1"}});

@@ -8,10 +8,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -255,19 +252,10 @@ TEST_CASE("without a token, commands over HTTP are off; a bad token file stops t
   };
   SECTION("the port in use: the control socket, opened before the listener failed, goes too") {
     workdir w;
-    int const fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    bool const held = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-                      ::listen(fd, 1) == 0 &&
-                      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+    listening_socket const held;  // a port another program holds
     auto env = w.env();
-    env["PORT"] = std::to_string(ntohs(a.sin_port));
-    if (held) refused(w, env, "^cluster: cannot listen on 127.0.0.1:" + env["PORT"] + ": ");
-    ::close(fd);
-    CHECK(held);
+    env["PORT"] = std::to_string(held.port);
+    refused(w, env, "^cluster: cannot listen on 127.0.0.1:" + env["PORT"] + ": ");
   }
   SECTION("a token file others may read") {
     workdir w(token, 0644);

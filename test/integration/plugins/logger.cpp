@@ -9,10 +9,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -528,23 +525,7 @@ TEST_CASE("the logger refuses to start without a usable directory, before any wo
 
 TEST_CASE(
     "a start refused after the pid file was written leaves no file, and master.log says why") {
-  // A port held by this test, as another program would hold it.
-  struct held_port {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int port = 0;
-    held_port() {
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      socklen_t len = sizeof a;
-      if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd, 1) == 0 &&
-          ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-        port = ntohs(a.sin_port);
-    }
-    held_port(held_port const&) = delete;
-    held_port& operator=(held_port const&) = delete;
-    ~held_port() { ::close(fd); }
-  } const held;
+  listening_socket const held;  // a port another program holds
   REQUIRE(held.port > 0);
   std::string const taken = "127.0.0.1:" + std::to_string(held.port);
 

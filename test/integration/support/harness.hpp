@@ -390,6 +390,26 @@ std::string http_get(Where const& where, std::string const& path,
   }
 }
 
+/// A TCP socket listening on 127.0.0.1 at a port the kernel chose: a port another program
+/// holds, or a socket handed over as a systemd .socket unit would. Closed when it goes.
+struct listening_socket {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int port = 0;
+  listening_socket() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 128) != 0)
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  listening_socket(listening_socket const&) = delete;
+  listening_socket& operator=(listening_socket const&) = delete;
+  ~listening_socket() { ::close(fd); }
+};
+
 /// The `pid=N` the test HTTP server puts in its body, or 0.
 inline int served_by(std::string const& response) {
   std::smatch m;
