@@ -619,7 +619,8 @@ class supervisor {
   };
 
   /// What recycling needs at `now`: one coordinator for every trigger. At most `at_once`
-  /// replacements are under way; the next starts no sooner than `spacing` after the last one
+  /// recycles are under way, each from its replacement's start until the old worker has ended;
+  /// the next starts no sooner than `spacing` after the last one
   /// started; a worker is stopped only once its replacement accepts, so capacity never drops.
   /// Nothing starts during a rolling restart, a crash loop's wait, or a shutdown. The master calls
   /// it on its tick and after each change it may wait for (a worker started, connected, exited).
@@ -628,6 +629,12 @@ class supervisor {
     if (state_ != master_state::active) return act;
     for (auto it = recycles_.begin(); it != recycles_.end();) {
       entry* old = find(it->old_pid);
+      // Under way until the old worker has ended: a draining worker is a process too, and
+      // `at_once` bounds the processes beyond the wanted count, not only the replacements.
+      if (it->draining) {
+        it = old != nullptr ? it + 1 : recycles_.erase(it);
+        continue;
+      }
       entry const* fresh = it->new_pid != 0 ? find(it->new_pid) : nullptr;
       bool const old_serves = old && !old->stopping;
       if (old_serves && (it->new_pid == 0 || (fresh && !fresh->connected && !fresh->stopping))) {
@@ -638,7 +645,11 @@ class supervisor {
       // leaves it serving (a later tick may nominate it again).
       if (fresh && fresh->connected && !fresh->stopping && old && stop(*old, now)) {
         act.stop.push_back(it->old_pid);
-      } else if (old_serves) {
+        it->draining = true;
+        ++it;
+        continue;
+      }
+      if (old_serves) {
         old->recycled = recycle::none;
       }
       it = recycles_.erase(it);
@@ -776,6 +787,7 @@ class supervisor {
     unsigned id = 0;
     int old_pid = 0;
     int new_pid = 0;
+    bool draining = false;  ///< the old worker was asked to stop and has not ended yet
   };
   std::vector<recycle_state> recycles_;
   std::deque<int> nominated_;                      ///< workers to recycle, in order

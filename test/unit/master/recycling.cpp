@@ -55,7 +55,7 @@ TEST_CASE("at most k replacements at once, and never two starts closer than the 
   time_point t{};
   auto s = serving(4, t);
   for (int pid = 100; pid < 104; ++pid) s.nominate(pid, recycle::age);
-  SECTION("k = 1: the next starts only once the first is done, and the spacing is over") {
+  SECTION("k = 1: the next starts only once the old worker has ended, and the spacing is over") {
     auto act = s.recycle_step(t, 1, 1s);
     REQUIRE(act.spawn == std::optional<unsigned>{0});
     s.started(0, 200, t);
@@ -63,6 +63,14 @@ TEST_CASE("at most k replacements at once, and never two starts closer than the 
     s.connected(200, t + 2s);
     act = s.recycle_step(t + 2s, 1, 1s);
     CHECK(act.stop == std::vector<int>{100});
+    CHECK_FALSE(act.spawn);  // 100 still drains: it is a process beyond the wanted four
+    CHECK(s.recycles_under_way() == 1);
+    act = s.recycle_step(t + 3s, 1, 1s);
+    CHECK(act.stop.empty());
+    CHECK_FALSE(act.spawn);
+    supervisor::entry dead;
+    (void)s.exited(100, t + 4s, dead);
+    act = s.recycle_step(t + 4s, 1, 1s);
     CHECK(act.spawn == std::optional<unsigned>{1});
     CHECK(s.recycles_under_way() == 1);
   }
