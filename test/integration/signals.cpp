@@ -141,6 +141,8 @@ TEST_CASE("SIGQUIT waits for open TCP connections and reports them as waiting") 
   client c(m.port());
   c.send("ping\n");
   REQUIRE(c.receive([](std::string const& s) { return s.size() >= 5; }) == "ping\n");
+  // The worker may have answered before the master printed the line that names it.
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
   int const worker = m.worker_pid(0);
   m.signal(SIGQUIT);
   REQUIRE(m.wait_line("worker_waiting id=0 pid=" + std::to_string(worker) + " connections=1") >= 0);
@@ -158,6 +160,8 @@ TEST_CASE("a TCP serve coroutine sees stopping() and ends its connection") {
   client c(m.port());
   c.send("ping\n");
   REQUIRE(c.receive([](std::string const& s) { return s.size() >= 5; }) == "ping\n");
+  // The worker may have answered before the master printed the line that names it.
+  REQUIRE(m.wait_line("worker_connected id=0") >= 0);
   int const worker = m.worker_pid(0);
   m.signal(SIGQUIT);
   // The worker has taken the stop request once it reports the connection it waits for.

@@ -273,24 +273,18 @@ class master_process {
     return out;
   }
 
-  /// The pid of the latest worker spawned with `id`. When no such line has come yet, waits for
-  /// one (up to 10 s; 0 if none comes): a worker can answer a client before the master has
-  /// printed the line that names it.
+  /// The pid of the latest worker spawned with `id`, from the lines read so far (0 if none): it
+  /// does not wait. A worker can answer a client before the master has printed the line naming
+  /// it: wait for `worker_connected id=N` first.
   int worker_pid(unsigned id) {
     drain();
-    std::string const spawned = "worker_spawned id=" + std::to_string(id) + " ";
-    std::regex const re(spawned + R"(pid=(\d+))");
-    auto latest = [&] {
-      int pid = 0;
-      for (auto const& l : lines_) {
-        std::smatch m;
-        if (std::regex_search(l, m, re)) pid = std::stoi(m[1].str());
-      }
-      return pid;
-    };
-    int const pid = latest();
-    if (pid != 0 || wait_line(spawned, std::chrono::seconds(10)) < 0) return pid;
-    return latest();
+    std::regex const re("worker_spawned id=" + std::to_string(id) + R"( pid=(\d+))");
+    int pid = 0;
+    for (auto const& l : lines_) {
+      std::smatch m;
+      if (std::regex_search(l, m, re)) pid = std::stoi(m[1].str());
+    }
+    return pid;
   }
 
  private:
