@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <string>
 
@@ -257,9 +258,18 @@ TEST_CASE("a worker id waiting out its crash-loop delay does not silence the wat
                             {"CLUSTER_TEST_BACKOFF", "2500,2500,30000,20"}});
   int const port = m.port();
   REQUIRE(notify.wait_for("READY=1"));
-  for (int i = 0; i < 50 && m.count("worker_backoff id=1 ") == 0; ++i)
+  REQUIRE(m.workers_connected(2));
+  int const first = m.worker_pid(0);
+  REQUIRE(first > 0);
+  // Both workers wait on the listening socket and the first to wake takes a connection: with
+  // worker 0 stopped, every request goes to worker 1 (its first replacement comes at once).
+  ::kill(first, SIGSTOP);
+  int waiting = -1;
+  for (int i = 0; i < 10 && waiting < 0; ++i) {
     (void)http_get(port, "/", 2s);
-  int const waiting = m.wait_line("worker_backoff id=1 .* deaths=2 ", 5s);
+    waiting = m.wait_line("worker_backoff id=1 .* deaths=2 ", 500ms);
+  }
+  ::kill(first, SIGCONT);
   REQUIRE(waiting >= 0);
   // While id 1 waits, worker 0 serves and the keep-alives go on: systemd must not restart the
   // service (worker 0 with it) for the crash loop the master paces. Only keep-alives sent from
@@ -268,6 +278,6 @@ TEST_CASE("a worker id waiting out its crash-loop delay does not silence the wat
   }
   for (int i = 0; i < 4; ++i) REQUIRE(notify.wait_for("^WATCHDOG=1$", 1s));
   CHECK(m.count("worker_spawned id=1 ") == 2);  // still waiting while they came
-  CHECK(served_by(http_get(port, "/", 2s)) == m.worker_pid(0));
+  CHECK(served_by(http_get(port, "/", 2s)) == first);
   CHECK(m.wait_line("worker_spawned id=1 ", 5s, static_cast<std::size_t>(waiting)) >= 0);
 }
