@@ -295,9 +295,8 @@ std::set<unsigned> settled_ids(master_process& m, std::chrono::milliseconds limi
   auto const ids_now = [&] {
     std::set<int> const live = live_children(m.pid());
     std::set<unsigned> ids;
-    for (unsigned id = 0; id < 64; ++id) {
-      int const pid = m.worker_pid(id);
-      if (pid > 0 && live.contains(pid)) ids.insert(id);
+    for (auto const& [id, pid] : m.worker_pids()) {
+      if (live.contains(pid)) ids.insert(id);
     }
     // Every live child must be a reported worker, and no zombie waits.
     return ids.size() == live.size() ? ids : std::set<unsigned>{999};
@@ -343,7 +342,10 @@ TEST_CASE("a burst of mixed control signals settles; spaced signals are then obe
   for (int i = 0; i < 3; ++i) {
     std::size_t const from = m.lines().size();
     m.signal(SIGTTIN);
-    REQUIRE(m.wait_line("worker_connected id=" + std::to_string(n + i) + " ", 10s, from) >= 0);
+    // In two steps, so that a failure says which one did not come: the fork, or the accept.
+    std::string const id = std::to_string(n + i);
+    REQUIRE(m.wait_line("worker_spawned id=" + id + " ", 10s, from) >= 0);
+    REQUIRE(m.wait_line("worker_connected id=" + id + " ", 10s, from) >= 0);
   }
   {
     std::size_t const from = m.lines().size();

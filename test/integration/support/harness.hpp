@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -24,6 +25,7 @@
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -277,14 +279,27 @@ class master_process {
   /// does not wait. A worker can answer a client before the master has printed the line naming
   /// it: wait for `worker_connected id=N` first.
   int worker_pid(unsigned id) {
+    auto const& latest = worker_pids();
+    auto const it = latest.find(id);
+    return it == latest.end() ? 0 : it->second;
+  }
+
+  /// The pid of the latest worker spawned with each id, from the lines read so far. Lines are
+  /// parsed once, as they come: a test that asks about every id in a loop stays cheap.
+  std::map<unsigned, int> const& worker_pids() {
     drain();
-    std::regex const re("worker_spawned id=" + std::to_string(id) + R"( pid=(\d+))");
-    int pid = 0;
-    for (auto const& l : lines_) {
-      std::smatch m;
-      if (std::regex_search(l, m, re)) pid = std::stoi(m[1].str());
+    static constexpr std::string_view key = "worker_spawned id=";
+    for (; parsed_ < lines_.size(); ++parsed_) {
+      std::string const& l = lines_[parsed_];
+      std::size_t const at = l.find(key);
+      if (at == std::string::npos) continue;
+      char const* p = l.c_str() + at + key.size();
+      char* end = nullptr;
+      unsigned long const id = std::strtoul(p, &end, 10);
+      if (end == p || std::string_view(end).substr(0, 5) != " pid=") continue;
+      latest_pids_[static_cast<unsigned>(id)] = std::atoi(end + 5);
     }
-    return pid;
+    return latest_pids_;
   }
 
  private:
@@ -314,6 +329,8 @@ class master_process {
   std::string partial_;
   std::vector<std::string> lines_;
   std::vector<clock::time_point> arrived_;  ///< when each line was read, for the failure dump
+  std::size_t parsed_ = 0;                  ///< the lines `worker_pids` has read
+  std::map<unsigned, int> latest_pids_;     ///< see `worker_pids`
   clock::time_point started_ = clock::now();
 };
 
