@@ -24,10 +24,15 @@ inline constexpr int trace_signal = SIGUSR2;
 /// inherits, into which its trace handler writes. -1 when the system has none (no trace then).
 CLUSTER_DECL int make_trace_file() noexcept;
 
+/// Loads the unwinder `backtrace` needs (glibc opens libgcc's on its first call), once per
+/// process. The master calls it before its first fork, so that every worker inherits it loaded
+/// rather than loading it again on its way to accepting: the respawn of a dead worker is shorter.
+CLUSTER_DECL void load_unwinder() noexcept;
+
 /// In a worker, at start: installs the handler of `trace_signal`, which writes this thread's
 /// stack to `fd` (one frame per line, as `backtrace_symbols_fd` prints them) when `slot` says the
-/// master asked, and then ends the process with SIGKILL. Async-signal-safe: `backtrace` is called
-/// once here, so that the handler never loads the unwinder itself.
+/// master asked, and then ends the process with SIGKILL. Async-signal-safe: the unwinder is
+/// loaded here (`load_unwinder`) if the master did not, so that the handler never loads it.
 CLUSTER_DECL void install_trace_handler(int fd, ipc::worker_slot* slot) noexcept;
 
 /// Sends `trace_signal` to the main thread of `pid` (the one that runs the event loop), not to

@@ -67,6 +67,9 @@ CLUSTER_DECL int master_core::run() {
   } catch (std::exception const& e) {
     return refuse_start(std::string("cluster: cannot start: ") + e.what());
   }
+  // Workers that can be asked for their stack inherit the unwinder loaded, rather than each
+  // loading it on its way to accepting.
+  if (liveness_.enabled() || plan_.settings.request_deadline.count() > 0) os::load_unwinder();
   // Not through spawn(int): a count above INT_MAX is a valid setting and must not turn negative.
   for (unsigned id : sup_.grow(plan_.settings.workers)) spawn_worker(id);
   if (!finished_) io_.run();

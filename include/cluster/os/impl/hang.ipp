@@ -23,6 +23,7 @@ namespace detail {
 
 inline int trace_fd = -1;
 inline ipc::worker_slot* trace_slot = nullptr;
+inline bool unwinder_loaded = false;  ///< see `load_unwinder`; a forked worker inherits it
 
 /// Frames written at most: enough for any event loop's handler, small enough for a stack array.
 inline constexpr int trace_depth = 64;
@@ -95,14 +96,19 @@ inline std::string trimmed(std::string text) {
 
 CLUSTER_DECL int make_trace_file() noexcept { return ::memfd_create("cluster-trace", MFD_CLOEXEC); }
 
+CLUSTER_DECL void load_unwinder() noexcept {
+  if (detail::unwinder_loaded) return;
+  void* frame[1];
+  ::backtrace(frame, 1);
+  detail::unwinder_loaded = true;
+}
+
 CLUSTER_DECL void install_trace_handler(int fd, ipc::worker_slot* slot) noexcept {
   if (fd < 0 || slot == nullptr) return;
   detail::trace_fd = fd;
   detail::trace_slot = slot;
-  // The first backtrace() loads libgcc's unwinder (dlopen, malloc): done here, never in the
-  // handler.
-  void* frame[1];
-  ::backtrace(frame, 1);
+  // The first backtrace() loads libgcc's unwinder (dlopen, malloc): never in the handler.
+  load_unwinder();
   struct sigaction sa {};
   sa.sa_handler = &detail::on_trace_signal;
   ::sigemptyset(&sa.sa_mask);
