@@ -6,6 +6,8 @@
 #include "support/invariants.hpp"
 #include "support/load.hpp"
 
+#include <cluster/os/hang.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -363,8 +365,14 @@ TEST_CASE("a restart to a binary that cannot start leaves the old master serving
            << " ms to exit");
     }
     if (!gone) {
-      std::fprintf(stderr, "successor %d state %c\n%s", successor, process_state(successor),
+      // Where it sleeps (its system call and kernel stack), and what became of its workers.
+      std::fprintf(stderr, "successor %d state %c\n%s\n%s", successor, process_state(successor),
+                   cluster::os::proc_report(successor).c_str(),
                    read_small_file("/proc/" + std::to_string(successor) + "/status").c_str());
+      for (auto const& [child, state] : children_of(successor)) {
+        std::fprintf(stderr, "its child %d state %c\n%s\n", child, state,
+                     cluster::os::proc_report(child).c_str());
+      }
       for (auto const& l : m.lines()) std::fprintf(stderr, "  | %s\n", l.c_str());
     }
     CHECK(gone);
