@@ -3,6 +3,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -35,16 +36,6 @@ namespace cluster::testing {
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
-/// Polls `done` until it holds or `limit` passes; never a fixed sleep standing in for a condition.
-inline bool wait_until(std::function<bool()> const& done, std::chrono::milliseconds limit = 10s) {
-  auto const until = clock::now() + limit;
-  while (clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
-}
-
 /// The whole of a small file such as /proc/PID/stat; empty if it cannot be read. A process may
 /// end while its /proc files are read (the read then fails with ESRCH): that is not an error
 /// here, whereas std::ifstream would throw.
@@ -71,6 +62,77 @@ inline char process_state(int pid) {
 inline bool alive(int pid) {
   char const state = process_state(pid);
   return state != 0 && state != 'Z' && state != 'X';
+}
+
+/// The processes of the tree under `root` (`root` included; every process of the system, kernel
+/// threads too, when `root` is 0) that sleep uninterruptibly in the kernel (state D), as
+/// `pid (name) in wait-channel`.
+inline std::vector<std::string> stuck_in_kernel(int root) {
+  std::map<int, std::vector<int>> children;
+  std::map<int, std::string> stat;
+  if (DIR* d = ::opendir("/proc")) {
+    while (dirent const* e = ::readdir(d)) {
+      char* end = nullptr;
+      long const pid = std::strtol(e->d_name, &end, 10);
+      if (end == e->d_name || *end != '\0') continue;
+      std::string text = read_small_file(std::string("/proc/") + e->d_name + "/stat");
+      auto const close = text.rfind(')');
+      if (close == std::string::npos || close + 4 >= text.size()) continue;
+      children[std::atoi(text.c_str() + close + 4)].push_back(static_cast<int>(pid));
+      stat[static_cast<int>(pid)] = std::move(text);
+    }
+    ::closedir(d);
+  }
+  std::vector<std::string> out;
+  std::vector<int> todo{root};
+  if (root == 0) {
+    todo.clear();
+    for (auto const& [pid, text] : stat) todo.push_back(pid);
+  }
+  while (!todo.empty()) {
+    int const pid = todo.back();
+    todo.pop_back();
+    if (root != 0)
+      for (int c : children[pid]) todo.push_back(c);
+    std::string const& text = stat[pid];
+    auto const close = text.rfind(')');
+    if (close == std::string::npos || text[close + 2] != 'D') continue;
+    auto const open = text.find('(');
+    out.push_back(std::to_string(pid) + " " + text.substr(open, close + 1 - open) + " in " +
+                  read_small_file("/proc/" + std::to_string(pid) + "/wchan"));
+  }
+  return out;
+}
+
+/// True while a process of the tree under `root` sleeps uninterruptibly in the kernel, for at
+/// most three minutes after `since`: a wait that ran out then is the kernel's delay, not the
+/// program's (on a loaded virtual machine, fork() and exit() have been seen blocked for tens of
+/// seconds on a lock of a shared library's mappings). Says so on stderr, for the test's log.
+inline bool held_up_by_kernel(int root, clock::time_point since) {
+  if (root <= 0 || clock::now() - since > 180s) return false;
+  auto const stuck = stuck_in_kernel(root);
+  if (stuck.empty()) return false;
+  auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - since);
+  std::fprintf(stderr, "harness: still waiting after %lld ms: %s sleeps in the kernel\n",
+               static_cast<long long>(ms.count()), stuck.front().c_str());
+  return true;
+}
+
+/// Polls `done` until it holds or `limit` passes; never a fixed sleep standing in for a condition.
+/// With `watch`, the wait goes on past `limit` while a process of the tree under `watch` sleeps
+/// uninterruptibly in the kernel (see `held_up_by_kernel`).
+inline bool wait_until(std::function<bool()> const& done, std::chrono::milliseconds limit = 10s,
+                       int watch = 0) {
+  auto const since = clock::now();
+  auto until = since + limit;
+  for (;;) {
+    if (done()) return true;
+    if (clock::now() >= until) {
+      if (!held_up_by_kernel(watch, since)) return done();
+      until = clock::now() + 1s;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
 }
 
 /// A program to run and its arguments, `argv[0]` being its path.
@@ -145,6 +207,13 @@ class master_process {
             std::chrono::duration_cast<std::chrono::milliseconds>(arrived_[i] - started_).count();
         std::fprintf(stderr, "  | %6lld ms  %s\n", static_cast<long long>(ms), all[i].c_str());
       }
+      // A process stuck in the kernel holds others up (a lock of the memory map): name them all,
+      // with their kernel stacks, whoever started them.
+      for (std::string const& p : stuck_in_kernel(0)) {
+        std::string const pid = p.substr(0, p.find(' '));
+        std::fprintf(stderr, "  kernel: %s\n%s", p.c_str(),
+                     read_small_file("/proc/" + pid + "/stack").c_str());
+      }
     }
     // The whole group, even once the first master is reaped: successors share its group.
     ::kill(-pid_, SIGKILL);
@@ -171,15 +240,23 @@ class master_process {
   void signal(int sig) const { ::kill(pid_, sig); }
 
   /// Waits for a stderr line matching `pattern`, starting after line `from`; its index, or -1.
+  /// The wait goes on past `limit` while the master or a process under it sleeps uninterruptibly
+  /// in the kernel (see `held_up_by_kernel`).
   int wait_line(std::string const& pattern, std::chrono::milliseconds limit = 10s,
                 std::size_t from = 0) {
     std::regex const re(pattern);
-    auto const until = clock::now() + limit;
+    auto const since = clock::now();
+    auto until = since + limit;
     for (std::size_t i = from;; ++i) {
       while (i >= lines_.size()) {
         auto const left =
             std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
-        if (left.count() <= 0 || !read_some(left)) return -1;
+        if (left.count() > 0) {
+          if (read_some(left)) continue;
+          if (clock::now() < until) return -1;  // the end of the output
+        }
+        if (!held_up_by_kernel(pid_, since)) return -1;
+        until = clock::now() + 1s;
       }
       if (std::regex_search(lines_[i], re)) return static_cast<int>(i);
     }
