@@ -57,3 +57,31 @@ server_ticks() {  # master pid
   for c in $(children "$1"); do total=$((total + $(stat_fields "$c" 12 13))); done
   echo "$total"
 }
+
+# The port of the first `listening on 127.0.0.1:PORT` line in LOG, waiting up to LIMIT seconds
+# (default 10) for it to be written; empty if it never is.
+listening_port() {  # log [limit_s]
+  local p=
+  for _ in $(seq $((${2:-10} * 20))); do
+    p=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$1" | grep -o '[0-9]*$' || true)
+    [ -n "$p" ] && break
+    sleep 0.05
+  done
+  echo "$p"
+}
+
+# Sends SIGNAL to the master PID alone (it then stops and reaps its workers: an orphaned worker
+# would be left to PID 1) and waits for it to exit, killing its group if it has not after 30 s;
+# the group is then no longer in `started`.
+stop_master() {  # pid signal
+  local p=$1 g kept=()
+  kill "-$2" -- "$p" 2>/dev/null || true
+  for _ in $(seq 600); do
+    running "$p" || break
+    sleep 0.05
+  done
+  kill -KILL -- -"$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+  for g in "${started[@]}"; do [ "$g" = "$p" ] || kept+=("$g"); done
+  started=("${kept[@]}")
+}

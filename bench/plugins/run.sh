@@ -45,11 +45,7 @@ start() {  # variant [workers [wrapper...]]
     2>"$log" &
   pids[$v]=$!
   started+=("$!")
-  for _ in $(seq 200); do
-    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
+  port=$(listening_port "$log")
   [ -n "$port" ] || { echo "$v did not start:" >&2; cat "$log" >&2; exit 1; }
   ports[$v]=$port
 }

@@ -47,12 +47,7 @@ respawn_once() {  # program
   PORT=0 WEB_CONCURRENCY=1 setsid "$1" 2>"$log" &
   pid=$!
   started+=("$pid")
-  port=
-  for _ in $(seq 200); do
-    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
+  port=$(listening_port "$log")
   [ -n "$port" ] || { echo "$1 did not start:" >&2; cat "$log" >&2; exit 1; }
   # The worker answers once it accepts: then it is the victim.
   "$bin/probe" requests "$port" 1 >/dev/null
@@ -92,35 +87,24 @@ respawn_once() {  # program
       printf "%.0f %.0f %.0f %.0f %.0f\n", (fork - dead) * us, (forked - fork) * us,
         (accepted - forked) * us, (answered - accepted) * us, (answered - dead) * us
     }'
-  stop_master "$pid"
-}
-
-stop_master() {  # pid
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 600); do
-    running "$1" || break
-    sleep 0.05
-  done
-  kill -KILL -- -"$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  started=()
+  stop_master "$pid" TERM
 }
 
 : >"$tmp/baseline" && : >"$tmp/cluster"
 for r in $(seq "$rounds"); do
   for name in baseline cluster; do
-    row=$(respawn_once "$bin/${name}_hello")
-    [ "$row" = incomplete ] || echo "$row" >>"$tmp/$name"
+    # Not in $(...): the master's group must be recorded in this shell, for the clean-up.
+    respawn_once "$bin/${name}_hello" >>"$tmp/$name"
   done
 done
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "nan" }'; }
 printf '%-16s %10s %10s %10s   (us, median of %s respawns each)\n' phase baseline cluster \
-  cluster-base "$(wc -l <"$tmp/cluster")"
+  cluster-base "$(grep -vc incomplete "$tmp/cluster")"
 column=1
 for phase in death-\>fork fork fork-\>accept accept-\>answer total; do
-  b=$(cut -d' ' -f$column "$tmp/baseline" | median)
-  c=$(cut -d' ' -f$column "$tmp/cluster" | median)
+  b=$(grep -v incomplete "$tmp/baseline" | cut -d' ' -f$column | median)
+  c=$(grep -v incomplete "$tmp/cluster" | cut -d' ' -f$column | median)
   printf '%-16s %10s %10s %10s\n' "$phase" "$b" "$c" "$(awk -v a="$c" -v b="$b" \
     'BEGIN { printf "%+d", a - b }')"
   column=$((column + 1))

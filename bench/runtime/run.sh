@@ -44,31 +44,8 @@ start() {  # name workers limit_s command...
   PORT=0 WEB_CONCURRENCY=$n setsid "$@" 2>"$log" &
   pid=$!
   started+=("$pid")
-  port=
-  for _ in $(seq $((limit * 20))); do
-    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
+  port=$(listening_port "$log" "$limit")
   [ -n "$port" ] || { echo "$name did not start:" >&2; cat "$log" >&2; exit 1; }
-}
-
-# Sends SIGNAL to the group of `pid` (or to the master alone with `master`, which then stops and
-# reaps its workers: an orphaned worker would be left to PID 1) and waits for the master to exit,
-# killing the group if it has not after 30 s.
-stop() {  # pid signal [master]
-  local p=$1 sig=$2 target=-$1
-  [ "${3:-}" = master ] && target=$1
-  kill "-$sig" -- "$target" 2>/dev/null || true
-  for _ in $(seq 600); do
-    running "$p" || break
-    sleep 0.05
-  done
-  kill -KILL -- -"$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  local g kept=()
-  for g in "${started[@]}"; do [ "$g" = "$p" ] || kept+=("$g"); done
-  started=("${kept[@]}")
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "nan" }'; }
@@ -137,10 +114,10 @@ measure_respawn() {
   for _ in $(seq "$respawns"); do
     start baseline 1 10 "$bin/baseline_hello"
     b_ms+=("$("$bin/probe" respawn "$port" 1)")
-    stop "$pid" TERM master
+    stop_master "$pid" TERM
     start cluster 1 10 "$bin/cluster_hello"
     c_ms+=("$("$bin/probe" respawn "$port" 1)")
-    stop "$pid" TERM master
+    stop_master "$pid" TERM
   done
   bresp=$(printf '%s\n' "${b_ms[@]}" | median)
   cresp=$(printf '%s\n' "${c_ms[@]}" | median)
@@ -167,8 +144,8 @@ run_load() {
   local brss crss
   brss=$(awk '/^VmRSS/ { print $2 }' "/proc/$bpid/status")
   crss=$(awk '/^VmRSS/ { print $2 }' "/proc/$cpid/status")
-  stop "$cpid" TERM master
-  stop "$bpid" TERM master
+  stop_master "$cpid" TERM
+  stop_master "$bpid" TERM
 
   measure_respawn
 
@@ -203,7 +180,7 @@ worker_instructions() {  # name program requests [close]
   "$bin/probe" requests "$port" "$n" $how >/dev/null
   # Callgrind writes its counts when the worker exits, but not when it is SIGKILLed: cluster's
   # graceful stop (SIGQUIT), and the baseline's SIGTERM, passed on to its worker.
-  if [ "$name" = cluster ]; then stop "$pid" QUIT master; else stop "$pid" TERM master; fi
+  if [ "$name" = cluster ]; then stop_master "$pid" QUIT; else stop_master "$pid" TERM; fi
   file=$tmp/cg.$name.$n$how.$worker
   [ -s "$file" ] || { echo "callgrind wrote no $file" >&2; exit 1; }
   ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$file")
@@ -255,8 +232,8 @@ run_health() {
   BENCH_LIVENESS_MS=30000 start on "$workers" 10 "$bin/cluster_hello"
   local npid=$pid nport=$port
   alternate off "$opid" "$oport" on "$npid" "$nport"
-  stop "$npid" TERM master
-  stop "$opid" TERM master
+  stop_master "$npid" TERM
+  stop_master "$opid" TERM
   local a b
   echo
   printf '%-40s %12s %12s %10s\n' "" off on on/off
