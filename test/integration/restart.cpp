@@ -27,9 +27,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A load generator on `port`: 50 keep-alive connections, bounded to 120 s.
+/// A load generator on `port`: 50 keep-alive connections, bounded to 300 s, so that it outlasts a
+/// wait the kernel holds up (three minutes at most: see held_up_by_kernel).
 std::vector<std::string> load_args(int port) {
-  return {"--port", std::to_string(port), "--connections", "50", "--max-seconds", "120"};
+  return {"--port", std::to_string(port), "--connections", "50", "--max-seconds", "300"};
 }
 
 /// A copy of the test server in a temporary directory, to be replaced as a deploy would.

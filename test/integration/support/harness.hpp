@@ -104,15 +104,19 @@ inline std::vector<std::string> stuck_in_kernel(int root) {
   return out;
 }
 
-/// True while a process of the tree under `root` sleeps uninterruptibly in the kernel, for at
-/// most three minutes after `since`: a wait that ran out then is the kernel's delay, not the
-/// program's (on a loaded virtual machine, fork() and exit() have been seen blocked for tens of
-/// seconds on a lock of a shared library's mappings). Says so on stderr, for the test's log.
-inline bool held_up_by_kernel(int root, clock::time_point since) {
-  if (root <= 0 || clock::now() - since > 180s) return false;
+/// True while a process of the tree under `root` sleeps uninterruptibly in the kernel, or did so
+/// less than 5 s ago (`last_seen`, updated here: a process waiting for a lock wakes now and then
+/// to try it, and shows running for a moment), for at most three minutes after `since`: a wait
+/// that ran out then is the kernel's delay, not the program's (on a loaded virtual machine,
+/// fork() and exit() have been seen blocked for up to two minutes on a lock of a shared
+/// library's memory map). Says so on stderr, for the test's log.
+inline bool held_up_by_kernel(int root, clock::time_point since, clock::time_point& last_seen) {
+  auto const now = clock::now();
+  if (root <= 0 || now - since > 180s) return false;
   auto const stuck = stuck_in_kernel(root);
-  if (stuck.empty()) return false;
-  auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - since);
+  if (stuck.empty()) return last_seen != clock::time_point{} && now - last_seen < 5s;
+  last_seen = now;
+  auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
   std::fprintf(stderr, "harness: still waiting after %lld ms: %s sleeps in the kernel\n",
                static_cast<long long>(ms.count()), stuck.front().c_str());
   return true;
@@ -125,10 +129,11 @@ inline bool wait_until(std::function<bool()> const& done, std::chrono::milliseco
                        int watch = 0) {
   auto const since = clock::now();
   auto until = since + limit;
+  clock::time_point stuck_at{};
   for (;;) {
     if (done()) return true;
     if (clock::now() >= until) {
-      if (!held_up_by_kernel(watch, since)) return done();
+      if (!held_up_by_kernel(watch, since, stuck_at)) return done();
       until = clock::now() + 1s;
     }
     std::this_thread::sleep_for(5ms);
@@ -247,6 +252,7 @@ class master_process {
     std::regex const re(pattern);
     auto const since = clock::now();
     auto until = since + limit;
+    clock::time_point stuck_at{};
     for (std::size_t i = from;; ++i) {
       while (i >= lines_.size()) {
         auto const left =
@@ -255,7 +261,7 @@ class master_process {
           if (read_some(left)) continue;
           if (clock::now() < until) return -1;  // the end of the output
         }
-        if (!held_up_by_kernel(pid_, since)) return -1;
+        if (!held_up_by_kernel(pid_, since, stuck_at)) return -1;
         until = clock::now() + 1s;
       }
       if (std::regex_search(lines_[i], re)) return static_cast<int>(i);
