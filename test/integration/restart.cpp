@@ -359,7 +359,7 @@ TEST_CASE("a restart to a binary that cannot start leaves the old master serving
     // stay for over 40 s in the kernel, in exit(), waiting for a lock of a shared library's
     // memory map: the wait goes on while one of them sleeps there (see held_up_by_kernel).
     auto const asked = clock::now();
-    bool const gone = wait_until([&] { return !alive(successor); }, 10s, successor);
+    bool const gone = wait_until([&] { return !alive(successor); }, 10s);
     if (clock::now() - asked > 5s) {
       WARN("the failed successor "
            << successor << " took "

@@ -104,16 +104,17 @@ inline std::vector<std::string> stuck_in_kernel(int root) {
   return out;
 }
 
-/// True while a process of the tree under `root` sleeps uninterruptibly in the kernel, or did so
+/// True while a process of the machine sleeps uninterruptibly in the kernel (state D), or did so
 /// less than 5 s ago (`last_seen`, updated here: a process waiting for a lock wakes now and then
 /// to try it, and shows running for a moment), for at most three minutes after `since`: a wait
-/// that ran out then is the kernel's delay, not the program's (on a loaded virtual machine,
-/// fork() and exit() have been seen blocked for up to two minutes on a lock of a shared
-/// library's memory map). Says so on stderr, for the test's log.
-inline bool held_up_by_kernel(int root, clock::time_point since, clock::time_point& last_seen) {
+/// that ran out then is the kernel's delay, not the program's. On a loaded virtual machine, fork()
+/// and exit() have been seen blocked for up to two minutes on a lock of a shared library's memory
+/// map, and the process that waits is not always one the test started: another test's worker
+/// exiting held up this test's master's fork(). Says so on stderr, for the test's log.
+inline bool held_up_by_kernel(clock::time_point since, clock::time_point& last_seen) {
   auto const now = clock::now();
-  if (root <= 0 || now - since > 180s) return false;
-  auto const stuck = stuck_in_kernel(root);
+  if (now - since > 180s) return false;
+  auto const stuck = stuck_in_kernel(0);
   if (stuck.empty()) return last_seen != clock::time_point{} && now - last_seen < 5s;
   last_seen = now;
   auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
@@ -123,17 +124,15 @@ inline bool held_up_by_kernel(int root, clock::time_point since, clock::time_poi
 }
 
 /// Polls `done` until it holds or `limit` passes; never a fixed sleep standing in for a condition.
-/// With `watch`, the wait goes on past `limit` while a process of the tree under `watch` sleeps
-/// uninterruptibly in the kernel (see `held_up_by_kernel`).
-inline bool wait_until(std::function<bool()> const& done, std::chrono::milliseconds limit = 10s,
-                       int watch = 0) {
+/// The wait goes on past `limit` while the kernel holds a process up (see `held_up_by_kernel`).
+inline bool wait_until(std::function<bool()> const& done, std::chrono::milliseconds limit = 10s) {
   auto const since = clock::now();
   auto until = since + limit;
   clock::time_point stuck_at{};
   for (;;) {
     if (done()) return true;
     if (clock::now() >= until) {
-      if (!held_up_by_kernel(watch, since, stuck_at)) return done();
+      if (!held_up_by_kernel(since, stuck_at)) return done();
       until = clock::now() + 1s;
     }
     std::this_thread::sleep_for(5ms);
@@ -245,8 +244,7 @@ class master_process {
   void signal(int sig) const { ::kill(pid_, sig); }
 
   /// Waits for a stderr line matching `pattern`, starting after line `from`; its index, or -1.
-  /// The wait goes on past `limit` while the master or a process under it sleeps uninterruptibly
-  /// in the kernel (see `held_up_by_kernel`).
+  /// The wait goes on past `limit` while the kernel holds a process up (see `held_up_by_kernel`).
   int wait_line(std::string const& pattern, std::chrono::milliseconds limit = 10s,
                 std::size_t from = 0) {
     std::regex const re(pattern);
@@ -261,7 +259,7 @@ class master_process {
           if (read_some(left)) continue;
           if (clock::now() < until) return -1;  // the end of the output
         }
-        if (!held_up_by_kernel(pid_, since, stuck_at)) return -1;
+        if (!held_up_by_kernel(since, stuck_at)) return -1;
         until = clock::now() + 1s;
       }
       if (std::regex_search(lines_[i], re)) return static_cast<int>(i);
