@@ -65,3 +65,28 @@ TEST_CASE("a hundred SIGKILLed workers are reaped and replaced without leaking d
   CHECK(live == std::set<int>{m.worker_pid(0), m.worker_pid(1)});
   CHECK(http_get(port, "/").find("200 OK") != std::string::npos);
 }
+
+TEST_CASE("a replacement holds none of the dead worker's descriptors") {
+  // The master closes a dead worker's channel, pidfd and trace file only once its replacement is
+  // forked; the replacement closes its copies. Liveness is on, so that each worker has a trace
+  // file, and worker 1 is found hung, the path that keeps the most of the dead worker.
+  master_process m("http", {{"WEB_CONCURRENCY", "2"}, {"CLUSTER_TEST_LIVENESS_MS", "1000"}});
+  REQUIRE(m.workers_connected(2));
+  int const first = m.worker_pid(0);
+  auto const expected = descriptor_kinds(first);
+  REQUIRE(!expected.empty());
+
+  SECTION("a worker SIGKILLed") {
+    ::kill(first, SIGKILL);
+    REQUIRE(m.wait_line("worker_connected id=0 pid=(?!" + std::to_string(first) + ")", 10s) >= 0);
+    CHECK(descriptor_kinds(m.worker_pid(0)) == expected);
+  }
+  SECTION("a worker found hung, then killed") {
+    int const hung = m.worker_pid(1);
+    ::kill(hung, SIGSTOP);
+    REQUIRE(m.wait_line("worker_connected id=1 pid=(?!" + std::to_string(hung) + ")", 20s) >= 0);
+    CHECK(m.count("worker_hung id=1 pid=" + std::to_string(hung) + " ") == 1);
+    CHECK(descriptor_kinds(m.worker_pid(1)) == expected);
+    CHECK(descriptor_kinds(first) == expected);
+  }
+}

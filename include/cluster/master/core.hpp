@@ -207,6 +207,7 @@ class master_core final : public detail::master_ops {
   os::credentials credentials_;
   detail::supervisor sup_;
   std::map<int, link> links_;
+  std::vector<link> dying_;  ///< a dead worker's, closed once its exit is handled (handle_exit)
   std::vector<int> master_only_;  ///< descriptors plugins keep from workers (keep_from_workers)
   ipc::scoreboard scoreboard_;
   os::notifier notifier_;

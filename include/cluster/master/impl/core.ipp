@@ -548,11 +548,13 @@ CLUSTER_DECL void master_core::become_worker(ipc::worker_setup const& setup, int
   // os::exit_child).
   ::close(death_pipe_.write.get());
   ::close(master_end);
-  for (auto& [other, l] : links_) {
+  auto close_link = [](link const& l) {
     if (l.channel) ::close(l.channel->native_handle());
     if (l.exit_watch) ::close(l.exit_watch->native_handle());
     if (l.trace) ::close(l.trace.get());
-  }
+  };
+  for (auto const& [other, l] : links_) close_link(l);
+  for (link const& l : dying_) close_link(l);
   if (int const fd = successor_.handoff_fd(); fd >= 0) ::close(fd);
   if (int const fd = predecessor_.handoff_fd(); fd >= 0) ::close(fd);
   for (int const fd : master_only_) ::close(fd);
@@ -901,12 +903,22 @@ CLUSTER_DECL void master_core::handle_exit(os::exit_status const& status) {
   if (!sup_.find(status.pid)) return;  // an orphan a PID 1 master reaped for the system
   // Messages sent just before dying (the exception text) may still be queued.
   drain_channel(status.pid);
-  std::optional<link> hung;
+  // The dead worker's descriptors (its channel, pidfd, trace file) are closed once this exit is
+  // handled, after its replacement is forked: closing them, a file's pages freed and two epoll
+  // registrations removed, is not the replacement's business. Until then they stay in
+  // `dying_`, which the replacement closes on its side (become_worker). Destroying a
+  // descriptor cancels its pending wait.
+  struct bury {
+    std::vector<link>& dying;
+    ~bury() { dying.clear(); }
+  } const later{dying_};
+  link* hung = nullptr;
   if (auto it = links_.find(status.pid); it != links_.end()) {
     if (it->second.slot) scoreboard_.release(*it->second.slot);
-    if (it->second.hung_at) hung = std::move(it->second);
-    // Destroying the descriptor cancels its pending wait.
+    it->second.slot.reset();
+    dying_.push_back(std::move(it->second));
     links_.erase(it);
+    if (dying_.back().hung_at) hung = &dying_.back();
   }
   detail::supervisor::entry w;
   auto const now = clock::now();
