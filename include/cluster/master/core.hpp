@@ -135,6 +135,14 @@ class master_core final : public detail::master_ops {
   CLUSTER_DECL void adopt_predecessor();
   CLUSTER_DECL void bind_listeners();
   CLUSTER_DECL void spawn_worker(unsigned id);
+  /// Makes the descriptors of the next worker (`spare_`) ahead of its fork, once the last one is
+  /// forked.
+  CLUSTER_DECL void prepare_spare();
+  /// Whether the master can judge a worker hung or past a request's deadline: then the worker has
+  /// somewhere to write its stack.
+  [[nodiscard]] bool traceable() const noexcept {
+    return liveness_.enabled() || plan_.settings.request_deadline.count() > 0;
+  }
   [[noreturn]] CLUSTER_DECL void become_worker(ipc::worker_setup const& setup, int master_end);
   CLUSTER_DECL void watch_channel(int pid);
   CLUSTER_DECL void watch_exit(int pid);
@@ -208,6 +216,13 @@ class master_core final : public detail::master_ops {
   detail::supervisor sup_;
   std::map<int, link> links_;
   std::vector<link> dying_;  ///< a dead worker's, closed once its exit is handled (handle_exit)
+  /// What the next worker needs, made ahead (prepare_spare): its channel, and the file for its
+  /// stack when the master can judge it hung.
+  struct spare {
+    std::pair<os::unique_fd, os::unique_fd> channel;
+    os::unique_fd trace;
+  };
+  std::optional<spare> spare_;
   std::vector<int> master_only_;  ///< descriptors plugins keep from workers (keep_from_workers)
   ipc::scoreboard scoreboard_;
   os::notifier notifier_;

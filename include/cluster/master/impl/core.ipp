@@ -417,15 +417,28 @@ CLUSTER_DECL void master_core::adopt_predecessor() {
 
 //=== workers ===//
 
-CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
-  std::pair<os::unique_fd, os::unique_fd> channel;
+CLUSTER_DECL void master_core::prepare_spare() {
+  if (spare_ || finished_) return;
   try {
-    channel = ipc::make_channel();
+    spare kit{ipc::make_channel(), os::unique_fd(traceable() ? os::make_trace_file() : -1)};
+    spare_ = std::move(kit);
+  } catch (std::system_error const&) {
+    // Out of descriptors: spawn_worker tries again when it needs them, and says why.
+  }
+}
+
+CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
+  // The descriptors a worker needs were made after the previous fork (prepare_spare): the
+  // replacement of a dead worker is forked without first waiting for them. `spare_` is empty
+  // while fork() runs, so no worker inherits the next one's.
+  std::optional<spare> kit = std::exchange(spare_, std::nullopt);
+  try {
+    if (!kit) kit = spare{ipc::make_channel(), os::unique_fd(-1)};
   } catch (std::system_error const& e) {
     spawn_failed(id, e.code().message());  // out of descriptors
     return;
   }
-  auto& [master_end, worker_end] = channel;
+  auto& [master_end, worker_end] = kit->channel;
   ipc::worker_setup setup;
   setup.id = id;
   setup.master_pid = ::getpid();
@@ -437,10 +450,13 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
   auto slot = scoreboard_.acquire();
   if (slot) setup.slot = &scoreboard_[*slot];
   // Only a worker the master can judge hung, or past a request's deadline, needs somewhere to
-  // write its stack.
-  bool const traceable = liveness_.enabled() || plan_.settings.request_deadline.count() > 0;
-  os::unique_fd trace(traceable && slot ? os::make_trace_file() : -1);
-  setup.trace_fd = trace.get();
+  // write its stack, and only one with a slot is asked for it.
+  if (!slot) {
+    kit->trace.reset();
+  } else if (traceable() && !kit->trace) {
+    kit->trace = os::unique_fd(os::make_trace_file());
+  }
+  setup.trace_fd = kit->trace.get();
   // The request in flight names what hung a worker; their count is what `max requests` reads.
   setup.record_requests =
       liveness_.heartbeat_timeout() > detail::liveness::clock::duration::zero() ||
@@ -461,6 +477,7 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
   if (pid < 0) {
     int const error = errno;
     if (slot) scoreboard_.release(*slot);
+    spare_ = std::move(kit);  // unused: the next attempt takes it
     spawn_failed(id, std::strerror(error));
     return;
   }
@@ -475,7 +492,7 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
   link& l = links_[pid];
   l.channel = std::make_unique<descriptor>(io_, master_end.release());
   l.slot = slot;
-  l.trace = std::move(trace);
+  l.trace = std::move(kit->trace);
   watch_channel(pid);
   if (pidfds_) {
     if (int const fd = os::open_pidfd(pid); fd >= 0) {
@@ -496,6 +513,7 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
       break;
   }
   sink_.deliver(events::worker_spawned{id, pid});
+  prepare_spare();
 }
 
 CLUSTER_DECL void master_core::spawn_failed(unsigned id, std::string const& why) {
