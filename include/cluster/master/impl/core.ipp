@@ -11,6 +11,7 @@
 #include <cluster/os/title.hpp>
 #include <cluster/restart_state.hpp>
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -481,6 +482,10 @@ CLUSTER_DECL void master_core::spawn_worker(unsigned id) {
     spawn_failed(id, std::strerror(error));
     return;
   }
+  // The new worker usually starts on this CPU, behind the master: let it run first, towards its
+  // first accept(). What follows here (watching it, the next worker's descriptors, the event)
+  // can wait that long.
+  ::sched_yield();
   if (fork_failures_ > 0) {
     std::fprintf(stderr, "cluster: forked worker %u after %u failed attempts\n", id,
                  fork_failures_);
