@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: BSL-1.0
 # Where a respawn's time goes: the same SIGKILL as `run.sh respawn` (the only worker of a fresh
 # master, the two servers alternating), timed from the kernel's own events with ftrace:
-#   death->fork     the worker's exit begins -> the master enters fork()
+#   death->wake     the worker's exit begins -> the master returns from its wait (epoll_wait,
+#                   or the baseline's rt_sigtimedwait/wait4)
+#   wake->fork      the master's work before fork(): reaping, events, the replacement's set-up
 #   fork            fork() in the master (copying its page tables)
-#   fork->accept    the new worker runs -> its first accept()
+#   fork->run       fork() returned -> the new worker's first instruction (it waits for a CPU)
+#   run->accept     the new worker's set-up -> its first accept()
 #   accept->answer  that accept() -> the worker writes the answer
 # Medians of ROUNDS (default 15), in microseconds, beside the hand-written baseline. The trace
 # records only these events (and the system calls it filters on), so it costs little, but the
@@ -59,9 +62,11 @@ respawn_once() {  # program
   # fork (clone), accept, and the writes that carry the answer (sendmsg, write, writev).
   echo 'id == 56 || id == 43 || id == 46 || id == 1 || id == 20' \
     >"$T/events/raw_syscalls/sys_enter/filter"
-  echo 'id == 56' >"$T/events/raw_syscalls/sys_exit/filter"
+  # clone (the child's first event is its return from it), and the waits the masters sleep in.
+  echo 'id == 56 || id == 232 || id == 128 || id == 61' >"$T/events/raw_syscalls/sys_exit/filter"
   local e
-  for e in raw_syscalls:sys_enter sched:sched_process_fork sched:sched_process_exit; do
+  for e in raw_syscalls:sys_enter raw_syscalls:sys_exit sched:sched_process_fork \
+    sched:sched_process_exit; do
     echo "$e" >>"$T/set_event"
   done
   echo 1 >"$T/tracing_on"
@@ -71,12 +76,14 @@ respawn_once() {  # program
   sed -nE 's/^.*-([0-9]+) +\[[0-9]+\] +[^ ]+ +([0-9]+\.[0-9]+): ([a-z_]+): (.*)$/\1 \2 \3 \4/p' \
     "$T/trace" | awk -v master="$pid" -v victim="$victim" '
     $3 == "sched_process_exit" && index($0, " pid=" victim " ") && !dead { dead = $2 }
+    $3 == "sys_exit" && $1 == master && dead && !woke { woke = $2 }
     $3 == "sys_enter" && $4 == "NR" && $5 == 56 && $1 == master && dead && !fork { fork = $2 }
     $3 == "sched_process_fork" && fork && !forked {
       forked = $2
       match($0, /child_pid=[0-9]+/)
       child = substr($0, RSTART + 10, RLENGTH - 10)
     }
+    child != "" && $1 == child && !ran { ran = $2 }
     child != "" && $1 == child && $3 == "sys_enter" && $4 == "NR" {
       if ($5 == 43 && !accepted) accepted = $2
       else if (accepted && !answered && ($5 == 46 || $5 == 1 || $5 == 20)) answered = $2
@@ -84,8 +91,9 @@ respawn_once() {  # program
     END {
       if (!answered) { print "incomplete"; exit }
       us = 1000000
-      printf "%.0f %.0f %.0f %.0f %.0f\n", (fork - dead) * us, (forked - fork) * us,
-        (accepted - forked) * us, (answered - accepted) * us, (answered - dead) * us
+      printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", (woke - dead) * us, (fork - woke) * us,
+        (forked - fork) * us, (ran - forked) * us, (accepted - ran) * us,
+        (answered - accepted) * us, (answered - dead) * us
     }'
   stop_master "$pid" TERM
 }
@@ -102,7 +110,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] :
 printf '%-16s %10s %10s %10s   (us, median of %s respawns each)\n' phase baseline cluster \
   cluster-base "$(grep -vc incomplete "$tmp/cluster")"
 column=1
-for phase in death-\>fork fork fork-\>accept accept-\>answer total; do
+for phase in death-\>wake wake-\>fork fork fork-\>run run-\>accept accept-\>answer total; do
   b=$(grep -v incomplete "$tmp/baseline" | cut -d' ' -f$column | median)
   c=$(grep -v incomplete "$tmp/cluster" | cut -d' ' -f$column | median)
   printf '%-16s %10s %10s %10s\n' "$phase" "$b" "$c" "$(awk -v a="$c" -v b="$b" \
